@@ -1,0 +1,91 @@
+# hpo-operator developer targets. Every target builds or refreshes .venv itself, so any of them
+# works as the first command on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+TOOLS_ENV := $(CURDIR)/.cache/tools.env
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools lint typecheck test unit e2e cluster-up cluster-down kind-up kind-down \
+        demo crds manifests bench chaos image emulator lock audit clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create or update .venv from the lock file
+
+$(TOOLS_ENV): hack/build-tools.sh hack/envtest/go.mod hack/helm/go.mod
+	@mkdir -p $(dir $@)
+	@hack/build-tools.sh --print-env > $@.tmp && mv $@.tmp $@
+
+tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl and helm from Go modules
+	@cat $(TOOLS_ENV)
+
+lint: $(STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check operator tests hack
+	$(BIN)/ruff format --check operator tests hack
+
+typecheck: $(STAMP) ## mypy, strict on operator/
+	$(BIN)/mypy
+
+test: lint typecheck $(TOOLS_ENV) ## Lint, types and every test tier
+	set -a; source $(TOOLS_ENV); set +a; $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP) ## Pure unit tests only (no API server)
+	$(BIN)/pytest -m "not e2e and not cluster" $(PYTEST_ARGS)
+
+cluster-up: $(STAMP) $(TOOLS_ENV) ## Start the local kube-apiserver + etcd; prints the kubeconfig path
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devcluster up --dir $(CLUSTER_DIR)
+
+cluster-down: $(STAMP) ## Stop the local API server and remove its data
+	@$(BIN)/python -m hpo_operator.devcluster down --dir $(CLUSTER_DIR)
+
+kind-up: ## For users with Docker: a kind cluster with the CRDs installed
+	kind create cluster --name hpo-operator
+	kubectl apply --server-side -f crds/
+
+kind-down: ## Delete the kind cluster
+	kind delete cluster --name hpo-operator
+
+demo: $(STAMP) $(TOOLS_ENV) ## Local API server + SageMaker emulator + operator + a sample job to Completed
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python hack/demo.py
+
+crds: $(STAMP) ## Regenerate crds/ from botocore's SageMaker model
+	$(BIN)/hpo-operator crd --output-dir crds
+
+manifests: $(STAMP) ## Write dist/install.yaml (CRD + namespace + RBAC + Deployment)
+	@mkdir -p dist
+	$(BIN)/python hack/manifests.py > dist/install.yaml
+
+bench: $(STAMP) $(TOOLS_ENV) ## Benchmarks (not timed tests): writes bench/results.json
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m bench
+
+chaos: $(STAMP) $(TOOLS_ENV) ## The full fault suite
+	@set -a; source $(TOOLS_ENV); set +a; HPO_CHAOS_FULL=1 $(BIN)/pytest -m chaos $(PYTEST_ARGS)
+
+emulator: $(STAMP) ## Run the SageMaker emulator on 127.0.0.1:8090
+	$(BIN)/hpo-operator emulator --port 8090
+
+image: ## Build the container image (needs Docker)
+	docker build -t hpo-operator:$$(grep -m1 '^version' pyproject.toml | cut -d'"' -f2) .
+
+lock: ## Re-resolve requirements/lock.txt from pyproject.toml
+	$(BIN)/python -m pip install -q uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -q -o requirements/lock.txt
+
+audit: $(STAMP) ## Vulnerability audit of the locked dependencies
+	$(BIN)/pip-audit -r requirements/lock.txt --progress-spinner off
+
+clean: ## Remove the venv and local state (cached binaries stay in ~/.cache/hpo-operator)
+	rm -rf $(VENV) .cache .cluster dist

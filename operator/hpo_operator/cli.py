@@ -1,0 +1,49 @@
+"""The `hpo-operator` command: a thin dispatcher to the subcommand modules.
+
+Each subcommand lives in its own module with a `main(argv) -> int`, imported only when chosen, so
+`hpo-operator render` never pays for kopf and `hpo-operator run` never loads the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hpo_operator import __version__
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("hpo_operator.runner", "Run the operator."),
+    "render": ("hpo_operator.render", "Validate manifests offline and print the SageMaker request."),
+    "crd": ("hpo_operator.schema", "Print or write the generated CustomResourceDefinition."),
+    "emulator": ("hpo_operator.emulator.server", "Serve a local SageMaker emulator."),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the subcommand name and hand the rest of the arguments to its module."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="hpo-operator",
+        description="SageMaker hyperparameter tuning jobs as Kubernetes resources.",
+    )
+    parser.add_argument("--version", action="version", version=f"hpo-operator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, summary) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=summary, add_help=False)
+    if not args or args[0].startswith("-"):
+        parser.parse_args(args)
+        parser.print_help()
+        return 2
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        parser.parse_args(args)  # prints the usage error and exits 2
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    result: int = module.main(rest)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
