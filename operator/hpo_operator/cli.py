@@ -15,7 +15,10 @@ from hpo_operator import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hpo_operator.runner", "Run the operator."),
-    "render": ("hpo_operator.render", "Validate manifests offline and print the SageMaker request."),
+    "render": (
+        "hpo_operator.render",
+        "Validate manifests offline; print the request.",
+    ),
     "crd": ("hpo_operator.schema", "Print or write the generated CustomResourceDefinition."),
     "emulator": ("hpo_operator.emulator.server", "Serve a local SageMaker emulator."),
 }

@@ -1,8 +1,8 @@
 """ACK's naming rule: AWS member names ↔ Kubernetes field names.
 
-Measured from ACK's CRD against botocore's member names: lowerCamel of the member name, with the
-initialisms ARN, ID(s) and URI in capitals, KMS in capitals when it does not lead, and `Type` spelled
-`type_`. Map keys (hyperparameters, environment) are data, not names, and never pass through here.
+Measured from ACK's CRD against botocore's member names: lowerCamel of the member name, with
+the initialisms ARN, ID(s) and URI in capitals, KMS in capitals when it does not lead, and `Type`
+spelled `type_`. Map keys (hyperparameters, environment) are data, not names: never renamed.
 """
 
 from __future__ import annotations
