@@ -11,37 +11,62 @@ cache=${HPO_CACHE_DIR:-$HOME/.cache/hpo-operator}
 k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$here/envtest/go.mod")
 etcd_version=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$here/envtest/go.mod")
 helm_version=$(awk '$1=="require" && $2=="helm.sh/helm/v3"{print $3; exit}' "$here/helm/go.mod")
+helm_client_go=$(awk '$1=="k8s.io/client-go"{print $2; exit}' "$here/helm/go.mod")
 envtest_dir=$cache/envtest/k8s-${k8s_version#v}-etcd-${etcd_version#v}
 helm_dir=$cache/helm/${helm_version}
 
 export GOFLAGS="-mod=mod -modcacherw -trimpath"
 export CGO_ENABLED=0
 
-build() { # build DIR MODULE_DIR PKG...
-  local out=$1 mod=$2; shift 2
+# A plain `go build` stamps v0.0.0-master (k8s) and v3.x-dev (helm) into the binaries, which breaks
+# helm's `kubeVersion` checks and makes kubectl warn about version skew: set what their Makefiles set.
+k8s_minor=${k8s_version#v1.}; k8s_minor=${k8s_minor%%.*}
+k8s_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
+  k8s_ldflags+=" -X $pkg.gitTreeState=clean"
+done
+helm_k8s_minor=${helm_client_go#v0.}; helm_k8s_minor=${helm_k8s_minor%%.*}
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+done
+
+build() { # build DIR MODULE_DIR LDFLAGS PKG...
+  local out=$1 mod=$2 ldflags=$3; shift 3
   local tmp
   tmp=$(mktemp -d "$cache/.build.XXXXXX")
-  (cd "$mod" && go build -ldflags="-s -w" -o "$tmp/" "$@")
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$mod" && go build -ldflags="-s -w $ldflags" -o "$tmp/" "$@")
   mkdir -p "$out"
   for f in "$tmp"/*; do mv -f "$f" "$out/"; done
   rmdir "$tmp"
+  trap - EXIT
+}
+
+stamped() { # stamped VERSION BINARY ARGS...: true if `BINARY ARGS...` runs and prints VERSION
+  local want=$1 out; shift
+  [[ -x "$1" ]] && out=$("$@" 2>/dev/null) && [[ $out == *"$want"* ]]
 }
 
 mkdir -p "$cache"
 if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
   envtest_dir=$KUBEBUILDER_ASSETS
-elif [[ ! -x "$envtest_dir/kube-apiserver" || ! -x "$envtest_dir/etcd" || ! -x "$envtest_dir/kubectl" ]]; then
+elif [[ ! -x "$envtest_dir/etcd" || ! -x "$envtest_dir/kubectl" ]] ||
+  ! stamped "Kubernetes $k8s_version" "$envtest_dir/kube-apiserver" --version; then
   echo "building kube-apiserver, kubectl ${k8s_version} and etcd ${etcd_version} (once; cached in $envtest_dir)" >&2
-  build "$envtest_dir" "$here/envtest" ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+  build "$envtest_dir" "$here/envtest" "$k8s_ldflags" \
+    ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 fi
 kubectl_bin=$envtest_dir/kubectl
 if [[ ! -x "$kubectl_bin" ]]; then
   kubectl_bin=$cache/envtest/kubectl-${k8s_version#v}/kubectl
-  [[ -x "$kubectl_bin" ]] || build "$(dirname "$kubectl_bin")" "$here/envtest" k8s.io/kubernetes/cmd/kubectl
+  [[ -x "$kubectl_bin" ]] ||
+    build "$(dirname "$kubectl_bin")" "$here/envtest" "$k8s_ldflags" k8s.io/kubernetes/cmd/kubectl
 fi
-if [[ ! -x "$helm_dir/helm" ]]; then
+if ! stamped "$helm_version" "$helm_dir/helm" version --short; then
   echo "building helm ${helm_version} (once; cached in $helm_dir)" >&2
-  build "$helm_dir" "$here/helm" helm.sh/helm/v3/cmd/helm
+  build "$helm_dir" "$here/helm" "$helm_ldflags" helm.sh/helm/v3/cmd/helm
 fi
 
 if [[ "${1:-}" == "--print-env" ]]; then
