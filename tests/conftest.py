@@ -1,0 +1,74 @@
+"""Fixtures shared by every test tier. Add new ones below; put their helpers in tests/support/.
+
+The cluster: `HPO_TEST_KUBECONFIG` names an existing one (kind, k3d), else one local etcd +
+kube-apiserver (hpo_operator.devcluster) is started once per session. It has no controller
+manager: deleted namespaces stay Terminating and nothing is garbage-collected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpo_operator.devcluster import Binaries, DevCluster
+from support.kube import Kubectl, unique_name
+from support.tools import tool
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Iterator[Path]:
+    """Path of an admin kubeconfig for the session's cluster."""
+    existing = os.environ.get("HPO_TEST_KUBECONFIG")
+    if existing:
+        yield Path(existing)
+        return
+    binaries = Binaries.from_assets(tool("KUBEBUILDER_ASSETS"))
+    with DevCluster.temporary(binaries=binaries) as cluster:
+        yield cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: Path) -> Kubectl:
+    """The pinned kubectl (`$KUBECTL`) bound to the session's kubeconfig."""
+    return Kubectl(binary=tool("KUBECTL"), kubeconfig=kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> Path:
+    """The pinned helm binary (`$HELM`)."""
+    return Path(tool("HELM"))
+
+
+@pytest.fixture(scope="session")
+def k8s_api(kubeconfig: Path) -> Iterator[Any]:
+    """A `kubernetes.client.ApiClient` for the session's cluster, as admin."""
+    from kubernetes import config
+
+    client = config.new_client_from_config(config_file=str(kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(k8s_api: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace named after the test, deleted afterwards (without waiting for it)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    core = client.CoreV1Api(k8s_api)
+    name = unique_name(f"t-{request.node.name}", max_length=50)
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={"hpo-operator.test/scope": "test"})
+        )
+    )
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise

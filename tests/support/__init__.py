@@ -1,0 +1,1 @@
+"""Helpers for the test suite; fixtures themselves live in tests/conftest.py."""
