@@ -55,3 +55,28 @@ def shape(name: str) -> Shape:
 def botocore_version() -> str:
     """The botocore version whose model is in use (recorded in generated artifacts)."""
     return str(botocore.__version__)
+
+
+# Closed vs open enums. The values always come from the model; only this decision is ours.
+# Rule: an enum is closed (enforced by the CRD and by validation) unless
+#   1. its shape names an instance type (`…InstanceType`): AWS adds instance types every launch;
+#   2. it has a single value: a one-value enum is a placeholder that AWS grows
+#      (`HyperParameterTuningAllocationStrategy` = Prioritized, `AutotuneMode` = Enabled);
+#   3. it is in OPEN_ENUM_SHAPES: value sets that track AWS's catalogue of products.
+# An open enum is written into descriptions only; never reject what AWS would accept.
+OPEN_ENUM_SHAPES: frozenset[str] = frozenset(
+    {
+        "FileSystemType",  # storage back-ends (EFS, FSxLustre, …) grow with AWS's products
+    }
+)
+
+
+def closed_enum(string_shape: Shape) -> tuple[str, ...] | None:
+    """The values of a closed enum shape, or None when the shape is no enum or an open one."""
+    values: list[str] = list(getattr(string_shape, "enum", None) or [])
+    if not values:
+        return None
+    name = string_shape.name
+    if name.endswith("InstanceType") or len(values) == 1 or name in OPEN_ENUM_SHAPES:
+        return None
+    return tuple(values)
