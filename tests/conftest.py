@@ -57,7 +57,7 @@ def k8s_api(kubeconfig: Path) -> Iterator[Any]:
 def namespace(k8s_api: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace named after the test, deleted afterwards (without waiting for it)."""
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(k8s_api)
     name = unique_name(f"t-{request.node.name}", max_length=50)

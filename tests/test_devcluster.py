@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from hpo_operator.devcluster import Binaries, DevCluster, DevClusterError
 from support.kube import Kubectl, unique_name
@@ -146,6 +146,7 @@ def test_rbac_denies_a_service_account_without_binding(
         review = client.AuthenticationV1Api(as_robot).create_self_subject_review(
             client.V1SelfSubjectReview()
         )
+        assert review.status is not None and review.status.user_info is not None
         assert review.status.user_info.username == f"system:serviceaccount:{namespace}:robot"
 
         core = client.CoreV1Api(as_robot)

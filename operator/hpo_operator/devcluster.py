@@ -191,12 +191,14 @@ class DevCluster:
 
         Raises DevClusterError with the failing server's log tail; nothing is left running then.
         """
+        if self._processes:
+            raise DevClusterError(f"the cluster in {self.directory} is already started")
         binaries = self._binaries or Binaries.from_assets()
         began = time.monotonic()
         deadline = began + self.start_timeout
         self.directory.mkdir(parents=True, exist_ok=True)
-        certs = _make_certs(self.directory / _CERTS)
         try:
+            certs = _make_certs(self.directory / _CERTS)
             for attempt in range(3):
                 try:
                     self._start_once(binaries, certs, _free_ports(), deadline)
@@ -229,11 +231,16 @@ class DevCluster:
     def is_running(self) -> bool:
         """True when every server recorded in `state.json` is alive and `/readyz` answers 200."""
         processes = self._processes or _read_state(self.directory)
-        state = self.directory / _STATE
-        if not processes or not all(_alive(p) for p in processes) or not state.exists():
+        if {p.name for p in processes} != {"etcd", "kube-apiserver"}:
             return False
-        server = str(json.loads(state.read_text())["server"])
-        return _readyz(server, _tls_context(self.directory / _CERTS), timeout=2.0)
+        if not all(_alive(p) for p in processes):
+            return False
+        try:
+            server = str(json.loads((self.directory / _STATE).read_text())["server"])
+            context = _tls_context(self.directory / _CERTS)
+        except (OSError, ValueError, KeyError):
+            return False
+        return _readyz(server, context, timeout=2.0)
 
     def __enter__(self) -> Self:
         self.start()
