@@ -15,6 +15,22 @@ SERVICE = "sagemaker"
 CREATE = "CreateHyperParameterTuningJob"
 DESCRIBE = "DescribeHyperParameterTuningJob"
 
+# The Describe members that status mirrors (under their ACK names, see naming.py). ACK's own status
+# holds the first four; the rest are what this operator adds so that `kubectl get` tells progress.
+STATUS_MEMBERS: tuple[str, ...] = (
+    "HyperParameterTuningJobStatus",
+    "BestTrainingJob",
+    "OverallBestTrainingJob",
+    "FailureReason",
+    "TrainingJobStatusCounters",
+    "ObjectiveStatusCounters",
+    "CreationTime",
+    "HyperParameterTuningEndTime",
+    "LastModifiedTime",
+    "ConsumedResources",
+    "TuningJobCompletionDetails",
+)
+
 
 @cache
 def service_model() -> ServiceModel:

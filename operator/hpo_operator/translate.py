@@ -1,0 +1,151 @@
+"""Spec → CreateHyperParameterTuningJob request, Describe response → status, and system tags.
+
+Both directions walk botocore's shapes and respell members through `naming.fields_of`, so a field
+exists in a request exactly when the CRD declares it. Map keys (hyperparameters, environment) are
+data and pass through untouched. Nothing here validates: `validate.py` reports problems first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.model import Shape
+
+from hpo_operator import awsmodel
+from hpo_operator.naming import field_name, fields_of
+
+SYSTEM_TAG_PREFIX = "services.k8s.aws/"
+TAG_CONTROLLER_VERSION = SYSTEM_TAG_PREFIX + "controller-version"
+TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
+TAG_NAME = SYSTEM_TAG_PREFIX + "name"
+TAG_UID = SYSTEM_TAG_PREFIX + "uid"
+
+
+def spec_to_request(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The CreateHyperParameterTuningJob request for a manifest's spec (ACK names → AWS names).
+
+    Values keep their types (a string stays a string, an integer an integer); unset and null fields
+    are left out; fields the model does not know are left out here and reported by validation.
+    """
+    request = _to_request(awsmodel.input_shape(awsmodel.CREATE), spec)
+    return dict(request) if isinstance(request, Mapping) else {}
+
+
+def _to_request(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        table = fields_of(shape)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            member = table.get(key)
+            if member is not None and item is not None:
+                out[member] = _to_request(shape.members[member], item)
+        return out
+    if kind == "list" and isinstance(value, list | tuple):
+        return [_to_request(shape.member, item) for item in value if item is not None]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: _to_request(shape.value, v) for k, v in value.items() if v is not None}
+    return value
+
+
+def describe_to_status(describe: Mapping[str, Any]) -> dict[str, Any]:
+    """Status fields (ACK names) from a DescribeHyperParameterTuningJob response.
+
+    Only the members in `awsmodel.STATUS_MEMBERS` (the fields the CRD's status declares); nulls are
+    left out; timestamps (datetime, ISO string or epoch seconds) become RFC 3339 UTC strings.
+    """
+    output = awsmodel.output_shape(awsmodel.DESCRIBE)
+    status: dict[str, Any] = {}
+    for member in awsmodel.STATUS_MEMBERS:
+        value = describe.get(member)
+        if value is not None:
+            status[field_name(member)] = _to_status(output.members[member], value)
+    return status
+
+
+def _to_status(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        return {
+            field_name(member): _to_status(shape.members[member], item)
+            for member, item in value.items()
+            if member in shape.members and item is not None
+        }
+    if kind == "list" and isinstance(value, list | tuple):
+        return [_to_status(shape.member, item) for item in value if item is not None]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: _to_status(shape.value, v) for k, v in value.items() if v is not None}
+    if kind == "timestamp":
+        return rfc3339(value)
+    return value
+
+
+def rfc3339(value: datetime | str | float) -> str:
+    """A timestamp as Kubernetes writes one: `2024-01-02T03:04:05Z` (UTC, whole seconds).
+
+    Accepts what boto3 returns (aware datetimes), ISO 8601 strings from JSON fixtures (`…Z`,
+    offsets, fractions) and epoch seconds. A naive datetime is taken as UTC.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    else:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def system_tags(namespace: str, name: str, uid: str | None, version: str) -> list[dict[str, str]]:
+    """The tags that tie a SageMaker job to the resource that created it (AWS Key/Value form).
+
+    ACK writes `controller-version` and `namespace`; `name` and `uid` are added so that, after a
+    crash between Create and the status write, the operator adopts only its own job. `uid` is left
+    out when unknown (`render` of a manifest that was never applied).
+    """
+    tags = [
+        {"Key": TAG_CONTROLLER_VERSION, "Value": f"hpo-operator-{version}"},
+        {"Key": TAG_NAMESPACE, "Value": namespace},
+        {"Key": TAG_NAME, "Value": name},
+    ]
+    if uid:
+        tags.append({"Key": TAG_UID, "Value": uid})
+    return tags
+
+
+def with_system_tags(
+    request: Mapping[str, Any], namespace: str, name: str, uid: str | None, version: str
+) -> dict[str, Any]:
+    """The request with the system tags appended after the spec's own tags.
+
+    A spec tag whose key is a system tag's key is replaced (AWS rejects duplicate keys, and the
+    system tags must say who owns the job).
+    """
+    system = system_tags(namespace, name, uid, version)
+    keys = {tag["Key"] for tag in system}
+    own = [
+        tag
+        for tag in request.get("Tags") or []
+        if not (isinstance(tag, Mapping) and tag.get("Key") in keys)
+    ]
+    return {**request, "Tags": [*own, *system]}
+
+
+def tags_name_resource(
+    tags: Iterable[Mapping[str, Any]], namespace: str, name: str, uid: str
+) -> bool:
+    """Whether a job's tags (AWS Key/Value form) say it belongs to this very resource.
+
+    All three of namespace, name and uid must match: a job created for a deleted and recreated
+    resource of the same name (another uid) is not ours.
+    """
+    found = {tag.get("Key"): tag.get("Value") for tag in tags if isinstance(tag, Mapping)}
+    return (
+        found.get(TAG_NAMESPACE) == namespace
+        and found.get(TAG_NAME) == name
+        and bool(uid)
+        and found.get(TAG_UID) == uid
+    )

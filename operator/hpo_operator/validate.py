@@ -1,0 +1,392 @@
+"""Validation of requests and manifests against botocore's SageMaker model.
+
+One walk over the model checks a document whose members are spelled either the AWS way
+(`validate_request`, used by the SageMaker emulator) or the ACK way (`validate_spec`, used by the
+operator and `hpo-operator render`): the spelling is a parameter (`naming.Naming`), the rules are
+the same. On top of the model's constraints, CreateHyperParameterTuningJob gets the stateless
+cross-field rules that AWS documents; stateful ones (warm-start parents, name in use) belong to
+whoever holds the state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import regex
+from botocore.model import Shape
+
+from hpo_operator import awsmodel
+from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields_of
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document, at a path of keys and list indexes."""
+
+    path: Path
+    message: str
+
+    def manifest_path(self) -> str:
+        """`spec.trainingJobDefinition.inputDataConfig[0].channelName` style."""
+        return format_path(self.path)
+
+    def aws_path(self) -> str:
+        """AWS ValidationException style, for a request's problems.
+
+        lowerCamel member names and 1-based `N.member` list items:
+        `trainingJobDefinition.inputDataConfig.1.member.channelName`.
+        """
+        parts: list[str] = []
+        for segment in self.path:
+            if isinstance(segment, int):
+                parts.append(f"{segment + 1}.member")
+            else:
+                parts.append(segment[:1].lower() + segment[1:])
+        return ".".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.manifest_path()}: {self.message}"
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """Keys joined by dots, list indexes as `[i]`: `spec.tags[0].key`."""
+    out = ""
+    for segment in path:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        else:
+            out += f".{segment}" if out else segment
+    return out
+
+
+def validate_request(operation: str, params: Mapping[str, Any]) -> list[Problem]:
+    """Problems with a request to `operation` (AWS member names; paths in member names)."""
+    root = awsmodel.input_shape(operation)
+    problems = list(_walk(root, params, (), aws_name))
+    if operation == awsmodel.CREATE and isinstance(params, Mapping):
+        problems += _create_rules(params, aws_name)
+    return _unique(problems)
+
+
+def validate_spec(spec: Mapping[str, Any]) -> list[Problem]:
+    """Problems with a HyperParameterTuningJob's spec (ACK field names; paths start `spec.`)."""
+    from hpo_operator.translate import spec_to_request  # translate imports nothing from here
+
+    root = awsmodel.input_shape(awsmodel.CREATE)
+    problems = list(_walk(root, spec, ("spec",), field_name))
+    if isinstance(spec, Mapping):
+        for problem in _create_rules(spec_to_request(spec), field_name):
+            path = ("spec", *field_path(root, problem.path, field_name))
+            problems.append(Problem(path, problem.message))
+    return _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+# --- the model's constraints -------------------------------------------------------------------
+
+
+def _walk(shape: Shape, value: Any, path: Path, naming: Naming) -> Iterator[Problem]:
+    kind = shape.type_name
+    check = _SCALAR_CHECKS.get(kind)
+    if check is not None:
+        yield from (Problem(path, message) for message in check(shape, value))
+    elif kind == "structure":
+        yield from _walk_structure(shape, value, path, naming)
+    elif kind == "list":
+        if not isinstance(value, list | tuple):
+            yield Problem(path, "must be a list")
+            return
+        yield from _sizes(shape, len(value), path, "item")
+        for index, item in enumerate(value):
+            if item is None:
+                yield Problem((*path, index), "must not be null")
+            else:
+                yield from _walk(shape.member, item, (*path, index), naming)
+    elif kind == "map":
+        if not isinstance(value, Mapping):
+            yield Problem(path, "must be an object")
+            return
+        yield from _sizes(shape, len(value), path, "entry")
+        for key, item in value.items():
+            for message in _check_string(shape.key, key):
+                yield Problem((*path, key), f"key {message}")
+            if item is None:
+                yield Problem((*path, key), "must not be null")
+            else:
+                yield from _walk(shape.value, item, (*path, key), naming)
+
+
+def _walk_structure(shape: Shape, value: Any, path: Path, naming: Naming) -> Iterator[Problem]:
+    if not isinstance(value, Mapping):
+        yield Problem(path, "must be an object")
+        return
+    table = fields_of(shape, naming)
+    for member in shape.required_members:
+        if value.get(naming(member)) is None:
+            yield Problem((*path, naming(member)), "is required")
+    for key, item in value.items():
+        member = table.get(key)
+        if member is None:
+            yield Problem((*path, key), "unknown field")
+        elif item is not None:  # null means unset, as in a Kubernetes manifest
+            yield from _walk(shape.members[member], item, (*path, key), naming)
+
+
+def _sizes(shape: Shape, size: int, path: Path, noun: str) -> Iterator[Problem]:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and size < low:
+        yield Problem(path, f"must have at least {_count(low, noun)}")
+    if high is not None and size > high:
+        yield Problem(path, f"must have at most {_count(high, noun)}")
+
+
+def _count(number: int, noun: str) -> str:
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {'entries' if noun == 'entry' else noun + 's'}"
+
+
+def _check_string(shape: Shape, value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return ["must be a string"]
+    enum = awsmodel.closed_enum(shape)
+    if enum is not None:
+        return [] if value in enum else [f"must be one of: {', '.join(enum)}"]
+    messages: list[str] = []
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and len(value) < low:
+        messages.append(f"must be at least {_count(low, 'character')} long")
+    if high is not None and len(value) > high:
+        messages.append(f"must be at most {_count(high, 'character')} long")
+    pattern = shape.metadata.get("pattern")
+    if pattern is not None and not matches(pattern, value):
+        messages.append(f"must match pattern {pattern}")
+    return messages
+
+
+@cache
+def _compiled(pattern: str) -> regex.Pattern[str] | None:
+    try:
+        return regex.compile(pattern, regex.ASCII)
+    except regex.error:  # a pattern this engine cannot read: AWS decides
+        return None
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Whether `value` matches an AWS model pattern as AWS applies it: as a whole string.
+
+    AWS patterns are ECMA-ish (`\\p{L}`, lookbehind), hence `regex`; `\\d`/`\\w` are ASCII there.
+    """
+    compiled = _compiled(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None
+
+
+def _range(shape: Shape, value: float) -> list[str]:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    messages = []
+    if low is not None and value < low:
+        messages.append(f"must be ≥ {low}")
+    if high is not None and value > high:
+        messages.append(f"must be ≤ {high}")
+    return messages
+
+
+def _check_integer(shape: Shape, value: Any) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return ["must be an integer"]
+    return _range(shape, value)
+
+
+def _check_number(shape: Shape, value: Any) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ["must be a number"]
+    if isinstance(value, float) and not math.isfinite(value):
+        return ["must be a finite number"]
+    return _range(shape, value)
+
+
+def _check_boolean(shape: Shape, value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else ["must be true or false"]
+
+
+def _check_timestamp(shape: Shape, value: Any) -> list[str]:
+    if isinstance(value, datetime) or (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    ):
+        return []
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return []
+    return ["must be a timestamp (RFC 3339, e.g. 2024-01-02T03:04:05Z)"]
+
+
+def _check_blob(shape: Shape, value: Any) -> list[str]:
+    return [] if isinstance(value, bytes | bytearray | str) else ["must be bytes (base64 string)"]
+
+
+_SCALAR_CHECKS: dict[str, Callable[[Shape, Any], list[str]]] = {
+    "string": _check_string,
+    "integer": _check_integer,
+    "long": _check_integer,
+    "float": _check_number,
+    "double": _check_number,
+    "boolean": _check_boolean,
+    "timestamp": _check_timestamp,
+    "blob": _check_blob,
+}
+
+
+# --- CreateHyperParameterTuningJob's documented cross-field rules ------------------------------
+# They read the request (AWS names) and report AWS member paths; `naming` only spells the fields
+# that a message mentions. validate_spec respells the paths with naming.field_path.
+
+
+def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
+    problems: list[Problem] = []
+    single = request.get("TrainingJobDefinition")
+    several = request.get("TrainingJobDefinitions")
+    if single is None and several is None:
+        problems.append(
+            Problem(
+                ("TrainingJobDefinition",),
+                f"is required (or {naming('TrainingJobDefinitions')}): exactly one of the two",
+            )
+        )
+    elif single is not None and several is not None:
+        problems.append(
+            Problem(
+                ("TrainingJobDefinitions",),
+                f"must not be set together with {naming('TrainingJobDefinition')}",
+            )
+        )
+    config = _mapping(request.get("HyperParameterTuningJobConfig"))
+    limits = _mapping(config.get("ResourceLimits"))
+    parallel, total = limits.get("MaxParallelTrainingJobs"), limits.get("MaxNumberOfTrainingJobs")
+    if isinstance(parallel, int) and isinstance(total, int) and parallel > total:
+        problems.append(
+            Problem(
+                ("HyperParameterTuningJobConfig", "ResourceLimits", "MaxParallelTrainingJobs"),
+                f"must be ≤ {naming('MaxNumberOfTrainingJobs')} ({total})",
+            )
+        )
+    ranges_at: list[Path] = [("HyperParameterTuningJobConfig", "ParameterRanges")]
+    definitions: list[tuple[Path, Mapping[str, Any]]] = []
+    if isinstance(single, Mapping):
+        definitions.append((("TrainingJobDefinition",), single))
+    if isinstance(several, list):
+        definitions += [
+            (("TrainingJobDefinitions", index), item)
+            for index, item in enumerate(several)
+            if isinstance(item, Mapping)
+        ]
+    ranges_at += [(*where, "HyperParameterRanges") for where, _ in definitions]
+    for where in ranges_at:
+        problems += _range_rules(_at(request, where), where, naming)
+    objective = config.get("HyperParameterTuningJobObjective")
+    for where, definition in definitions:
+        problems += _metric_rule(definition, where, objective, naming)
+    return problems
+
+
+def _range_rules(ranges: Any, where: Path, naming: Naming) -> list[Problem]:
+    problems: list[Problem] = []
+    kinds: tuple[tuple[str, Callable[[str], float]], ...] = (
+        ("IntegerParameterRanges", int),
+        ("ContinuousParameterRanges", float),
+    )
+    for kind, parse in kinds:
+        items = _mapping(ranges).get(kind)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, Mapping):
+                problems += _one_range(item, (*where, kind, index), parse, naming)
+    return problems
+
+
+def _one_range(
+    item: Mapping[str, Any], at: Path, parse: Callable[[str], float], naming: Naming
+) -> list[Problem]:
+    noun = "an integer" if parse is int else "a number"
+    bounds: dict[str, float] = {}
+    problems: list[Problem] = []
+    for member in ("MinValue", "MaxValue"):
+        text = item.get(member)
+        if not isinstance(text, str):
+            continue  # missing or mistyped: the model walk reports it
+        try:
+            bounds[member] = parse(text.strip())
+        except ValueError:
+            problems.append(Problem((*at, member), f"must be {noun} written as a string"))
+            continue
+        if not math.isfinite(bounds[member]):
+            problems.append(Problem((*at, member), f"must be {noun} written as a string"))
+            del bounds[member]
+    low, high = bounds.get("MinValue"), bounds.get("MaxValue")
+    if low is not None and high is not None and low > high:
+        problems.append(Problem((*at, "MaxValue"), f"must be ≥ {naming('MinValue')} ({low:g})"))
+    scaling = item.get("ScalingType")
+    if scaling == "Logarithmic" and low is not None and low <= 0:
+        problems.append(
+            Problem((*at, "MinValue"), "must be > 0 with Logarithmic scaling (log of 0 or less)")
+        )
+    if scaling == "ReverseLogarithmic":
+        if low is not None and low < 0:
+            problems.append(
+                Problem((*at, "MinValue"), "must be ≥ 0 with ReverseLogarithmic scaling")
+            )
+        if high is not None and high >= 1:
+            problems.append(
+                Problem((*at, "MaxValue"), "must be < 1 with ReverseLogarithmic scaling")
+            )
+    return problems
+
+
+def _metric_rule(
+    definition: Mapping[str, Any], where: Path, config_objective: Any, naming: Naming
+) -> list[Problem]:
+    """With custom MetricDefinitions, the objective must be one of them (AWS rejects it
+    otherwise); built-in algorithms (no MetricDefinitions) define their own metrics."""
+    metrics = _mapping(definition.get("AlgorithmSpecification")).get("MetricDefinitions")
+    if not isinstance(metrics, list) or not metrics:
+        return []
+    names = [m.get("Name") for m in metrics if isinstance(m, Mapping)]
+    own = definition.get("TuningObjective")
+    if isinstance(own, Mapping):
+        objective, at = own, (*where, "TuningObjective", "MetricName")
+    elif isinstance(config_objective, Mapping):
+        at = ("HyperParameterTuningJobConfig", "HyperParameterTuningJobObjective", "MetricName")
+        objective = config_objective
+    else:
+        return []
+    wanted = objective.get("MetricName")
+    if not isinstance(wanted, str) or wanted in names:
+        return []
+    listed = ", ".join(str(name) for name in names)
+    return [Problem(at, f"must be one of the {naming('MetricDefinitions')} names: {listed}")]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _at(document: Mapping[str, Any], path: Path) -> Any:
+    current: Any = document
+    for segment in path:
+        if isinstance(segment, int):
+            current = current[segment] if isinstance(current, list) else None
+        else:
+            current = _mapping(current).get(segment)
+    return current
