@@ -172,7 +172,7 @@ def _describe_pairs() -> list[tuple[str, str]]:
             latest = (scenario.get("expect") or {}).get("latest_state")
             if outputs and latest and scenario.get("invoke") == "ReadOne":
                 pairs.append((outputs[0], latest))
-    return pairs
+    return list(dict.fromkeys(pairs))  # ReadOne=Warmpool repeats a pair
 
 
 def _assert_status_matches(ours: Any, theirs: Any, path: str) -> None:
