@@ -1,0 +1,363 @@
+"""Validation against the model and CreateHyperParameterTuningJob's cross-field rules."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from hpo_operator import awsmodel, translate
+from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
+
+
+def _spec() -> dict[str, Any]:
+    return {
+        "hyperParameterTuningJobName": "xgboost-tuning",
+        "hyperParameterTuningJobConfig": {
+            "strategy": "Bayesian",
+            "hyperParameterTuningJobObjective": {
+                "type_": "Minimize",
+                "metricName": "validation:error",
+            },
+            "resourceLimits": {"maxNumberOfTrainingJobs": 4, "maxParallelTrainingJobs": 2},
+            "parameterRanges": {
+                "integerParameterRanges": [
+                    {
+                        "name": "num_round",
+                        "minValue": "10",
+                        "maxValue": "20",
+                        "scalingType": "Linear",
+                    }
+                ],
+                "continuousParameterRanges": [
+                    {"name": "eta", "minValue": "0.1", "maxValue": "0.5", "scalingType": "Auto"}
+                ],
+            },
+        },
+        "trainingJobDefinition": {
+            "staticHyperParameters": {"base_score": "0.5"},
+            "algorithmSpecification": {"trainingImage": "xgboost:1", "trainingInputMode": "File"},
+            "roleARN": "arn:aws:iam::123456789012:role/SageMakerExecution",
+            "inputDataConfig": [
+                {
+                    "channelName": "train",
+                    "dataSource": {
+                        "s3DataSource": {"s3DataType": "S3Prefix", "s3URI": "s3://example-bucket/t"}
+                    },
+                }
+            ],
+            "outputDataConfig": {"s3OutputPath": "s3://example-bucket/out"},
+            "resourceConfig": {
+                "instanceType": "ml.m5.large",
+                "instanceCount": 1,
+                "volumeSizeInGB": 5,
+            },
+            "stoppingCondition": {"maxRuntimeInSeconds": 3600},
+        },
+        "tags": [{"key": "team", "value": "ml platform"}],
+    }
+
+
+def _messages(spec: dict[str, Any]) -> list[str]:
+    return [str(problem) for problem in validate_spec(spec)]
+
+
+def test_a_valid_spec_and_its_request_pass() -> None:
+    assert validate_spec(_spec()) == []
+    request = translate.spec_to_request(_spec())
+    assert validate_request(awsmodel.CREATE, request) == []
+
+
+def test_problem_paths_in_both_styles() -> None:
+    problem = Problem(("spec", "trainingJobDefinition", "inputDataConfig", 0, "channelName"), "x")
+    assert problem.manifest_path() == "spec.trainingJobDefinition.inputDataConfig[0].channelName"
+    assert str(problem) == "spec.trainingJobDefinition.inputDataConfig[0].channelName: x"
+    aws = Problem(("TrainingJobDefinition", "InputDataConfig", 0, "ChannelName"), "x")
+    assert aws.aws_path() == "trainingJobDefinition.inputDataConfig.1.member.channelName"
+    assert format_path(()) == ""
+
+
+def _edit(path: str, value: Any) -> dict[str, Any]:
+    spec = _spec()
+    node: Any = spec
+    keys: list[Any] = [int(k) if k.isdigit() else k for k in path.split(".")]
+    for key in keys[:-1]:
+        node = node[key]
+    if value is _DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return spec
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs",
+            0,
+            "spec.hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs: "
+            "must be ≥ 1",
+        ),
+        (
+            "hyperParameterTuningJobConfig.resourceLimits.maxRuntimeInSeconds",
+            16000000,
+            "spec.hyperParameterTuningJobConfig.resourceLimits.maxRuntimeInSeconds: "
+            "must be ≤ 15768000",
+        ),
+        (
+            "hyperParameterTuningJobConfig.strategy",
+            "Genetic",
+            "spec.hyperParameterTuningJobConfig.strategy: must be one of: "
+            "Bayesian, Random, Hyperband, Grid",
+        ),
+        ("hyperParameterTuningJobName", _DELETE, "spec.hyperParameterTuningJobName: is required"),
+        (
+            "hyperParameterTuningJobName",
+            "bad_name",
+            "spec.hyperParameterTuningJobName: must match pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}",
+        ),
+        (
+            "hyperParameterTuningJobName",
+            "a" * 33,
+            "spec.hyperParameterTuningJobName: must be at most 32 characters long",
+        ),
+        ("trainingJobDefinition.roleArn", "x", "spec.trainingJobDefinition.roleArn: unknown field"),
+        (
+            "trainingJobDefinition.roleARN",
+            "arn:aws:iam::12345:role/x",
+            "spec.trainingJobDefinition.roleARN: must match pattern "
+            r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+",
+        ),
+        (
+            "trainingJobDefinition.inputDataConfig",
+            [],
+            "spec.trainingJobDefinition.inputDataConfig: must have at least 1 item",
+        ),
+        (
+            "trainingJobDefinition.resourceConfig.instanceCount",
+            "1",
+            "spec.trainingJobDefinition.resourceConfig.instanceCount: must be an integer",
+        ),
+        (
+            "trainingJobDefinition.resourceConfig.instanceCount",
+            True,
+            "spec.trainingJobDefinition.resourceConfig.instanceCount: must be an integer",
+        ),
+        (
+            "trainingJobDefinition.enableNetworkIsolation",
+            "true",
+            "spec.trainingJobDefinition.enableNetworkIsolation: must be true or false",
+        ),
+        (
+            "trainingJobDefinition.staticHyperParameters",
+            {f"k{i}": "v" for i in range(101)},
+            "spec.trainingJobDefinition.staticHyperParameters: must have at most 100 entries",
+        ),
+        (
+            "trainingJobDefinition.environment",
+            {"1BAD": "v"},
+            "spec.trainingJobDefinition.environment.1BAD: key must match pattern "
+            "[a-zA-Z_][a-zA-Z0-9_]*",
+        ),
+        (
+            "trainingJobDefinition.inputDataConfig.0.dataSource.s3DataSource.s3URI",
+            "ftp://x",
+            "spec.trainingJobDefinition.inputDataConfig[0].dataSource.s3DataSource.s3URI: "
+            "must match pattern (https|s3)://([^/]+)/?(.*)",
+        ),
+        (
+            "tags.0.key",
+            "bad#key",
+            r"spec.tags[0].key: must match pattern ([\p{L}\p{Z}\p{N}_.:/=+\-@]*)",
+        ),
+        ("tags.0", None, "spec.tags[0]: must not be null"),
+        ("tags", "team=a", "spec.tags: must be a list"),
+        (
+            "trainingJobDefinition.outputDataConfig",
+            "s3://b",
+            "spec.trainingJobDefinition.outputDataConfig: must be an object",
+        ),
+    ],
+)
+def test_model_constraints(path: str, value: Any, expected: str) -> None:
+    assert expected in _messages(_edit(path, value))
+
+
+def test_instance_types_are_never_rejected() -> None:
+    spec = _edit("trainingJobDefinition.resourceConfig.instanceType", "ml.future99.48xlarge")
+    assert validate_spec(spec) == []
+
+
+def test_algorithm_name_lookbehind_applies() -> None:
+    spec = _edit("trainingJobDefinition.algorithmSpecification.algorithmName", "my-algo-")
+    assert any("algorithmName: must match pattern" in m for m in _messages(spec))
+    fine = _edit("trainingJobDefinition.algorithmSpecification.algorithmName", "my-algo")
+    assert validate_spec(fine) == []
+
+
+def test_exactly_one_training_job_definition() -> None:
+    neither = _edit("trainingJobDefinition", _DELETE)
+    assert _messages(neither) == [
+        "spec.trainingJobDefinition: is required (or trainingJobDefinitions): "
+        "exactly one of the two"
+    ]
+    both = _spec()
+    both["trainingJobDefinitions"] = [copy.deepcopy(both["trainingJobDefinition"])]
+    assert _messages(both) == [
+        "spec.trainingJobDefinitions: must not be set together with trainingJobDefinition"
+    ]
+    request = translate.spec_to_request(both)
+    assert [str(p) for p in validate_request(awsmodel.CREATE, request)] == [
+        "TrainingJobDefinitions: must not be set together with TrainingJobDefinition"
+    ]
+
+
+RANGES = "hyperParameterTuningJobConfig.parameterRanges"
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        (
+            {"integerParameterRanges.0.minValue": "30"},
+            "spec.hyperParameterTuningJobConfig.parameterRanges.integerParameterRanges[0].maxValue:"
+            " must be ≥ minValue (30)",
+        ),
+        (
+            {"integerParameterRanges.0.minValue": "1.5"},
+            "spec.hyperParameterTuningJobConfig.parameterRanges.integerParameterRanges[0].minValue:"
+            " must be an integer written as a string",
+        ),
+        (
+            {"continuousParameterRanges.0.maxValue": "lots"},
+            "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
+            ".maxValue: must be a number written as a string",
+        ),
+        (
+            {"continuousParameterRanges.0.maxValue": "nan"},
+            "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
+            ".maxValue: must be a number written as a string",
+        ),
+        (
+            {
+                "continuousParameterRanges.0.minValue": "0",
+                "continuousParameterRanges.0.scalingType": "Logarithmic",
+            },
+            "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
+            ".minValue: must be > 0 with Logarithmic scaling (log of 0 or less)",
+        ),
+        (
+            {
+                "continuousParameterRanges.0.maxValue": "1",
+                "continuousParameterRanges.0.scalingType": "ReverseLogarithmic",
+            },
+            "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
+            ".maxValue: must be < 1 with ReverseLogarithmic scaling",
+        ),
+        (
+            {
+                "continuousParameterRanges.0.minValue": "-0.1",
+                "continuousParameterRanges.0.scalingType": "ReverseLogarithmic",
+            },
+            "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
+            ".minValue: must be ≥ 0 with ReverseLogarithmic scaling",
+        ),
+    ],
+)
+def test_parameter_range_rules(edits: dict[str, Any], expected: str) -> None:
+    spec = _spec()
+    for path, value in edits.items():
+        node: Any = spec
+        keys: list[Any] = [int(k) if k.isdigit() else k for k in f"{RANGES}.{path}".split(".")]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    assert expected in _messages(spec)
+
+
+def test_logarithmic_and_reverse_logarithmic_accept_their_ranges() -> None:
+    spec = _spec()
+    ranges = spec["hyperParameterTuningJobConfig"]["parameterRanges"]
+    ranges["continuousParameterRanges"] = [
+        {"name": "a", "minValue": "0.001", "maxValue": "10", "scalingType": "Logarithmic"},
+        {"name": "b", "minValue": "0", "maxValue": "0.999", "scalingType": "ReverseLogarithmic"},
+    ]
+    assert validate_spec(spec) == []
+
+
+def test_ranges_inside_training_job_definitions_are_checked_too() -> None:
+    spec = _spec()
+    definition = spec.pop("trainingJobDefinition")
+    definition["hyperParameterRanges"] = {
+        "integerParameterRanges": [{"name": "n", "minValue": "5", "maxValue": "1"}]
+    }
+    spec["trainingJobDefinitions"] = [definition]
+    assert _messages(spec) == [
+        "spec.trainingJobDefinitions[0].hyperParameterRanges.integerParameterRanges[0].maxValue:"
+        " must be ≥ minValue (5)"
+    ]
+
+
+def test_parallel_jobs_at_most_total_jobs() -> None:
+    spec = _edit("hyperParameterTuningJobConfig.resourceLimits.maxParallelTrainingJobs", 5)
+    assert _messages(spec) == [
+        "spec.hyperParameterTuningJobConfig.resourceLimits.maxParallelTrainingJobs: "
+        "must be ≤ maxNumberOfTrainingJobs (4)"
+    ]
+
+
+def test_objective_metric_must_be_a_defined_metric() -> None:
+    metrics = [{"name": "validation:auc", "regex": "auc=(.*)"}]
+    spec = _edit("trainingJobDefinition.algorithmSpecification.metricDefinitions", metrics)
+    assert _messages(spec) == [
+        "spec.hyperParameterTuningJobConfig.hyperParameterTuningJobObjective.metricName: "
+        "must be one of the metricDefinitions names: validation:auc"
+    ]
+    metrics.append({"name": "validation:error", "regex": "err=(.*)"})
+    assert validate_spec(spec) == []
+
+
+def test_per_definition_tuning_objective_is_checked() -> None:
+    spec = _spec()
+    definition = spec.pop("trainingJobDefinition")
+    definition["algorithmSpecification"]["metricDefinitions"] = [{"name": "m1", "regex": "(.*)"}]
+    definition["tuningObjective"] = {"type_": "Maximize", "metricName": "m2"}
+    spec["trainingJobDefinitions"] = [definition]
+    assert _messages(spec) == [
+        "spec.trainingJobDefinitions[0].tuningObjective.metricName: "
+        "must be one of the metricDefinitions names: m1"
+    ]
+
+
+def test_validate_request_uses_aws_names() -> None:
+    request = translate.spec_to_request(_spec())
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 0
+    request["TrainingJobDefinition"]["roleARN"] = "x"
+    problems = validate_request(awsmodel.CREATE, request)
+    assert [str(p) for p in problems] == [
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs: must be ≥ 1",
+        "TrainingJobDefinition.roleARN: unknown field",
+        "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs: "
+        "must be ≤ MaxNumberOfTrainingJobs (0)",
+    ]
+    assert problems[0].aws_path() == (
+        "hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs"
+    )
+
+
+def test_validate_request_for_other_operations() -> None:
+    assert validate_request("DescribeHyperParameterTuningJob", {}) == [
+        Problem(("HyperParameterTuningJobName",), "is required")
+    ]
+    assert (
+        validate_request("StopHyperParameterTuningJob", {"HyperParameterTuningJobName": "a"}) == []
+    )
+
+
+def test_non_mapping_spec() -> None:
+    assert _messages([]) == ["spec: must be an object"]  # type: ignore[arg-type]
