@@ -1,0 +1,58 @@
+"""Runs the pure decisions of `reconcile.py` against a SageMaker port until no call is left.
+
+The port is anything that answers a `reconcile.Call` with the response or an `AwsFailure`
+(`sagemaker.SageMaker.execute` in the operator, a fake in unit tests), so one reconcile — with all
+its Create → Describe → ListTags branches — is testable without AWS or Kubernetes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from hpo_operator.reconcile import (
+    AwsFailure,
+    Call,
+    Observation,
+    ReconcileSettings,
+    Resource,
+    Step,
+    Trigger,
+    decide,
+    record,
+)
+
+# The longest path is delete of a job created before an interruption:
+# Describe, ListTags, Stop, Describe. Anything past this bound is a bug, not a slow SageMaker.
+MAX_CALLS = 6
+
+
+class Port(Protocol):
+    """Makes one SageMaker call: returns the response, or how it failed (never raises for AWS)."""
+
+    def __call__(self, call: Call) -> Awaitable[Mapping[str, Any] | AwsFailure]: ...
+
+
+class DidNotConverge(RuntimeError):
+    """The decisions asked for more calls than any path needs: a bug in `reconcile.decide`."""
+
+
+async def drive(
+    resource: Resource,
+    settings: ReconcileSettings,
+    trigger: Trigger,
+    port: Port,
+    now: Callable[[], str],
+    on_call: Callable[[Call], None] | None = None,
+) -> Step:
+    """Decide, call, record, repeat; return the final step (the one without a call)."""
+    observation = Observation()
+    for _ in range(MAX_CALLS + 1):
+        step = decide(resource, observation, now(), settings, trigger)
+        if step.call is None:
+            return step
+        if on_call is not None:
+            on_call(step.call)
+        result = await port(step.call)
+        observation = record(observation, step.call, result)
+    raise DidNotConverge(f"more than {MAX_CALLS} SageMaker calls in one reconcile: {observation}")

@@ -1,0 +1,619 @@
+"""The reconciler's decisions, run against an in-memory SageMaker: no Kubernetes, no AWS.
+
+Each test plays the operator's part with `drive` and then applies the outcome the way the shell
+does (status replaced, annotations merged), so whole lifecycles read top to bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from hpo_operator import conditions as c
+from hpo_operator.driver import drive
+from hpo_operator.reconcile import (
+    ANN_ADOPTION_FIELDS,
+    ANN_ADOPTION_POLICY,
+    ANN_DEFAULT_REGION,
+    ANN_DELETION_POLICY,
+    ANN_JOB_NAME,
+    ANN_READ_ONLY,
+    ANN_REGION,
+    ANN_SPEC_HASH,
+    AwsFailure,
+    Call,
+    ErrorKind,
+    Mode,
+    Op,
+    ReconcileSettings,
+    Resource,
+    Retry,
+    Step,
+    Trigger,
+    backoff_delay,
+    jittered,
+    merge_patch,
+    parse_arn,
+    spec_hash,
+    target_of,
+)
+
+ACCOUNT = "123456789012"
+NOW = "2026-03-01T10:00:00Z"
+SETTINGS = ReconcileSettings(default_region="us-west-2", operator_version="1.2.3")
+SPEC: dict[str, Any] = {
+    "hyperParameterTuningJobName": "xgb-tuning-1",
+    "hyperParameterTuningJobConfig": {
+        "strategy": "Bayesian",
+        "hyperParameterTuningJobObjective": {"type_": "Minimize", "metricName": "validation:error"},
+        "resourceLimits": {"maxNumberOfTrainingJobs": 4, "maxParallelTrainingJobs": 2},
+        "parameterRanges": {
+            "integerParameterRanges": [
+                {"name": "num_round", "minValue": "10", "maxValue": "20", "scalingType": "Linear"}
+            ]
+        },
+    },
+    "trainingJobDefinition": {
+        "staticHyperParameters": {"base_score": "0.5"},
+        "algorithmSpecification": {
+            "trainingImage": "433757028032.dkr.ecr.us-west-2.amazonaws.com/xgboost:1",
+            "trainingInputMode": "File",
+        },
+        "roleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
+        "inputDataConfig": [
+            {
+                "channelName": "train",
+                "dataSource": {
+                    "s3DataSource": {
+                        "s3DataType": "S3Prefix",
+                        "s3URI": "s3://bucket/train",
+                        "s3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        "outputDataConfig": {"s3OutputPath": "s3://bucket/output"},
+        "resourceConfig": {"instanceType": "ml.m5.large", "instanceCount": 1, "volumeSizeInGB": 25},
+        "stoppingCondition": {"maxRuntimeInSeconds": 3600},
+    },
+    "tags": [{"key": "team", "value": "ml"}],
+}
+
+
+class FakeSageMaker:
+    """Just enough SageMaker: one region, jobs by name, tags by ARN, scripted failures."""
+
+    def __init__(self, region: str = "us-west-2") -> None:
+        self.region = region
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.tags: dict[str, list[dict[str, str]]] = {}
+        self.calls: list[Op] = []
+        self.requests: list[Mapping[str, Any]] = []
+        self.failures: dict[Op, AwsFailure] = {}
+
+    def arn(self, name: str) -> str:
+        return (
+            f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:hyper-parameter-tuning-job/{name.lower()}"
+        )
+
+    def add_job(self, name: str, tags: list[dict[str, str]], state: str = "InProgress") -> str:
+        arn = self.arn(name)
+        self.jobs[name] = {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobArn": arn,
+            "HyperParameterTuningJobStatus": state,
+            "CreationTime": "2026-03-01T09:59:00Z",
+            "LastModifiedTime": "2026-03-01T09:59:00Z",
+            "TrainingJobStatusCounters": {"Completed": 0, "InProgress": 2},
+        }
+        self.tags[arn] = tags
+        return arn
+
+    def set_state(self, name: str, state: str, **extra: Any) -> None:
+        self.jobs[name]["HyperParameterTuningJobStatus"] = state
+        self.jobs[name].update(extra)
+
+    async def __call__(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        self.calls.append(call.op)
+        if call.op in self.failures:
+            return self.failures[call.op]
+        job = self.jobs.get(call.job_name)
+        if call.op is Op.CREATE:
+            assert call.request is not None
+            self.requests.append(call.request)
+            if job is not None:
+                return AwsFailure(call.op, "ResourceInUse", "name in use", ErrorKind.IN_USE)
+            arn = self.add_job(call.job_name, list(call.request.get("Tags", [])))
+            return {"HyperParameterTuningJobArn": arn}
+        if job is None:
+            return AwsFailure(call.op, "ResourceNotFound", "no such job", ErrorKind.NOT_FOUND)
+        if call.op is Op.DESCRIBE:
+            return copy.deepcopy(job)
+        if call.op is Op.STOP:
+            if job["HyperParameterTuningJobStatus"] != "InProgress":
+                return AwsFailure(call.op, "ValidationException", "not running", ErrorKind.TERMINAL)
+            job["HyperParameterTuningJobStatus"] = "Stopping"
+            return {}
+        return {"Tags": self.tags[call.arn or ""]}
+
+
+def resource(**changes: Any) -> Resource:
+    base = Resource(
+        namespace="team-a",
+        name="tuning",
+        uid="uid-1",
+        generation=1,
+        spec=copy.deepcopy(SPEC),
+        status={},
+    )
+    return replace(base, **changes)
+
+
+def run(r: Resource, sm: FakeSageMaker, trigger: Trigger = Trigger.CHANGE, **settings: Any) -> Step:
+    cfg = replace(SETTINGS, **settings)
+    return asyncio.run(drive(r, cfg, trigger, sm, lambda: NOW))
+
+
+def apply(r: Resource, step: Step) -> Resource:
+    """What the shell does with a step: replace status, merge annotations."""
+    status = step.status if step.status is not None else r.status
+    return replace(
+        r, status=copy.deepcopy(dict(status)), annotations={**r.annotations, **step.annotations}
+    )
+
+
+def condition(r: Resource | Step, kind: str) -> Mapping[str, Any] | None:
+    status = r.status if isinstance(r, Resource) else (r.status or {})
+    return c.find(status.get("conditions"), kind)
+
+
+def reasons(step: Step) -> list[str]:
+    return [e.reason for e in step.events]
+
+
+# --- Create -------------------------------------------------------------------------------------
+
+
+def test_create_sends_the_translated_spec_plus_system_tags_and_writes_metadata() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(), sm)
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE]
+    request = sm.requests[0]
+    assert request["HyperParameterTuningJobName"] == "xgb-tuning-1"
+    assert request["TrainingJobDefinition"]["RoleArn"].endswith("sagemaker-execution")
+    tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+    assert tags["team"] == "ml"
+    assert tags["services.k8s.aws/namespace"] == "team-a"
+    assert tags["services.k8s.aws/name"] == "tuning"
+    assert tags["services.k8s.aws/uid"] == "uid-1"
+    assert step.status is not None
+    assert step.status["ackResourceMetadata"] == {
+        "arn": sm.arn("xgb-tuning-1"),
+        "ownerAccountID": ACCOUNT,
+        "region": "us-west-2",
+        "partition": "aws",
+    }
+    assert step.status["hyperParameterTuningJobStatus"] == "InProgress"
+    assert step.status["observedGeneration"] == 1
+    synced = condition(step, c.SYNCED)
+    assert synced is not None and synced["status"] == "False"
+    assert reasons(step) == ["Created", "JobInProgress"]
+    assert step.annotations == {ANN_JOB_NAME: "xgb-tuning-1", ANN_SPEC_HASH: spec_hash(SPEC)}
+    assert step.retry is None and not step.release
+
+
+def test_poll_until_completed_then_zero_calls_and_no_writes() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.calls.clear()
+    sm.set_state("xgb-tuning-1", "InProgress", TrainingJobStatusCounters={"Completed": 1})
+    step = run(r, sm, Trigger.POLL)
+    assert sm.calls == [Op.DESCRIBE]
+    assert step.events == ()  # counters changed, not the state
+    ready_before = condition(r, c.READY)
+    r2 = apply(r, step)
+    assert condition(r2, c.READY)["lastTransitionTime"] == ready_before["lastTransitionTime"]  # type: ignore[index]
+    assert r2.status["trainingJobStatusCounters"] == {"completed": 1}
+    best = {
+        "TrainingJobName": "xgb-tuning-1-003-abc",
+        "TrainingJobStatus": "Completed",
+        "FinalHyperParameterTuningJobObjectiveMetric": {
+            "MetricName": "validation:error",
+            "Value": 0.125,
+        },
+        "TunedHyperParameters": {"num_round": "17"},
+    }
+    sm.set_state("xgb-tuning-1", "Completed", BestTrainingJob=best)
+    step = run(r2, sm, Trigger.POLL)
+    r3 = apply(r2, step)
+    assert r3.status["bestTrainingJob"]["trainingJobName"] == "xgb-tuning-1-003-abc"
+    assert condition(r3, c.SYNCED)["status"] == "True"  # type: ignore[index]
+    assert condition(r3, c.READY)["status"] == "True"  # type: ignore[index]
+    assert condition(r3, c.TERMINAL) is None
+    assert reasons(step) == ["JobCompleted"]
+    assert "validation:error=0.125" in step.events[0].message
+    sm.calls.clear()
+    idle = run(r3, sm, Trigger.POLL)
+    again = run(r3, sm, Trigger.CHANGE)
+    assert sm.calls == []  # an idle finished job costs nothing
+    assert merge_patch(r3.status, idle.status or {}) == {}
+    assert merge_patch(r3.status, again.status or {}) == {}
+    assert idle.events == () and again.events == ()
+
+
+def test_failed_job_is_terminal_with_the_failure_reason() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.set_state("xgb-tuning-1", "Failed", FailureReason="ClientError: image not found")
+    step = run(r, sm, Trigger.POLL)
+    r2 = apply(r, step)
+    terminal = condition(r2, c.TERMINAL)
+    assert terminal is not None and terminal["status"] == "True"
+    assert "ClientError: image not found" in terminal["message"]
+    assert "new hyperParameterTuningJobName" in terminal["message"]
+    assert condition(r2, c.READY)["status"] == "False"  # type: ignore[index]
+    assert condition(r2, c.SYNCED)["status"] == "True"  # type: ignore[index]
+    assert r2.status["failureReason"] == "ClientError: image not found"
+    assert [(e.type, e.reason) for e in step.events] == [("Warning", "JobFailed")]
+
+
+def test_stopped_job_is_synced_not_ready_and_not_terminal() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.set_state("xgb-tuning-1", "Stopped")
+    r2 = apply(r, run(r, sm, Trigger.POLL))
+    assert condition(r2, c.SYNCED)["status"] == "True"  # type: ignore[index]
+    assert condition(r2, c.READY)["status"] == "False"  # type: ignore[index]
+    assert condition(r2, c.TERMINAL) is None
+
+
+# --- Bad input ----------------------------------------------------------------------------------
+
+
+def test_invalid_spec_is_terminal_without_any_call_until_the_spec_changes() -> None:
+    sm = FakeSageMaker()
+    bad = copy.deepcopy(SPEC)
+    bad["hyperParameterTuningJobConfig"]["resourceLimits"]["maxParallelTrainingJobs"] = 9
+    r = apply(resource(spec=bad), run(resource(spec=bad), sm))
+    terminal = condition(r, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "InvalidSpec"
+    assert (
+        "spec.hyperParameterTuningJobConfig.resourceLimits.maxParallelTrainingJobs"
+        in (terminal["message"])
+    )
+    assert sm.calls == []
+    assert run(r, sm).status is None  # same generation: nothing to do, nothing to write
+    fixed = replace(r, spec=copy.deepcopy(SPEC), generation=2)
+    r2 = apply(fixed, run(fixed, sm))
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE]
+    assert condition(r2, c.TERMINAL) is None
+    assert r2.status["observedGeneration"] == 2
+
+
+def test_aws_validation_exception_is_terminal_and_not_retried_until_spec_changes() -> None:
+    sm = FakeSageMaker()
+    sm.failures[Op.CREATE] = AwsFailure(
+        Op.CREATE, "ValidationException", "Parent job warm-1 not found", ErrorKind.TERMINAL
+    )
+    step = run(resource(), sm)
+    r = apply(resource(), step)
+    terminal = condition(r, c.TERMINAL)
+    assert terminal is not None and "Parent job warm-1 not found" in terminal["message"]
+    assert step.retry is None
+    assert [(e.type, e.reason) for e in step.events] == [("Warning", "ValidationException")]
+    assert "ackResourceMetadata" not in r.status
+    sm.calls.clear()
+    run(r, sm)
+    assert sm.calls == []
+    del sm.failures[Op.CREATE]
+    edited = replace(r, generation=2)
+    r2 = apply(edited, run(edited, sm))
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE]
+    assert condition(r2, c.TERMINAL) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "throttled"), [("ThrottlingException", True), ("AccessDeniedException", False)]
+)
+def test_recoverable_create_failure_retries_with_backoff_and_one_event(
+    code: str, throttled: bool
+) -> None:
+    sm = FakeSageMaker()
+    sm.failures[Op.CREATE] = AwsFailure(
+        Op.CREATE, code, "check the operator's IAM role", ErrorKind.RECOVERABLE, throttled
+    )
+    step = run(resource(), sm)
+    assert step.retry is Retry.BACKOFF
+    r = apply(resource(), step)
+    recoverable = condition(r, c.RECOVERABLE)
+    assert recoverable is not None and "check the operator's IAM role" in recoverable["message"]
+    assert condition(r, c.SYNCED)["status"] == "False"  # type: ignore[index]
+    assert reasons(step) == [code]
+    again = run(r, sm)
+    assert again.events == ()  # the same problem again: no second Event
+    del sm.failures[Op.CREATE]
+    r2 = apply(r, run(r, sm))
+    assert condition(r2, c.RECOVERABLE) is None
+    assert r2.status["hyperParameterTuningJobStatus"] == "InProgress"
+
+
+# --- Idempotency and ownership ------------------------------------------------------------------
+
+
+def test_interrupted_create_is_adopted_not_duplicated() -> None:
+    sm = FakeSageMaker()
+    run(resource(), sm)  # created, but the status write never happened
+    sm.calls.clear()
+    step = run(resource(), sm)
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE, Op.LIST_TAGS]
+    assert len(sm.jobs) == 1
+    assert step.status is not None
+    assert step.status["ackResourceMetadata"]["arn"] == sm.arn("xgb-tuning-1")
+    assert "Adopted" in reasons(step)
+    assert step.annotations[ANN_JOB_NAME] == "xgb-tuning-1"
+
+
+def test_name_taken_by_another_namespace_is_refused_and_never_touched() -> None:
+    sm = FakeSageMaker()
+    owner = apply(resource(), run(resource(), sm))
+    intruder = resource(namespace="team-b", uid="uid-2")
+    step = run(intruder, sm)
+    r = apply(intruder, step)
+    terminal = condition(r, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "NameInUse"
+    assert "does not own" in terminal["message"]
+    assert set(r.status) == {"conditions", "observedGeneration"}  # nothing of the other job
+    assert step.annotations == {}
+    sm.calls.clear()
+    gone = run(replace(r, deleting=True), sm, Trigger.DELETE)
+    assert gone.release and sm.calls == []
+    assert sm.jobs["xgb-tuning-1"]["HyperParameterTuningJobStatus"] == "InProgress"
+    assert owner.status["ackResourceMetadata"]["arn"] == sm.arn("xgb-tuning-1")
+
+
+def test_same_name_and_namespace_but_new_uid_is_not_ours() -> None:
+    sm = FakeSageMaker()
+    run(resource(), sm)
+    recreated = resource(uid="uid-9")
+    r = apply(recreated, run(recreated, sm))
+    assert condition(r, c.TERMINAL)["reason"] == "NameInUse"  # type: ignore[index]
+
+
+# --- Spec edits ---------------------------------------------------------------------------------
+
+
+def test_spec_edit_after_create_is_terminal_while_status_keeps_refreshing() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    edited_spec = copy.deepcopy(SPEC)
+    edited_spec["hyperParameterTuningJobConfig"]["resourceLimits"]["maxNumberOfTrainingJobs"] = 8
+    edited = replace(r, spec=edited_spec, generation=2)
+    sm.set_state("xgb-tuning-1", "InProgress", TrainingJobStatusCounters={"Completed": 2})
+    step = run(edited, sm)
+    r2 = apply(edited, step)
+    terminal = condition(r2, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "SpecImmutable"
+    assert terminal["message"].startswith("SageMaker cannot update a tuning job;")
+    assert r2.status["trainingJobStatusCounters"] == {"completed": 2}
+    assert r2.status["observedGeneration"] == 2
+    assert "SpecImmutable" in reasons(step)
+    assert len(sm.requests) == 1  # no second Create
+    sm.set_state("xgb-tuning-1", "Completed")
+    r3 = apply(r2, run(r2, sm, Trigger.POLL))
+    assert r3.status["hyperParameterTuningJobStatus"] == "Completed"  # never frozen
+    assert condition(r3, c.TERMINAL)["reason"] == "SpecImmutable"  # type: ignore[index]
+    reverted = replace(r3, spec=copy.deepcopy(SPEC), generation=3)
+    r4 = apply(reverted, run(reverted, sm))
+    assert condition(r4, c.TERMINAL) is None
+    assert condition(r4, c.READY)["status"] == "True"  # type: ignore[index]
+
+
+# --- Delete -------------------------------------------------------------------------------------
+
+
+def test_delete_in_progress_stops_then_waits_then_releases() -> None:
+    sm = FakeSageMaker()
+    r = replace(apply(resource(), run(resource(), sm)), deleting=True)
+    sm.calls.clear()
+    step = run(r, sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE, Op.STOP, Op.DESCRIBE]
+    assert not step.release and step.retry is Retry.POLL
+    assert "Stopping" in reasons(step)
+    r2 = apply(r, step)
+    assert r2.status["hyperParameterTuningJobStatus"] == "Stopping"
+    sm.calls.clear()
+    waiting = run(r2, sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE] and not waiting.release and waiting.events == ()
+    sm.set_state("xgb-tuning-1", "Stopped")
+    done = run(apply(r2, waiting), sm, Trigger.DELETE)
+    assert done.release
+
+
+@pytest.mark.parametrize("state", ["Completed", "Failed", "Stopped"])
+def test_delete_of_a_finished_job_releases_at_once(state: str) -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.set_state("xgb-tuning-1", state)
+    r = replace(apply(r, run(r, sm, Trigger.POLL)), deleting=True)
+    sm.calls.clear()
+    assert run(r, sm, Trigger.DELETE).release
+    assert sm.calls == []
+
+
+def test_delete_of_a_job_gone_from_sagemaker_releases() -> None:
+    sm = FakeSageMaker()
+    r = replace(apply(resource(), run(resource(), sm)), deleting=True)
+    sm.jobs.clear()
+    assert run(r, sm, Trigger.DELETE).release
+
+
+def test_delete_never_created_looks_once_and_releases() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(deleting=True), sm, Trigger.DELETE)
+    assert step.release and sm.calls == [Op.DESCRIBE]
+
+
+def test_delete_after_interrupted_create_stops_our_job() -> None:
+    sm = FakeSageMaker()
+    run(resource(), sm)  # created; status never written
+    sm.calls.clear()
+    step = run(resource(deleting=True), sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.STOP, Op.DESCRIBE]
+    assert not step.release
+
+
+@pytest.mark.parametrize(
+    ("resource_ann", "namespace_ann", "default", "stops"),
+    [
+        ({ANN_DELETION_POLICY: "retain"}, {}, "delete", False),
+        ({}, {"services.k8s.aws/deletion-policy": "retain"}, "delete", False),
+        ({}, {"sagemaker.services.k8s.aws/deletion-policy": "retain"}, "delete", False),
+        ({}, {}, "retain", False),
+        (
+            {ANN_DELETION_POLICY: "delete"},
+            {"services.k8s.aws/deletion-policy": "retain"},
+            "retain",
+            True,
+        ),
+    ],
+)
+def test_deletion_policy_order(
+    resource_ann: dict[str, str], namespace_ann: dict[str, str], default: str, stops: bool
+) -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    r = replace(r, deleting=True, annotations={**r.annotations, **resource_ann})
+    r = replace(r, namespace_annotations=namespace_ann)
+    sm.calls.clear()
+    step = run(r, sm, Trigger.DELETE, deletion_policy=default)
+    assert (Op.STOP in sm.calls) is stops
+    assert step.release is not stops
+
+
+# --- Adoption and read-only ---------------------------------------------------------------------
+
+
+def test_adopt_an_existing_job_by_adoption_fields() -> None:
+    sm = FakeSageMaker()
+    sm.add_job("made-by-hand", tags=[{"Key": "team", "Value": "ml"}])
+    ann = {
+        ANN_ADOPTION_POLICY: "adopt",
+        ANN_ADOPTION_FIELDS: '{"hyperParameterTuningJobName": "made-by-hand"}',
+    }
+    r = resource(annotations=ann)
+    step = run(r, sm)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]
+    assert reasons(step)[0] == "Adopted"
+    r2 = apply(r, step)
+    assert r2.status["ackResourceMetadata"]["arn"] == sm.arn("made-by-hand")
+    assert r2.annotations[ANN_JOB_NAME] == "made-by-hand"
+    sm.calls.clear()
+    run(r2, sm, Trigger.POLL)
+    assert sm.calls == [Op.DESCRIBE]
+    assert "made-by-hand" in sm.jobs and len(sm.jobs) == 1
+
+
+def test_adoption_of_another_resources_job_is_refused() -> None:
+    sm = FakeSageMaker()
+    run(resource(), sm)
+    ann = {
+        ANN_ADOPTION_POLICY: "adopt",
+        ANN_ADOPTION_FIELDS: '{"hyperParameterTuningJobName": "xgb-tuning-1"}',
+    }
+    thief = resource(namespace="team-b", uid="uid-2", annotations=ann)
+    r = apply(thief, run(thief, sm))
+    terminal = condition(r, c.TERMINAL)
+    assert terminal is not None and "team-a/tuning" in terminal["message"]
+    assert "ackResourceMetadata" not in r.status
+
+
+def test_adopt_missing_job_waits_and_never_creates() -> None:
+    sm = FakeSageMaker()
+    r = resource(annotations={ANN_ADOPTION_POLICY: "adopt"})
+    step = run(r, sm)
+    assert sm.calls == [Op.DESCRIBE] and step.retry is Retry.POLL
+    assert condition(step, c.RECOVERABLE) is not None
+
+
+def test_read_only_describes_and_never_creates_or_stops() -> None:
+    sm = FakeSageMaker()
+    ro = resource(annotations={ANN_READ_ONLY: "true"})
+    missing = run(ro, sm)
+    assert sm.calls == [Op.DESCRIBE] and missing.retry is Retry.POLL
+    sm.add_job("xgb-tuning-1", tags=[])
+    r = apply(ro, run(ro, sm))
+    assert r.status["hyperParameterTuningJobStatus"] == "InProgress"
+    assert r.annotations == ro.annotations  # no bookkeeping: nothing to protect
+    sm.calls.clear()
+    gone = run(replace(r, deleting=True), sm, Trigger.DELETE)
+    assert gone.release and sm.calls == []
+    assert Op.CREATE not in sm.calls and Op.STOP not in sm.calls
+
+
+# --- Targets ------------------------------------------------------------------------------------
+
+
+def test_region_order_resource_then_namespace_then_settings() -> None:
+    ns = {ANN_DEFAULT_REGION: "eu-west-1"}
+    assert target_of(resource(), SETTINGS).region == "us-west-2"
+    assert target_of(resource(namespace_annotations=ns), SETTINGS).region == "eu-west-1"
+    both = resource(annotations={ANN_REGION: "ap-south-1"}, namespace_annotations=ns)
+    assert target_of(both, SETTINGS).region == "ap-south-1"
+
+
+def test_region_lands_in_ack_resource_metadata() -> None:
+    sm = FakeSageMaker(region="eu-central-1")
+    r = resource(annotations={ANN_REGION: "eu-central-1"})
+    step = run(r, sm)
+    assert step.status is not None
+    assert step.status["ackResourceMetadata"]["region"] == "eu-central-1"
+
+
+def test_no_region_anywhere_is_a_recoverable_problem_with_a_fix() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(), sm, default_region=None)
+    assert sm.calls == [] and step.retry is Retry.POLL
+    recoverable = condition(step, c.RECOVERABLE)
+    assert recoverable is not None and "--region" in recoverable["message"]
+
+
+def test_bad_adoption_fields_are_reported() -> None:
+    ann = {ANN_ADOPTION_POLICY: "adopt", ANN_ADOPTION_FIELDS: "{not json"}
+    t = target_of(resource(annotations=ann), SETTINGS)
+    assert t.mode is Mode.ADOPT and t.problem is not None and "not JSON" in t.problem
+
+
+# --- Small pure helpers -------------------------------------------------------------------------
+
+
+def test_parse_arn() -> None:
+    assert parse_arn(
+        "arn:aws-cn:sagemaker:cn-north-1:111122223333:hyper-parameter-tuning-job/x"
+    ) == {
+        "arn": "arn:aws-cn:sagemaker:cn-north-1:111122223333:hyper-parameter-tuning-job/x",
+        "partition": "aws-cn",
+        "region": "cn-north-1",
+        "ownerAccountID": "111122223333",
+    }
+    assert parse_arn("garbage") == {"arn": "garbage"}
+
+
+def test_merge_patch_round_trip() -> None:
+    old = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2], "gone": True}
+    new = {"a": 1, "b": {"c": 2, "x": 4}, "e": [1]}
+    patch = merge_patch(old, new)
+    assert patch == {"gone": None, "b": {"d": None, "x": 4}, "e": [1]}
+    assert merge_patch(new, copy.deepcopy(new)) == {}
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    delays = [backoff_delay(n, base=1.0, cap=60.0, rand=1.0) for n in range(10)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert max(delays) == 60.0
+    assert backoff_delay(3, base=1.0, cap=60.0, rand=0.0) == 4.0
+    assert 24.0 <= jittered(30.0, 0.0) <= jittered(30.0, 0.5) <= jittered(30.0, 0.999) <= 36.0
