@@ -1,0 +1,131 @@
+"""Injected faults, per-operation request quotas and call statistics.
+
+These exist for the operator's reliability and performance work: the faults make ThrottlingException
+and InternalFailure appear on demand, the token buckets make a benchmark meet AWS-like throttling,
+and the statistics count what a client really sent.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from hpo_operator.emulator import errors
+from hpo_operator.emulator.config import Faults
+
+
+class TokenBucket:
+    """`rate` requests per second on average, up to `burst` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self.tokens = self.burst
+        self.last = time.monotonic()
+
+    def take(self, now: float) -> bool:
+        """Spend one token if there is one."""
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Guard:
+    """Decides, before an operation runs, whether it is delayed, throttled or failed."""
+
+    def __init__(self, faults: Faults, quotas: dict[str, tuple[float, float]], seed: int) -> None:
+        self.faults = faults
+        self.buckets: dict[str, TokenBucket] = {}
+        self.set_quotas(quotas)
+        self._rng = random.Random(f"faults:{seed}")
+
+    def set_quotas(self, quotas: dict[str, tuple[float, float]]) -> None:
+        """Replace the quotas (an empty mapping turns them off)."""
+        self.buckets = {op: TokenBucket(rate, burst) for op, (rate, burst) in quotas.items()}
+
+    def delay(self, operation: str) -> float:
+        """Seconds to wait before answering."""
+        return self.faults.latency_ms / 1000 if self._applies(operation) else 0.0
+
+    def check(self, operation: str) -> None:
+        """Raise the injected or quota error for this call, if any."""
+        if self._applies(operation):
+            if self.faults.throttle_rate and self._rng.random() < self.faults.throttle_rate:
+                raise errors.throttling()
+            if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
+                raise errors.internal()
+        bucket = self.buckets.get(operation)
+        if bucket is not None and not bucket.take(time.monotonic()):
+            raise errors.throttling()
+
+    def _applies(self, operation: str) -> bool:
+        ops = self.faults.operations
+        return ops is None or operation in ops
+
+    def document(self) -> dict[str, Any]:
+        """What `GET /_emulator/faults` shows."""
+        return {
+            **asdict(self.faults),
+            "quotas": {
+                op: {"rate": b.rate, "burst": b.burst} for op, b in sorted(self.buckets.items())
+            },
+        }
+
+    def update(self, body: dict[str, Any]) -> None:
+        """Apply a `POST /_emulator/faults` document; unknown keys are an error."""
+        known = {"throttle_rate", "error_rate", "latency_ms", "operations", "quotas"}
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+        for key in ("throttle_rate", "error_rate"):
+            if key in body:
+                value = float(body[key])
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{key} must be between 0 and 1")
+                setattr(self.faults, key, value)
+        if "latency_ms" in body:
+            latency = float(body["latency_ms"])
+            if latency < 0:
+                raise ValueError("latency_ms must be ≥ 0")
+            self.faults.latency_ms = latency
+        if "operations" in body:
+            ops = body["operations"]
+            self.faults.operations = None if ops is None else [str(op) for op in ops]
+        if "quotas" in body:
+            quotas = body["quotas"] or {}
+            for op, spec in quotas.items():
+                if spec is None:
+                    self.buckets.pop(op, None)
+                else:
+                    self.buckets[op] = TokenBucket(float(spec["rate"]), float(spec["burst"]))
+
+
+class Stats:
+    """Call counts per operation and outcome (`ok` or the error code)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start counting again."""
+        self.calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.since = time.time()
+
+    def record(self, operation: str, outcome: str) -> None:
+        """Count one call."""
+        self.calls[operation][outcome] += 1
+
+    def document(self) -> dict[str, Any]:
+        """What `GET /_emulator/stats` shows."""
+        operations = {op: dict(sorted(c.items())) for op, c in sorted(self.calls.items())}
+        return {
+            "since": self.since,
+            "total": sum(sum(c.values()) for c in self.calls.values()),
+            "operations": operations,
+        }

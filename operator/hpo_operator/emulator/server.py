@@ -1,0 +1,320 @@
+"""`hpo-operator emulator`: the SageMaker JSON 1.1 protocol over HTTP, plus the admin endpoints.
+
+POST / with `X-Amz-Target: SageMaker.<Operation>` runs an operation; signatures are not checked.
+`/_emulator/faults` (GET shows, POST sets) and `/_emulator/stats` (GET shows, POST or DELETE
+resets) are for tests and benchmarks. `run_in_thread()` serves from a background thread, for
+pytest fixtures and demos that do not want a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hpo_operator.emulator import errors, operations
+from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
+from hpo_operator.emulator.faults import Guard, Stats
+from hpo_operator.emulator.statefile import load_state, save_state
+from hpo_operator.emulator.store import Store
+
+Clock = Callable[[], float]
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "SageMaker."
+
+
+class Emulator:
+    """The emulator's state and request handling, independent of how it is served."""
+
+    def __init__(self, config: EmulatorConfig, clock: Clock = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = Store(config)
+        self.guard = Guard(config.faults, config.quotas, config.seed)
+        self.stats = Stats()
+        self._saved_changes = 0
+        if config.state_file is not None and config.state_file.exists():
+            self.store.load_state(load_state(config.state_file), clock())
+
+    def save(self) -> None:
+        """Write the state file if something changed since the last write."""
+        path = self.config.state_file
+        if path is not None and self.store.changes != self._saved_changes:
+            changes = self.store.changes
+            save_state(path, self.store.to_state())
+            self._saved_changes = changes
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/", self._api)
+        app.router.add_get("/_emulator/faults", self._get_faults)
+        app.router.add_post("/_emulator/faults", self._set_faults)
+        app.router.add_get("/_emulator/stats", self._get_stats)
+        app.router.add_post("/_emulator/stats", self._reset_stats)
+        app.router.add_delete("/_emulator/stats", self._reset_stats)
+        app.router.add_get("/_emulator/health", self._health)
+        app.cleanup_ctx.append(self._state_saver)
+        return app
+
+    async def _state_saver(self, app: web.Application) -> Any:
+        task = None
+        if self.config.state_file is not None:
+            task = asyncio.create_task(self._save_periodically())
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.save()
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.state_interval)
+            self.save()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target
+        try:
+            delay = self.guard.delay(operation)
+            if delay:
+                await asyncio.sleep(delay)
+            if operation not in operations.OPERATIONS:
+                raise errors.unknown_operation(target)
+            self.guard.check(operation)
+            raw = await request.read()
+            try:
+                params = json.loads(raw) if raw.strip() else {}
+            except ValueError as err:
+                raise errors.ApiError("SerializationException", f"Invalid JSON: {err}") from err
+            result = operations.call(self.store, operation, params, self.clock())
+        except errors.ApiError as err:
+            self.stats.record(operation or "(none)", err.code)
+            return self._json(err.body(), err.status)
+        except Exception as err:  # a bug here must still answer like AWS, and be visible
+            self.stats.record(operation, "InternalFailure")
+            print(f"emulator: {operation} failed: {err!r}", file=sys.stderr, flush=True)
+            return self._json(errors.internal(f"{type(err).__name__}: {err}").body(), 500)
+        self.stats.record(operation, "ok")
+        return self._json(result, 200)
+
+    @staticmethod
+    def _json(document: dict[str, Any], status: int) -> web.Response:
+        return web.Response(
+            body=json.dumps(document).encode(),
+            status=status,
+            headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.guard.document())
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            self.guard.update(body)
+        except (ValueError, TypeError, KeyError) as err:
+            return web.json_response({"error": str(err)}, status=400)
+        return web.json_response(self.guard.document())
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        document = self.stats.document()
+        self.store.tick(self.clock())
+        document["jobs"] = len(self.store.jobs)
+        document["active_jobs"] = self.store.active_jobs()
+        return web.json_response(document)
+
+    async def _reset_stats(self, request: web.Request) -> web.Response:
+        self.stats.reset()
+        return web.json_response(self.stats.document())
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+
+async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(emulator.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    assert server is not None
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound}"
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator served from a background thread: its URL, its state, and how to stop it."""
+
+    url: str
+    emulator: Emulator
+    _loop: asyncio.AbstractEventLoop
+    _stop: asyncio.Event
+    _thread: threading.Thread
+
+    @property
+    def store(self) -> Store:
+        """The emulator's account (read it only between requests, or for tests)."""
+        return self.emulator.store
+
+    def stop(self) -> None:
+        """Stop serving, write the state file, and wait for the thread."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_in_thread(
+    config: EmulatorConfig | None = None, clock: Clock = time.time
+) -> RunningEmulator:
+    """Serve an emulator on its own event loop in a daemon thread; returns once it listens."""
+    config = config or EmulatorConfig()
+    emulator = Emulator(config, clock)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        try:
+            runner, url = await _start(emulator, config.host, config.port)
+        except BaseException as err:
+            box["error"] = err
+            ready.set()
+            raise
+        box.update(url=url, loop=asyncio.get_running_loop(), stop=stop)
+        ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def target() -> None:
+        with contextlib.suppress(BaseException):
+            asyncio.run(serve())
+
+    thread = threading.Thread(target=target, name="sagemaker-emulator", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in box:
+        raise RuntimeError(f"emulator failed to start: {box['error']!r}")
+    return RunningEmulator(box["url"], emulator, box["loop"], box["stop"], thread)
+
+
+def _quota(text: str) -> tuple[str, tuple[float, float]]:
+    operation, sep, spec = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--quota wants OPERATION=RATE[:BURST], got {text!r}")
+    rate_text, _, burst_text = spec.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else max(1.0, rate)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"bad quota {text!r}: {err}") from err
+    return operation, (rate, burst)
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def parse_args(argv: Sequence[str]) -> EmulatorConfig:
+    """The command line as an EmulatorConfig."""
+    parser = argparse.ArgumentParser(
+        prog="hpo-operator emulator",
+        description="A local SageMaker endpoint for hyperparameter tuning jobs "
+        "(SageMaker JSON 1.1 protocol; any credentials).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090, help="0 picks a free port")
+    parser.add_argument("--region", default="us-west-2")
+    parser.add_argument("--account-id", default="123456789012")
+    parser.add_argument(
+        "--training-seconds", type=float, default=5.0, help="how long each training job runs"
+    )
+    parser.add_argument("--startup-seconds", type=float, help="Create to first training job")
+    parser.add_argument("--stop-seconds", type=float, help="how long a job stays Stopping")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the objective and sampling")
+    parser.add_argument("--throttle-rate", type=_probability, default=0.0)
+    parser.add_argument("--error-rate", type=_probability, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--quota",
+        type=_quota,
+        action="append",
+        default=[],
+        metavar="OPERATION=RATE[:BURST]",
+        help="request quota of an operation (repeatable); RATE 0 blocks it",
+    )
+    parser.add_argument("--no-quotas", action="store_true", help="no request quotas at all")
+    parser.add_argument("--state-file", type=Path, help="keep state across restarts")
+    parser.add_argument("--max-concurrent-jobs", type=int, default=0, help="0: unlimited")
+    parser.add_argument("--max-training-jobs", type=int, default=750)
+    parser.add_argument("--max-parallel-training-jobs", type=int, default=100)
+    args = parser.parse_args(list(argv))
+    quotas = {} if args.no_quotas else dict(DEFAULT_QUOTAS)
+    quotas.update(dict(args.quota))
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        region=args.region,
+        account_id=args.account_id,
+        training_seconds=args.training_seconds,
+        startup_seconds=args.startup_seconds,
+        stop_seconds=args.stop_seconds,
+        seed=args.seed,
+        faults=Faults(args.throttle_rate, args.error_rate, args.latency_ms),
+        quotas=quotas,
+        state_file=args.state_file,
+        max_concurrent_jobs=args.max_concurrent_jobs,
+        max_training_jobs=args.max_training_jobs,
+        max_parallel_training_jobs=args.max_parallel_training_jobs,
+    )
+
+
+async def _serve_forever(config: EmulatorConfig) -> None:
+    emulator = Emulator(config)
+    runner, url = await _start(emulator, config.host, config.port)
+    print(url, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT or SIGTERM; the first line of stdout is the URL."""
+    config = parse_args(sys.argv[1:] if argv is None else argv)
+    asyncio.run(_serve_forever(config))
+    return 0
