@@ -276,7 +276,8 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
     config = _mapping(request.get("HyperParameterTuningJobConfig"))
     limits = _mapping(config.get("ResourceLimits"))
     parallel, total = limits.get("MaxParallelTrainingJobs"), limits.get("MaxNumberOfTrainingJobs")
-    if isinstance(parallel, int) and isinstance(total, int) and parallel > total:
+    # (a total below 1 is already reported by the model walk: no knock-on complaint)
+    if isinstance(parallel, int) and isinstance(total, int) and 1 <= total < parallel:
         problems.append(
             Problem(
                 ("HyperParameterTuningJobConfig", "ResourceLimits", "MaxParallelTrainingJobs"),

@@ -1,0 +1,125 @@
+"""`hpo-operator render FILE…`: validate HyperParameterTuningJob manifests offline and print the
+exact CreateHyperParameterTuningJob request the operator would send.
+
+For CI and GitOps pre-checks: the same validation (validate.validate_spec) and translation
+(translate.spec_to_request + system tags) as the operator, without a cluster, AWS or kopf.
+Exit codes: 0 all valid (one JSON request per resource on stdout, in input order), 1 a manifest
+is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable or not YAML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from hpo_operator import __version__, awsmodel, schema
+from hpo_operator.naming import field_path
+from hpo_operator.translate import spec_to_request, with_system_tags
+from hpo_operator.validate import Problem, validate_request, validate_spec
+
+API_VERSION = f"{schema.GROUP}/{schema.VERSION}"
+
+
+class Unreadable(Exception):
+    """A file that cannot be read or parsed as YAML (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One resource's outcome: its request, or the problems that stop it."""
+
+    label: str
+    request: dict[str, Any] | None
+    problems: list[Problem]
+
+
+def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
+    """Validate one HyperParameterTuningJob object and build its request with system tags."""
+    metadata = manifest.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    name = metadata.get("name")
+    namespace = metadata.get("namespace") or "default"
+    label = f"{manifest.get('kind')} {namespace}/{name}"
+    problems: list[Problem] = []
+    if manifest.get("apiVersion") != API_VERSION:
+        problems.append(Problem(("apiVersion",), f"must be {API_VERSION}"))
+    if not isinstance(name, str) or not name:
+        problems.append(Problem(("metadata", "name"), "is required"))
+    spec = manifest.get("spec")
+    if spec is None:
+        problems.append(Problem(("spec",), "is required"))
+        return Rendered(label, None, problems)
+    problems += validate_spec(spec)
+    if problems:
+        return Rendered(label, None, problems)
+    uid = metadata.get("uid")
+    request = with_system_tags(
+        spec_to_request(spec), str(namespace), str(name), str(uid) if uid else None, __version__
+    )
+    # What only the full request can break (the system tags count against the 50-tag limit).
+    root = awsmodel.input_shape(awsmodel.CREATE)
+    for problem in validate_request(awsmodel.CREATE, request):
+        path = ("spec", *field_path(root, problem.path))
+        problems.append(Problem(path, f"{problem.message} (with the system tags added)"))
+    return Rendered(label, None if problems else request, problems)
+
+
+def _documents(source: str, stdin: TextIO) -> Iterator[Any]:
+    try:
+        text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        documents = list(yaml.safe_load_all(text))
+    except (OSError, UnicodeDecodeError) as error:
+        raise Unreadable(f"{source}: cannot read: {error}") from error
+    except yaml.YAMLError as error:
+        raise Unreadable(f"{source}: not valid YAML: {' '.join(str(error).split())}") from error
+    for document in documents:
+        if isinstance(document, Mapping) and document.get("kind") == "List":
+            yield from document.get("items") or []
+        else:
+            yield document
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
+    """Render every HyperParameterTuningJob in the files; see the module docstring for exits."""
+    parser = argparse.ArgumentParser(
+        prog="hpo-operator render",
+        description="Validate HyperParameterTuningJob manifests offline and print the "
+        "CreateHyperParameterTuningJob request(s) as JSON.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="YAML file(s); - for stdin")
+    args = parser.parse_args(argv)
+    results: list[tuple[str, Rendered]] = []
+    try:
+        for source in args.files:
+            for document in _documents(source, stdin or sys.stdin):
+                if document is None:
+                    continue
+                if not isinstance(document, Mapping) or document.get("kind") != schema.KIND:
+                    kind = document.get("kind") if isinstance(document, Mapping) else None
+                    print(f"{source}: skipping a {kind or 'non-object'} document", file=sys.stderr)
+                    continue
+                results.append((source, render_manifest(document)))
+    except Unreadable as error:
+        print(error, file=sys.stderr)
+        return 2
+    failed = [(source, result) for source, result in results if result.problems]
+    for source, result in failed:
+        if len(results) > 1:
+            print(f"{source}: {result.label}:", file=sys.stderr)
+        for problem in result.problems:
+            print(f"{problem.manifest_path()}: {problem.message}", file=sys.stderr)
+    if failed:
+        return 1
+    if not results:
+        print("no HyperParameterTuningJob found", file=sys.stderr)
+        return 1
+    for _, result in results:
+        print(json.dumps(result.request, indent=2, ensure_ascii=False))
+    return 0

@@ -1,0 +1,170 @@
+"""`hpo-operator render`: offline validation and the exact request, for CI and GitOps."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hpo_operator import __version__, render
+from hpo_operator.cli import main as cli_main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str = "") -> tuple[int, str, str]:
+    code = render.main(list(args), stdin=io.StringIO(stdin))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _example() -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    return manifest
+
+
+def test_example_renders_the_exact_request_with_system_tags(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, str(EXAMPLE))
+    assert (code, err) == (0, "")
+    request = json.loads(out)
+    assert request["HyperParameterTuningJobName"] == "xgboost-tuning"
+    definition = request["TrainingJobDefinition"]
+    assert definition["RoleArn"] == "arn:aws:iam::123456789012:role/SageMakerExecution"
+    assert definition["ResourceConfig"] == {
+        "InstanceType": "ml.m5.large",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 25,
+    }
+    assert request["Tags"] == [
+        {"Key": "algorithm", "Value": "xgboost"},
+        {"Key": "environment", "Value": "testing"},
+        {"Key": "customer", "Value": "test-user"},
+        {"Key": "services.k8s.aws/controller-version", "Value": f"hpo-operator-{__version__}"},
+        {"Key": "services.k8s.aws/namespace", "Value": "default"},
+        {"Key": "services.k8s.aws/name", "Value": "xgboost-tuning"},
+    ]
+    assert "null" not in out
+
+
+def test_namespace_and_uid_from_metadata_and_stdin(capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _example()
+    manifest["metadata"].update(namespace="team-a", uid="0b7c-11")
+    code, out, _ = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert code == 0
+    tags = {t["Key"]: t["Value"] for t in json.loads(out)["Tags"]}
+    assert tags["services.k8s.aws/namespace"] == "team-a"
+    assert tags["services.k8s.aws/uid"] == "0b7c-11"
+
+
+def test_multi_document_files_skip_other_kinds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    second = _example()
+    second["metadata"]["name"] = second["spec"]["hyperParameterTuningJobName"] = "second"
+    path = tmp_path / "all.yaml"
+    path.write_text(
+        yaml.safe_dump_all(
+            [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, _example()]
+        )
+        + "---\n"
+        + yaml.safe_dump(second)
+    )
+    code, out, err = _run(capsys, str(path))
+    assert code == 0
+    assert err == f"{path}: skipping a ConfigMap document\n"
+    names = [json.loads(chunk)["HyperParameterTuningJobName"] for chunk in _json_stream(out)]
+    assert names == ["xgboost-tuning", "second"]
+
+
+def _json_stream(text: str) -> list[str]:
+    decoder = json.JSONDecoder()
+    chunks, index = [], 0
+    while index < len(text.rstrip()):
+        _, end = decoder.raw_decode(text, index)
+        chunks.append(text[index:end])
+        index = end + 1
+    return chunks
+
+
+def test_invalid_manifest_exits_1_with_one_line_per_problem(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = _example()
+    manifest["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"][
+        "maxNumberOfTrainingJobs"
+    ] = 0
+    manifest["spec"]["trainingJobDefinition"]["resourceConfig"]["instanceCont"] = 1
+    code, out, err = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "spec.hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs: must be ≥ 1",
+        "spec.trainingJobDefinition.resourceConfig.instanceCont: unknown field",
+    ]
+
+
+def test_metadata_and_api_version_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _example()
+    manifest["apiVersion"] = "sagemaker.services.k8s.aws/v1"
+    del manifest["metadata"]["name"]
+    code, _, err = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert code == 1
+    assert err.splitlines() == [
+        "apiVersion: must be sagemaker.services.k8s.aws/v1alpha1",
+        "metadata.name: is required",
+    ]
+
+
+def test_system_tags_count_against_the_tag_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _example()
+    manifest["spec"]["tags"] = [{"key": f"k{i}", "value": "v"} for i in range(48)]
+    code, _, err = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert code == 1
+    assert err.splitlines() == [
+        "spec.tags: must have at most 50 items (with the system tags added)"
+    ]
+
+
+def test_unreadable_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "-", stdin="spec: [unclosed\n")
+    assert code == 2 and err.startswith("-: not valid YAML")
+    assert len(err.splitlines()) == 1
+    code, _, err = _run(capsys, str(tmp_path / "missing.yaml"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_no_tuning_job_at_all_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "-", stdin="kind: ConfigMap\n")
+    assert code == 1 and "no HyperParameterTuningJob found" in err
+
+
+def test_cli_dispatches_to_render(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["render", str(EXAMPLE)]) == 0
+    assert json.loads(capsys.readouterr().out)["HyperParameterTuningJobName"] == "xgboost-tuning"
+
+
+def test_failing_example_is_valid_and_uses_the_fail_tag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, str(REPO / "examples" / "failing-tuning.yaml"))
+    assert code == 0
+    image = json.loads(out)["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"]
+    assert image.endswith(":fail")
+
+
+def test_render_does_not_import_kopf_or_clients() -> None:
+    code = (
+        "import sys, hpo_operator.render; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kopf', 'kubernetes', 'boto3', 'aiohttp')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
