@@ -1,0 +1,165 @@
+"""The generated CRD on a real API server: it installs (also by client-side apply), it rejects a
+bad spec at `kubectl apply` time, it never rejects what AWS would accept, and status written from
+a Describe response survives structural pruning and feeds the printer columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hpo_operator import schema, translate
+from support.kube import Kubectl
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO / "crds" / schema.FILE_NAME
+EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
+
+
+@pytest.fixture(scope="module")
+def crd_installed(kubectl: Kubectl) -> str:
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    kubectl("wait", "--for=condition=Established", f"crd/{schema.CRD_NAME}", "--timeout=60s")
+    return schema.CRD_NAME
+
+
+def _example(name: str = "xgboost-tuning") -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    manifest["metadata"]["name"] = name
+    manifest["spec"]["hyperParameterTuningJobName"] = name
+    return manifest
+
+
+def test_client_side_apply_fits_the_annotation_limit(kubectl: Kubectl, crd_installed: str) -> None:
+    # Client-side apply stores the whole CRD in an annotation (256 KiB limit).
+    result = kubectl("apply", "--dry-run=server", "-f", str(CRD))
+    assert schema.CRD_NAME in result.stdout
+
+
+def test_valid_example_applies(kubectl: Kubectl, crd_installed: str, namespace: str) -> None:
+    kubectl.apply(_example(), "-n", namespace)
+    got = kubectl.json("get", "hyperparametertuningjob", "xgboost-tuning", "-n", namespace)
+    assert got["spec"]["trainingJobDefinition"]["roleARN"].endswith(":role/SageMakerExecution")
+    assert (
+        got["spec"]["hyperParameterTuningJobConfig"]["parameterRanges"]["integerParameterRanges"][
+            0
+        ]["minValue"]
+        == "10"
+    )
+
+
+def test_open_enums_accept_new_values(kubectl: Kubectl, crd_installed: str, namespace: str) -> None:
+    manifest = _example("new-instance-type")
+    manifest["spec"]["trainingJobDefinition"]["resourceConfig"]["instanceType"] = "ml.z99.metal"
+    kubectl.apply(manifest, "-n", namespace, "--dry-run=server")
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda s: s["hyperParameterTuningJobConfig"]["resourceLimits"].update(
+                maxNumberOfTrainingJobs=0
+            ),
+            "spec.hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs",
+        ),
+        (
+            lambda s: s["hyperParameterTuningJobConfig"].update(strategy="Genetic"),
+            "spec.hyperParameterTuningJobConfig.strategy",
+        ),
+        (
+            lambda s: s.update(hyperParameterTuningJobName="bad_name"),
+            "spec.hyperParameterTuningJobName",
+        ),
+        (
+            lambda s: s["trainingJobDefinition"].pop("roleARN"),
+            "spec.trainingJobDefinition.roleARN",
+        ),
+        (
+            lambda s: s["trainingJobDefinition"]["inputDataConfig"][0]["dataSource"][
+                "s3DataSource"
+            ].update(s3URI="not-s3://example-bucket/x"),
+            "s3URI",
+        ),
+    ],
+    ids=["minimum", "enum", "pattern", "required", "anchored-pattern"],
+)
+def test_bad_spec_is_rejected_at_apply_time(
+    kubectl: Kubectl, crd_installed: str, namespace: str, edit: Any, expected: str
+) -> None:
+    manifest = _example("bad")
+    edit(manifest["spec"])
+    result = kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        "--dry-run=server",
+        input=json.dumps(manifest),
+        check=False,
+    )
+    assert result.returncode != 0, "the API server accepted a spec that AWS would reject"
+    assert expected in result.stderr, result.stderr
+
+
+def test_status_from_describe_survives_pruning_and_feeds_columns(
+    kubectl: Kubectl, crd_installed: str, namespace: str
+) -> None:
+    kubectl.apply(_example("with-status"), "-n", namespace)
+    status = translate.describe_to_status(
+        {
+            "HyperParameterTuningJobStatus": "Completed",
+            "CreationTime": "2024-01-02T03:04:05.123Z",
+            "TrainingJobStatusCounters": {"Completed": 2, "InProgress": 0},
+            "ObjectiveStatusCounters": {"Succeeded": 2},
+            "BestTrainingJob": {
+                "TrainingJobName": "with-status-002-abc",
+                "TunedHyperParameters": {"num_round": "19"},
+                "FinalHyperParameterTuningJobObjectiveMetric": {
+                    "MetricName": "validation:error",
+                    "Value": 0.125,
+                },
+            },
+            "ConsumedResources": {"RuntimeInSeconds": 300},
+        }
+    )
+    status["observedGeneration"] = 1
+    status["ackResourceMetadata"] = {
+        "arn": "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/with-status",
+        "ownerAccountID": "123456789012",
+        "region": "us-east-1",
+    }
+    status["conditions"] = [
+        {
+            "type": "ACK.ResourceSynced",
+            "status": "True",
+            "message": "Completed",
+            "lastTransitionTime": "2024-01-02T03:09:05Z",
+        }
+    ]
+    kubectl(
+        "patch",
+        "hyperparametertuningjob",
+        "with-status",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
+    got = kubectl.json("get", "hyperparametertuningjob", "with-status", "-n", namespace)
+    assert got["status"] == status  # nothing pruned
+    table = kubectl(
+        "get", "hyperparametertuningjob", "with-status", "-n", namespace, "-o", "wide"
+    ).stdout.splitlines()
+    header, row = table[0].split(), table[1].split()
+    assert header[:6] == ["NAME", "STATUS", "BEST", "COMPLETED", "SYNCED", "AGE"]
+    assert header[-1] == "FAILURE-REASON"
+    assert row[1:5] == ["Completed", "0.125", "2", "True"]
