@@ -80,7 +80,14 @@ def plain_text(html: str, limit: int = DESCRIPTION_LIMIT) -> str:
 
 def _describe(schema: Schema, shape: Shape) -> Schema:
     text = plain_text(shape.documentation)
+    values = list(getattr(shape, "enum", None) or [])
+    if values and "enum" not in schema and len(values) <= KNOWN_VALUES_LIMIT:
+        # Open enums and status are not enforced; `kubectl explain` still says what exists today.
+        text = f"{text} Known values: {', '.join(values)}.".strip()
     return {"description": text, **schema} if text else schema
+
+
+KNOWN_VALUES_LIMIT = 12  # instance types (hundreds) are left to the AWS documentation
 
 
 # --- patterns ----------------------------------------------------------------------------------

@@ -182,5 +182,16 @@ def test_plain_text_descriptions() -> None:
     text = schema.plain_text(long, limit=100)
     assert len(text) <= 100 and text.endswith("…")
     assert schema.plain_text("") == ""
+    file_system = _at(
+        _spec(),
+        "trainingJobDefinition",
+        "inputDataConfig",
+        "[]",
+        "dataSource",
+        "fileSystemDataSource",
+        "fileSystemType",
+    )
+    assert file_system["description"].endswith("Known values: EFS, FSxLustre.")
+    assert "enum" not in file_system
     role = _at(_spec(), "trainingJobDefinition", "roleARN")
     assert "<" not in role["description"] and role["description"]
