@@ -5,6 +5,7 @@ a Describe response survives structural pruning and feeds the printer columns.""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,15 @@ EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
 @pytest.fixture(scope="module")
 def crd_installed(kubectl: Kubectl) -> str:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    kubectl("wait", "--for=condition=Established", f"crd/{schema.CRD_NAME}", "--timeout=60s")
-    return schema.CRD_NAME
+    # Poll rather than `kubectl wait`, which errors while the CRD has no conditions yet.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        crd = kubectl.json("get", "crd", schema.CRD_NAME)
+        conditions = crd.get("status", {}).get("conditions") or []
+        if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+            return schema.CRD_NAME
+        time.sleep(0.2)
+    raise AssertionError(f"{schema.CRD_NAME} not Established within 60 s: {conditions}")
 
 
 def _example(name: str = "xgboost-tuning") -> dict[str, Any]:
@@ -163,3 +171,16 @@ def test_status_from_describe_survives_pruning_and_feeds_columns(
     assert header[:6] == ["NAME", "STATUS", "BEST", "COMPLETED", "SYNCED", "AGE"]
     assert header[-1] == "FAILURE-REASON"
     assert row[1:5] == ["Completed", "0.125", "2", "True"]
+
+
+def test_kubectl_explain_shows_the_aws_documentation(kubectl: Kubectl, crd_installed: str) -> None:
+    field = "hyperparametertuningjobs.spec.trainingJobDefinition.roleARN"
+    deadline = time.monotonic() + 60  # the OpenAPI document follows the CRD with a short lag
+    explained = kubectl("explain", field, check=False)
+    while explained.returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        explained = kubectl("explain", field, check=False)
+    text = explained.stdout
+    assert explained.returncode == 0, explained.stderr
+    assert "Amazon Resource Name" in text or "IAM role" in text, text
+    assert "<" not in text.split("DESCRIPTION:", 1)[-1], text  # plain text, no HTML
