@@ -22,6 +22,7 @@ from botocore.model import Shape
 
 from hpo_operator import awsmodel
 from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields_of
+from hpo_operator.translate import spec_to_request
 
 Path = tuple[str | int, ...]
 
@@ -77,8 +78,6 @@ def validate_request(operation: str, params: Mapping[str, Any]) -> list[Problem]
 
 def validate_spec(spec: Mapping[str, Any]) -> list[Problem]:
     """Problems with a HyperParameterTuningJob's spec (ACK field names; paths start `spec.`)."""
-    from hpo_operator.translate import spec_to_request  # translate imports nothing from here
-
     root = awsmodel.input_shape(awsmodel.CREATE)
     problems = list(_walk(root, spec, ("spec",), field_name))
     if isinstance(spec, Mapping):

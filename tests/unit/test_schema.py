@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.model import ShapeResolver
 
 from hpo_operator import schema
 
@@ -195,3 +196,21 @@ def test_plain_text_descriptions() -> None:
     assert "enum" not in file_system
     role = _at(_spec(), "trainingJobDefinition", "roleARN")
     assert "<" not in role["description"] and role["description"]
+
+
+def test_recursive_shapes_are_cut_with_preserve_unknown_fields() -> None:
+    resolver = ShapeResolver(
+        {
+            "Node": {
+                "type": "structure",
+                "members": {"Name": {"shape": "Name"}, "Children": {"shape": "Nodes"}},
+            },
+            "Nodes": {"type": "list", "member": {"shape": "Node"}},
+            "Name": {"type": "string", "min": 1},
+        }
+    )
+    node = schema.shape_schema(resolver.get_shape_by_name("Node"), constrained=True)
+    children = node["properties"]["children"]
+    assert children["type"] == "array"
+    assert children["items"] == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    assert node["properties"]["name"]["minLength"] == 1
