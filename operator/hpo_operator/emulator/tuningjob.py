@@ -479,8 +479,21 @@ def echo_definition(raw: Mapping[str, Any], metric: str) -> dict[str, Any]:
         "EnableNetworkIsolation",
     ):
         out.setdefault(flag, False)
+    algo = out.setdefault("AlgorithmSpecification", {})
+    if metric and not algo.get("MetricDefinitions"):
+        # A built-in algorithm: AWS lists the algorithm's metrics, the objective among them.
+        algo["MetricDefinitions"] = [
+            {"Name": metric, "Regex": builtin_metric_regex(metric)},
+            {"Name": "ObjectiveMetric", "Regex": builtin_metric_regex(metric)},
+        ]
     static = dict(out.get("StaticHyperParameters") or {})
     if metric:
         static.setdefault("_tuning_objective_metric", metric)
     out["StaticHyperParameters"] = static
     return out
+
+
+def builtin_metric_regex(metric: str) -> str:
+    """The log pattern SageMaker's built-in algorithms declare for a metric (XGBoost style)."""
+    number = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+    return rf".*\[[0-9]+\].*#011{metric.replace(':', '-')}:{number}.*"
