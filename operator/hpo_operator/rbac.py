@@ -1,0 +1,99 @@
+"""Every Kubernetes API call the operator makes (its own and kopf's), as RBAC rules.
+
+Why a list in code: the Helm chart's ClusterRole/Role must grant exactly these verbs on exactly
+these resources, no more. tests/ship/test_chart_rbac.py renders the chart for both install scopes
+and compares. When a handler starts calling a new API (or a kopf upgrade does), add it here in the
+same change; the test then says which chart rule is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["cluster", "namespace"]
+
+GROUP = "sagemaker.services.k8s.aws"
+PLURAL = "hyperparametertuningjobs"
+
+
+@dataclass(frozen=True)
+class ApiUse:
+    """One resource the operator calls, the verbs it uses and who calls it.
+
+    `scopes`: the install scopes that need it. `peering`: only needed when kopf peering is on
+    (more than one replica). `cluster_scoped`: the resource itself is cluster-scoped, so a
+    namespace install cannot be granted it by a Role.
+    """
+
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+    caller: str
+    scopes: tuple[Scope, ...] = ("cluster", "namespace")
+    peering: bool = False
+    cluster_scoped: bool = False
+
+
+USES: tuple[ApiUse, ...] = (
+    ApiUse(
+        GROUP,
+        PLURAL,
+        ("list", "watch", "patch"),
+        "kopf: list+watch the jobs; patch for the finalizer and kopf's progress annotations",
+    ),
+    ApiUse(
+        GROUP, f"{PLURAL}/status", ("patch",), "handlers: status, conditions, observedGeneration"
+    ),
+    ApiUse("", "events", ("create",), "kopf and handlers: Events on the job"),
+    ApiUse(
+        "",
+        "namespaces",
+        ("list", "watch"),
+        "handlers: kopf index of the services.k8s.aws/* namespace annotations (default region, "
+        "endpoint URL, deletion policy); kopf's namespace observer in namespace installs",
+        cluster_scoped=True,
+    ),
+    ApiUse(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        ("list", "watch"),
+        "kopf: resource observer (notices the CRD being installed, upgraded or removed)",
+        cluster_scoped=True,
+    ),
+    ApiUse(
+        "kopf.dev",
+        "clusterkopfpeerings",
+        ("list", "watch", "patch"),
+        "kopf peering (cluster-wide operator): read peers, write own keep-alive",
+        scopes=("cluster",),
+        peering=True,
+        cluster_scoped=True,
+    ),
+    ApiUse(
+        "kopf.dev",
+        "kopfpeerings",
+        ("list", "watch", "patch"),
+        "kopf peering (namespaced operator): read peers, write own keep-alive",
+        scopes=("namespace",),
+        peering=True,
+    ),
+)
+
+
+def required(
+    scope: Scope, *, peering: bool, cluster_scoped: bool | None = None
+) -> set[tuple[str, str, str]]:
+    """The (apiGroup, resource, verb) triples an install of this scope needs.
+
+    `cluster_scoped`: True for only the cluster-scoped resources (a namespace install grants them
+    with a ClusterRole), False for only the namespaced ones, None for all.
+    """
+    return {
+        (use.group, use.resource, verb)
+        for use in USES
+        if scope in use.scopes
+        and (peering or not use.peering)
+        and (cluster_scoped is None or use.cluster_scoped == cluster_scoped)
+        for verb in use.verbs
+    }

@@ -1,0 +1,227 @@
+"""The Helm chart, rendered offline: lint, golden files, values schema, pod security, settings.
+
+Why: the chart is what most users install. The golden files make every rendered change visible in
+review (regenerate with HPO_UPDATE_GOLDEN=1 and read the diff); the other checks pin what the
+issue promises whatever the values: restricted pod security, probes on the health port, values
+mapped onto the operator's HPO_* settings, and the chart's CRD identical to crds/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ship.chart import CHART, GOLDEN, REPO, Helm, HelmError, env_of, one, only
+
+SCOPES: dict[str, dict[str, Any]] = {
+    "cluster": {},
+    "namespace": {
+        "installScope": "namespace",
+        "watchNamespaces": ["team-a", "team-b"],
+        "replicaCount": 2,
+        "aws": {"region": "eu-west-1"},
+        "serviceAccount": {
+            "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/hpo"}
+        },
+    },
+}
+
+
+def test_chart_crds_are_byte_identical_to_crds_dir() -> None:
+    top = {p.name: p.read_bytes() for p in (REPO / "crds").glob("*.yaml")}
+    chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    assert top, "crds/ is empty: run `make crds`"
+    assert chart.keys() == top.keys()
+    for name, content in top.items():
+        assert chart[name] == content, f"charts/hpo-operator/crds/{name} differs: run `make crds`"
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_helm_lint(helm: Helm, scope: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(json.dumps(SCOPES[scope]))
+    result = helm("lint", "--strict", str(CHART), "--values", str(values))
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_golden(helm: Helm, scope: str) -> None:
+    rendered = helm.template(SCOPES[scope], release="hpo", namespace="hpo-system")
+    golden = GOLDEN / f"{scope}.yaml"
+    if os.environ.get("HPO_UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered)
+    assert golden.exists(), f"{golden} is missing: run with HPO_UPDATE_GOLDEN=1"
+    assert rendered == golden.read_text(), (
+        f"the chart renders differently from {golden.name}; if intended, rerun with "
+        "HPO_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_restricted_pod_security(helm: Helm, scope: str) -> None:
+    pod = one(helm.objects(SCOPES[scope]), "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+
+
+def test_probes_use_the_health_port(helm: Helm) -> None:
+    deployment = one(helm.objects({"health": {"port": 9091}}), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 9091}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert env_of(deployment)["HPO_HEALTH_PORT"] == "9091"
+
+
+def test_values_become_operator_settings(helm: Helm) -> None:
+    values = {
+        "aws": {"region": "us-west-2", "endpointUrl": "http://emulator:8090"},
+        "pollInterval": 45,
+        "deletionPolicy": "retain",
+        "log": {"level": "DEBUG", "format": "text"},
+        "metrics": {"port": 9090},
+        "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
+    }
+    env = env_of(one(helm.objects(values), "Deployment"))
+    assert env == {
+        "HPO_ALL_NAMESPACES": "true",
+        "HPO_REGION": "us-west-2",
+        "HPO_ENDPOINT_URL": "http://emulator:8090",
+        "HPO_POLL_INTERVAL": "45",
+        "HPO_DELETION_POLICY": "retain",
+        "HPO_LOG_LEVEL": "DEBUG",
+        "HPO_LOG_FORMAT": "text",
+        "HPO_METRICS_PORT": "9090",
+        "HPO_HEALTH_PORT": "8081",
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+    }
+
+
+def test_namespace_scope_watches_the_release_namespace_by_default(helm: Helm) -> None:
+    objects = helm.objects({"installScope": "namespace"}, namespace="ml")
+    assert env_of(one(objects, "Deployment"))["HPO_NAMESPACES"] == "ml"
+    assert [r["metadata"]["namespace"] for r in only(objects, "Role")] == ["ml"]
+
+
+def test_namespace_scope_lists_watched_namespaces(helm: Helm) -> None:
+    objects = helm.objects(SCOPES["namespace"])
+    assert env_of(one(objects, "Deployment"))["HPO_NAMESPACES"] == "team-a,team-b"
+    assert "HPO_ALL_NAMESPACES" not in env_of(one(objects, "Deployment"))
+
+
+def test_one_replica_runs_standalone(helm: Helm) -> None:
+    objects = helm.objects()
+    assert "HPO_PEERING_NAME" not in env_of(one(objects, "Deployment"))
+    assert not [o for o in objects if o["apiVersion"].startswith("kopf.dev/")]
+    assert not only(objects, "CustomResourceDefinition")
+
+
+def test_more_replicas_turn_on_peering(helm: Helm) -> None:
+    objects = helm.objects({"replicaCount": 3})
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert env_of(deployment)["HPO_PEERING_NAME"] == "hpo-hpo-operator"
+    peering = one(objects, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "hpo-hpo-operator"
+    assert peering["metadata"]["annotations"] == {"helm.sh/hook": "post-install"}
+    crd = one(objects, "CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "clusterkopfpeerings.kopf.dev"
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+
+
+def test_namespaced_peering_has_one_object_per_watched_namespace(helm: Helm) -> None:
+    objects = helm.objects(SCOPES["namespace"])
+    peerings = only(objects, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    assert one(objects, "CustomResourceDefinition")["metadata"]["name"] == "kopfpeerings.kopf.dev"
+    no_crds = helm.objects({**SCOPES["namespace"], "peering": {"installCRDs": False}})
+    assert not only(no_crds, "CustomResourceDefinition")
+    assert len(only(no_crds, "KopfPeering")) == 2
+
+
+def test_irsa_annotation_lands_on_the_service_account(helm: Helm) -> None:
+    account = one(helm.objects(SCOPES["namespace"]), "ServiceAccount")
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/hpo"
+    }
+
+
+def test_existing_service_account(helm: Helm) -> None:
+    objects = helm.objects({"serviceAccount": {"create": False, "name": "mine"}})
+    assert not only(objects, "ServiceAccount")
+    assert one(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
+    assert one(objects, "ClusterRoleBinding")["subjects"][0]["name"] == "mine"
+
+
+def test_scheduling_values_pass_through(helm: Helm) -> None:
+    values = {
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "ml", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {}},
+        "podAnnotations": {"example.com/team": "ml"},
+        "priorityClassName": "system-cluster-critical",
+        "resources": {"requests": {"cpu": "1"}},
+        "image": {"repository": "registry.example.com/hpo", "tag": "1.2.3"},
+    }
+    pod = one(helm.objects(values), "Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"] == values["podAnnotations"]
+    spec = pod["spec"]
+    for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
+        assert spec[key] == values[key]
+    (container,) = spec["containers"]
+    assert container["resources"] == {  # helm merges maps with the chart's defaults
+        "requests": {"cpu": "1", "memory": "128Mi"},
+        "limits": {"memory": "384Mi"},
+    }
+    assert container["image"] == "registry.example.com/hpo:1.2.3"
+    digest = "sha256:" + "a" * 64
+    pod = one(helm.objects({"image": {"digest": digest}}), "Deployment")["spec"]["template"]
+    assert pod["spec"]["containers"][0]["image"] == f"hpo-operator@{digest}"
+
+
+def test_metrics_service_and_service_monitor(helm: Helm) -> None:
+    objects = helm.objects({"metrics": {"serviceMonitor": {"enabled": True, "interval": "30s"}}})
+    service = one(objects, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    quiet = helm.objects({"metrics": {"enabled": False}})
+    assert not only(quiet, "Service") and not only(quiet, "ServiceMonitor")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"log": {"format": "xml"}}, "/log/format"),
+        ({"installScope": "everywhere"}, "/installScope"),
+        ({"deletionPolicy": "orphan"}, "/deletionPolicy"),
+        ({"replicas": 2}, "replicas"),
+        ({"aws": {"region": "Ireland"}}, "/aws/region"),
+        ({"pollInterval": 0}, "/pollInterval"),
+        ({"watchNamespaces": ["team-a"]}, "watchNamespaces is for installScope=namespace"),
+        ({"replicaCount": 2, "peering": {"enabled": False}}, "replicaCount > 1 needs peering"),
+        ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
+    ],
+)
+def test_bad_values_are_refused(helm: Helm, values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmError, match=re.escape(message)):
+        helm.template(values)

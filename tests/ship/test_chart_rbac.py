@@ -1,0 +1,72 @@
+"""The chart's RBAC against what the code calls (hpo_operator.rbac.USES): exactly, both ways.
+
+Why: least privilege means no verb the operator never uses, and no missing verb it does use. A new
+API call in the operator (or in a kopf upgrade) goes into hpo_operator.rbac next to the code; this
+test then names the chart rule to add. Also: rules are bound to the chart's ServiceAccount only,
+and a namespace install gets Roles only in the namespaces it watches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hpo_operator import rbac
+from ship.chart import Helm, one, only, rule_triples
+
+WATCHED = ["team-a", "team-b"]
+
+
+def values(scope: str, peering: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {"installScope": scope, "peering": {"enabled": peering}}
+    if scope == "namespace":
+        result["watchNamespaces"] = WATCHED
+    return result
+
+
+@pytest.mark.parametrize("peering", [False, True], ids=["standalone", "peering"])
+def test_cluster_install_grants_exactly_what_the_code_calls(helm: Helm, peering: bool) -> None:
+    objects = helm.objects(values("cluster", peering))
+    assert not only(objects, "Role") and not only(objects, "RoleBinding")
+    role = one(objects, "ClusterRole")
+    assert rule_triples(role["rules"]) == rbac.required("cluster", peering=peering)
+
+
+@pytest.mark.parametrize("peering", [False, True], ids=["standalone", "peering"])
+def test_namespace_install_grants_exactly_what_the_code_calls(helm: Helm, peering: bool) -> None:
+    objects = helm.objects(values("namespace", peering))
+    cluster_role = one(objects, "ClusterRole")
+    assert rule_triples(cluster_role["rules"]) == rbac.required(
+        "namespace", peering=peering, cluster_scoped=True
+    )
+    roles = only(objects, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == WATCHED
+    for role in roles:
+        assert rule_triples(role["rules"]) == rbac.required(
+            "namespace", peering=peering, cluster_scoped=False
+        )
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespace"])
+def test_bindings_name_only_the_chart_service_account(helm: Helm, scope: str) -> None:
+    objects = helm.objects(values(scope, False), release="hpo", namespace="hpo-system")
+    account = one(objects, "ServiceAccount")["metadata"]
+    bindings = only(objects, "ClusterRoleBinding") + only(objects, "RoleBinding")
+    assert len(bindings) == (1 if scope == "cluster" else 1 + len(WATCHED))
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account["name"], "namespace": "hpo-system"}
+        ]
+        kind = "Role" if binding["kind"] == "RoleBinding" else "ClusterRole"
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": kind,
+            "name": "hpo-hpo-operator",
+        }
+
+
+def test_every_use_says_who_calls_it() -> None:
+    for use in rbac.USES:
+        assert use.caller and use.verbs
+        assert set(use.verbs) <= {"get", "list", "watch", "create", "patch", "update", "delete"}
