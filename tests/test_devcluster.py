@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from hpo_operator.devcluster import Binaries, DevCluster, DevClusterError
 from support.kube import Kubectl, unique_name
 from support.tools import tool
+from support.wait import eventually
 
 pytestmark = pytest.mark.cluster
 
@@ -47,20 +48,6 @@ def _processes_mentioning(text: str) -> list[int]:
         if text in cmdline and _running(int(entry.name)):
             found.append(int(entry.name))
     return found
-
-
-def _eventually(check: Any, timeout: float = 60.0) -> Any:
-    """Call `check` until it stops raising AssertionError/ApiException, or re-raise at deadline."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        try:
-            return check()
-        except (AssertionError, ApiException):
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
 
 
 def test_server_answers_version_and_readyz(k8s_api: Any, kubectl: Kubectl) -> None:
@@ -117,7 +104,7 @@ def test_crd_becomes_established_and_serves(kubectl: Kubectl, namespace: str) ->
     }
     kubectl.apply(crd)
     try:
-        kubectl("wait", "--for=condition=Established", f"crd/widgets.{group}", "--timeout=60s")
+        kubectl.wait_for_condition(f"crd/widgets.{group}", "Established")
         widget = {
             "apiVersion": f"{group}/v1",
             "kind": "Widget",
@@ -125,7 +112,7 @@ def test_crd_becomes_established_and_serves(kubectl: Kubectl, namespace: str) ->
             "spec": {"size": 3},
         }
         # Discovery of a new group can lag Established by a moment; retry the first write.
-        _eventually(lambda: kubectl.apply(widget))
+        eventually(lambda: kubectl.apply(widget))
         got = kubectl.json("get", f"widgets.{group}", "w", "-n", namespace)
         assert got["spec"] == {"size": 3}
     finally:
@@ -161,7 +148,9 @@ def test_rbac_denies_a_service_account_without_binding(
             "create", "rolebinding", "robot-read-cm", "--role=read-cm",
             f"--serviceaccount={namespace}:robot", "-n", namespace,
         )  # fmt: skip
-        _eventually(lambda: core.list_namespaced_config_map(namespace))  # RBAC cache catches up
+        eventually(  # the RBAC authorizer's cache catches up
+            lambda: core.list_namespaced_config_map(namespace), retry_on=(ApiException,)
+        )
         with pytest.raises(ApiException) as still_denied:
             core.list_namespaced_secret(namespace)
         assert still_denied.value.status == 403

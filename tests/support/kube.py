@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support.wait import eventually
+
 
 class KubectlError(AssertionError):
     """kubectl failed; the message has the command and its stderr, so a failing test says why."""
@@ -38,6 +40,24 @@ class Kubectl:
     def json(self, *args: str) -> Any:
         """`kubectl ARGS -o json`, parsed."""
         return json.loads(self(*args, "-o", "json").stdout)
+
+    def wait_for_condition(
+        self, resource: str, condition: str, *args: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll `kubectl get RESOURCE ARGS` until status condition `condition` is True.
+
+        Why not `kubectl wait --for=condition=...`: it errors while the object has no conditions
+        yet (a CRD just after apply).
+        """
+
+        def check() -> dict[str, Any]:
+            obj: dict[str, Any] = self.json("get", resource, *args)
+            conditions = (obj.get("status") or {}).get("conditions") or []
+            states = {c.get("type"): c.get("status") for c in conditions}
+            assert states.get(condition) == "True", f"{resource}: {condition} not True: {states}"
+            return obj
+
+        return eventually(check, timeout)
 
     def apply(self, manifest: str | dict[str, Any], *extra: str) -> str:
         """`kubectl apply -f -` with YAML text or one object (JSON is YAML); returns stdout."""
