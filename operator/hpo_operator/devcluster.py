@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 __all__ = ["Binaries", "DevCluster", "DevClusterError", "main"]
 
@@ -527,7 +527,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
 
 
 def _alive(process: _Process) -> bool:
-    """Is the process still running (a zombie counts as gone) and still ours?"""
+    """Is the process still running? A zombie counts as gone: it holds no port and no memory."""
     if process.popen is not None:
         return process.popen.poll() is None
     try:
@@ -618,9 +618,17 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _open(url: str, timeout: float, context: ssl.SSLContext | None = None) -> Any:
+    """GET `url` directly: an HTTP(S)_PROXY in the environment must not see loopback traffic."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(*handlers).open(url, timeout=timeout)
+
+
 def _etcd_healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2.0) as response:
+        with _open(f"{url}/health", timeout=2.0) as response:
             healthy = response.status == 200 and json.loads(response.read()).get("health")
             return bool(healthy == "true")
     except (OSError, http.client.HTTPException, ValueError):
@@ -629,7 +637,7 @@ def _etcd_healthy(url: str) -> bool:
 
 def _readyz(server: str, context: ssl.SSLContext, timeout: float) -> bool:
     try:
-        with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=timeout) as r:
+        with _open(f"{server}/readyz", timeout, context) as r:
             return bool(r.status == 200)
     except (OSError, http.client.HTTPException):
         return False
