@@ -1,0 +1,270 @@
+"""kopf wiring: events in, `driver.drive` over the pure decisions, status/annotations/Events out.
+
+Nothing here decides anything about tuning jobs (that is `reconcile.py`). The `Operator` service
+object is built once at startup and reaches the handlers through kopf's `memo`; handlers return
+None, so kopf writes nothing into `status.<handler-id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from hpo_operator import logs
+from hpo_operator.driver import drive
+from hpo_operator.health import Health
+from hpo_operator.metrics import Metrics
+from hpo_operator.polling import GROUP, PLURAL, VERSION, PollingStrategy
+from hpo_operator.reconcile import (
+    STATUS_JOB_STATE,
+    AwsFailure,
+    Call,
+    ErrorKind,
+    Op,
+    Resource,
+    Retry,
+    Step,
+    Trigger,
+    backoff_delay,
+    jittered,
+    merge_patch,
+    target_of,
+)
+from hpo_operator.sagemaker import SageMakerClients
+from hpo_operator.settings import Settings
+from hpo_operator.translate import rfc3339
+
+FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
+NAMESPACE_INDEX = "namespace_annotations"
+ACK_ANNOTATION_PREFIXES = ("services.k8s.aws/", "sagemaker.services.k8s.aws/")
+EXIT_AFTER_CREATE_CODE = 17
+
+log = logging.getLogger("hpo_operator")
+
+
+def now_rfc3339() -> str:
+    """The current time as Kubernetes writes it."""
+    return rfc3339(datetime.now(UTC))
+
+
+def to_resource(body: Mapping[str, Any], namespace_annotations: Mapping[str, str]) -> Resource:
+    """The pure core's view of a kopf body (deep copies: the core never sees kopf's objects)."""
+    meta = body.get("metadata") or {}
+    return Resource(
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        generation=int(meta.get("generation") or 0),
+        spec=copy.deepcopy(dict(body.get("spec") or {})),
+        status=copy.deepcopy(dict(body.get("status") or {})),
+        annotations=dict(meta.get("annotations") or {}),
+        namespace_annotations=dict(namespace_annotations),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def namespace_annotations_of(index: Any, namespace: str) -> Mapping[str, str]:
+    """The ACK annotations of a namespace, from the kopf index (empty when unknown)."""
+    if index is None:
+        return {}
+    for value in index.get(namespace, ()):
+        if isinstance(value, Mapping):
+            return value
+    return {}
+
+
+async def _no_region(call: Call) -> AwsFailure:
+    return AwsFailure(call.op, "NoRegion", "no AWS region for this resource", ErrorKind.RECOVERABLE)
+
+
+@dataclass
+class Operator:
+    """Everything the handlers need, built once at startup (kept in kopf's memo)."""
+
+    settings: Settings
+    clients: SageMakerClients
+    metrics: Metrics
+    health: Health
+    rng: random.Random = field(default_factory=random.Random)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def reconcile(
+        self,
+        trigger: Trigger,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        namespace_annotations: Mapping[str, str],
+        retry: int = 0,
+    ) -> Step:
+        """One reconcile of one resource; writes into `patch`, posts Events, returns the step."""
+        started = time.monotonic()
+        cfg = self.settings.reconcile_settings()
+        resource = to_resource(body, namespace_annotations)
+        target = target_of(resource, cfg)
+        context = logs.fields(resource.namespace, resource.name, target.job_name)
+        port: Any = _no_region
+        if target.region:
+            client = await self.clients.get(target.region, target.endpoint_url)
+            port = self._guarded(client.execute) if self.settings.exit_after_create else client
+        lock = self.locks.setdefault(resource.uid, asyncio.Lock())
+        try:
+            async with lock:
+                step = await drive(
+                    resource,
+                    cfg,
+                    trigger,
+                    port,
+                    now_rfc3339,
+                    on_call=lambda call: log.debug("calling %s", call.op.value, extra=context),
+                )
+        except Exception:
+            self.metrics.reconcile_errors.labels("bug").inc()
+            self.metrics.reconciles.labels(trigger.value, "error").inc()
+            log.exception("reconcile failed", extra=context)
+            raise
+        finally:
+            self.metrics.reconcile_seconds.labels(trigger.value).observe(time.monotonic() - started)
+        self._write(resource, step, body, patch, context)
+        result = "released" if step.release else (step.retry.value if step.retry else "done")
+        self.metrics.reconciles.labels(trigger.value, result).inc()
+        if step.retry is Retry.BACKOFF:
+            self.metrics.reconcile_errors.labels("recoverable").inc()
+        if step.release:
+            self.locks.pop(resource.uid, None)
+            self.metrics.job_state(resource.uid, None)
+        return step
+
+    def retry_delay(self, step: Step, attempt: int) -> float:
+        """Seconds before the next try: exponential backoff for errors, else the poll interval."""
+        s = self.settings
+        if step.retry is Retry.BACKOFF:
+            return backoff_delay(
+                attempt, base=s.backoff_base, cap=s.backoff_cap, rand=self.rng.random()
+            )
+        return jittered(s.poll_interval, self.rng.random(), s.poll_jitter)
+
+    def _write(
+        self,
+        resource: Resource,
+        step: Step,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        context: dict[str, Any],
+    ) -> None:
+        if step.status is not None:
+            diff = merge_patch(resource.status, step.status)
+            if diff:
+                patch.status.update(diff)
+                self._observe_status(resource, step.status)
+        for key, value in step.annotations.items():
+            if resource.annotations.get(key) != value:
+                patch.metadata.annotations[key] = value
+        for event in step.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            level = logging.WARNING if event.type == "Warning" else logging.INFO
+            log.log(level, "%s: %s", event.reason, event.message, extra=context)
+
+    def _observe_status(self, resource: Resource, status: Mapping[str, Any]) -> None:
+        state = status.get(STATUS_JOB_STATE)
+        if state:
+            self.metrics.job_state(resource.uid, str(state))
+        modified = status.get("lastModifiedTime")
+        if modified and modified != resource.status.get("lastModifiedTime"):
+            try:
+                moment = datetime.fromisoformat(str(modified).replace("Z", "+00:00"))
+            except ValueError:
+                return
+            lag = (datetime.now(UTC) - moment).total_seconds()
+            self.metrics.status_lag.observe(max(lag, 0.0))
+
+    def _guarded(self, execute: Any) -> Any:
+        """Fault injection for the kill-and-restart test: exit right after a successful Create."""
+
+        async def port(call: Call) -> Any:
+            result = await execute(call)
+            if call.op is Op.CREATE and not isinstance(result, AwsFailure):
+                log.warning("HPO_EXIT_AFTER_CREATE: exiting right after Create, before any write")
+                os._exit(EXIT_AFTER_CREATE_CODE)
+            return result
+
+        return port
+
+
+# --- kopf handlers: thin functions over Operator ----------------------------------------------
+
+
+def _operator(memo: Any) -> Operator:
+    operator: Operator = memo.operator
+    return operator
+
+
+async def on_change(
+    body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, **kwargs: Any
+) -> None:
+    """create / update / resume: full reconcile (may Create); errors retry with backoff."""
+    operator = _operator(memo)
+    ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
+    step = await operator.reconcile(Trigger.CHANGE, body, patch, ns, retry)
+    if step.retry is not None:
+        raise kopf.TemporaryError(
+            "will retry (see the resource's conditions)", delay=operator.retry_delay(step, retry)
+        )
+
+
+async def on_delete(
+    body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, **kwargs: Any
+) -> None:
+    """delete: stop if needed; returning (not raising) lets kopf remove the finalizer."""
+    operator = _operator(memo)
+    ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
+    step = await operator.reconcile(Trigger.DELETE, body, patch, ns, retry)
+    if not step.release:
+        delay = operator.retry_delay(step, retry)
+        raise kopf.TemporaryError("waiting for the job to stop before release", delay=delay)
+
+
+async def on_poll(body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any) -> None:
+    """A poll of a running job: Describe and patch status if it changed; never Create."""
+    ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
+    await _operator(memo).reconcile(Trigger.POLL, body, patch, ns)
+
+
+def index_namespace(name: str, annotations: Mapping[str, str], **_: Any) -> dict[str, Any]:
+    """Namespace → its ACK annotations (region, endpoint, deletion policy)."""
+    wanted = {k: v for k, v in annotations.items() if k.startswith(ACK_ANNOTATION_PREFIXES)}
+    return {name: wanted}
+
+
+def login(**kwargs: Any) -> Any:
+    """In-cluster service account, else kubeconfig: no Kubernetes client library needed."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+async def on_cleanup(memo: Any, **_: Any) -> None:
+    """Operator shutdown: let the SageMaker thread pool go."""
+    _operator(memo).clients.close()
+
+
+def register(registry: kopf.OperatorRegistry, polling: PollingStrategy) -> None:
+    """Put every handler into `registry` (no import-time decorators, no global registry)."""
+    kopf.on.login(registry=registry)(login)
+    kopf.index("namespaces", id=NAMESPACE_INDEX, registry=registry)(index_namespace)
+    for cause, decorator in (
+        ("create", kopf.on.create),
+        ("update", kopf.on.update),
+        ("resume", kopf.on.resume),
+    ):
+        decorator(GROUP, VERSION, PLURAL, id=f"reconcile-{cause}", registry=registry)(on_change)
+    kopf.on.delete(GROUP, VERSION, PLURAL, id="finalize", registry=registry)(on_delete)
+    polling.install(registry, on_poll)
+    kopf.on.cleanup(registry=registry)(on_cleanup)

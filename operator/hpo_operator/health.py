@@ -1,0 +1,100 @@
+"""Probes and the metrics endpoint, served by aiohttp on the operator's event loop.
+
+`/healthz` (liveness): the kopf reactor started and is still running; answering at all proves the
+event loop is not blocked. `/readyz` (readiness): live, and SageMaker calls are not failing
+persistently (`readiness_failures` recoverable failures in a row, throttles included; any answer
+from SageMaker, even a rejection, resets the count). The reason is in the response body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from hpo_operator.reconcile import Op
+
+FAILING_OUTCOMES = frozenset({"recoverable", "throttled"})
+
+
+class Health:
+    """What the probes report, updated by the runner and by every SageMaker call."""
+
+    def __init__(self, failures_limit: int = 5) -> None:
+        self.failures_limit = failures_limit
+        self.started = False
+        self.running: Callable[[], bool] = lambda: True
+        self.failures = 0
+        self.last_failure = ""
+
+    def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
+        """Count recoverable failures in a row; any other answer resets the count."""
+        if outcome in FAILING_OUTCOMES:
+            self.failures += 1
+            self.last_failure = f"{op.value}: {outcome}"
+        else:
+            self.failures = 0
+
+    def live(self) -> tuple[bool, str]:
+        """Liveness and why."""
+        if not self.started:
+            return False, "the operator has not started watching yet"
+        if not self.running():
+            return False, "the kopf reactor stopped"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness and why."""
+        alive, why = self.live()
+        if not alive:
+            return False, why
+        if self.failures >= self.failures_limit:
+            return False, (
+                f"SageMaker calls failing: {self.failures} in a row (last {self.last_failure}); "
+                "see the ACK.Recoverable conditions for what to fix"
+            )
+        return True, "ok"
+
+
+def probe_routes(health: Health) -> list[web.RouteDef]:
+    """/healthz and /readyz."""
+
+    def respond(result: tuple[bool, str]) -> web.Response:
+        ok, why = result
+        return web.Response(status=200 if ok else 503, text=why + "\n")
+
+    async def healthz(_: web.Request) -> web.Response:
+        return respond(health.live())
+
+    async def readyz(_: web.Request) -> web.Response:
+        return respond(health.ready())
+
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz)]
+
+
+def metrics_routes(render: Callable[[], bytes], content_type: str) -> list[web.RouteDef]:
+    """/metrics."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=render())
+        response.headers["Content-Type"] = content_type
+        return response
+
+    return [web.get("/metrics", metrics)]
+
+
+async def serve(host: str, port: int, routes: list[web.RouteDef]) -> tuple[web.AppRunner, int]:
+    """Start an HTTP server (port 0: any free port); returns its runner and the bound port."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = site._server  # aiohttp exposes the bound port only through the server's sockets
+    sockets = getattr(server, "sockets", None) or ()
+    for sock in sockets:
+        bound = int(sock.getsockname()[1])
+        break
+    return runner, bound

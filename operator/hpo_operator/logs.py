@@ -1,0 +1,86 @@
+"""Logging setup: one JSON object per line (or plain text), with the resource and job named.
+
+Records from kopf's per-object logger carry `k8s_ref`; the operator's own records carry
+`extra={"resource": {"namespace", "name", "job"}}` (see `fields`). Only the message and these
+fields are written: never the environment, never a request's credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+CONTEXT_FIELDS = ("namespace", "name", "job")
+
+
+def fields(namespace: str, name: str, job: str | None = None) -> dict[str, Any]:
+    """`extra=` for a log call about one resource (LogRecord reserves `name` itself)."""
+    return {"resource": {"namespace": namespace, "name": name, "job": job}}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", "namespace", "name", "job", ...}` per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(context(record))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger [namespace/name job] message` for people reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        found = context(record)
+        where = ""
+        if "name" in found:
+            where = f" [{found.get('namespace', '')}/{found['name']}"
+            where += f" {found['job']}]" if "job" in found else "]"
+        stamp = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S")
+        text = f"{stamp} {record.levelname:<7} {record.name}{where} {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def context(record: logging.LogRecord) -> dict[str, Any]:
+    """namespace/name from kopf's `k8s_ref`, and the operator's own fields, when present."""
+    found: dict[str, Any] = {}
+    ref = getattr(record, "k8s_ref", None)
+    if isinstance(ref, dict):
+        for key in ("namespace", "name"):
+            if ref.get(key):
+                found[key] = ref[key]
+    own = getattr(record, "resource", None)
+    if isinstance(own, dict):
+        for key in CONTEXT_FIELDS:
+            if own.get(key) is not None:
+                found[key] = own[key]
+    return found
+
+
+def configure(level: str, fmt: str) -> None:
+    """Route every logger (kopf's included) to stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # kopf logs every handler run at INFO; at scale that is noise, so only with DEBUG.
+    quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in ("kopf", "aiohttp.access", "botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(quiet)

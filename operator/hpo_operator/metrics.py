@@ -1,0 +1,85 @@
+"""Prometheus metrics of the operator, in their own registry (no process-global state).
+
+Reconciles (total, errors, duration), SageMaker calls by operation and outcome (throttles
+included), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
+operator wrote the change into the resource's status.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hpo_operator.reconcile import Op
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """The operator's collectors and the job-status tally behind the `tuning_jobs` gauge."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.reconciles = Counter(
+            "hpo_reconcile_total",
+            "Reconciles by trigger and result",
+            ["trigger", "result"],
+            registry=r,
+        )
+        self.reconcile_errors = Counter(
+            "hpo_reconcile_errors_total",
+            "Reconciles that ended in an error, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.reconcile_seconds = Histogram(
+            "hpo_reconcile_duration_seconds",
+            "Time of one reconcile, SageMaker calls included",
+            ["trigger"],
+            registry=r,
+        )
+        self.calls = Counter(
+            "hpo_sagemaker_calls_total",
+            "SageMaker calls by operation and outcome (ok, throttled, recoverable, terminal, "
+            "notfound, inuse)",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.call_seconds = Histogram(
+            "hpo_sagemaker_call_duration_seconds",
+            "SageMaker call latency",
+            ["operation"],
+            registry=r,
+        )
+        self.jobs = Gauge("hpo_tuning_jobs", "Tuning jobs by status", ["status"], registry=r)
+        self.status_lag = Histogram(
+            "hpo_status_lag_seconds",
+            "SageMaker LastModifiedTime → status written",
+            buckets=(0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120, 300, 600),
+            registry=r,
+        )
+        self._states: dict[str, str] = {}
+        self._tally: Tally[str] = Tally()
+
+    def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
+        """One SageMaker call (the adapter's observer)."""
+        self.calls.labels(op.value, outcome).inc()
+        self.call_seconds.labels(op.value).observe(seconds)
+
+    def job_state(self, uid: str, state: str | None) -> None:
+        """The job of resource `uid` is now in `state` (None: the resource is gone)."""
+        before = self._states.pop(uid, None)
+        if before is not None:
+            self._tally[before] -= 1
+            self.jobs.labels(before).set(self._tally[before])
+        if state is not None:
+            self._states[uid] = state
+            self._tally[state] += 1
+            self.jobs.labels(state).set(self._tally[state])
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

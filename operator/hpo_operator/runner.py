@@ -1,0 +1,118 @@
+"""`hpo-operator run`: settings → logging → probes and metrics → kopf, until SIGINT/SIGTERM.
+
+kopf is configured here, explicitly: the ACK finalizer name, progress and diff-base in annotations
+under this operator's prefix (never in status), watch timeouts, standalone (no peering: run one
+replica with the Recreate strategy), and a login that needs no Kubernetes client library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+import kopf
+from pydantic import ValidationError
+
+from hpo_operator import __version__, handlers, health, logs
+from hpo_operator.metrics import CONTENT_TYPE, Metrics
+from hpo_operator.polling import PerResourceTimer
+from hpo_operator.reconcile import BOOKKEEPING_PREFIX, Op
+from hpo_operator.sagemaker import SageMakerClients
+from hpo_operator.settings import Settings, from_args
+
+log = logging.getLogger("hpo_operator")
+
+
+def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
+    """kopf's settings for this operator."""
+    k = kopf.OperatorSettings()
+    k.persistence.finalizer = handlers.FINALIZER
+    k.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=BOOKKEEPING_PREFIX)
+    k.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration"
+    )
+    k.watching.server_timeout = settings.watch_server_timeout
+    k.watching.client_timeout = settings.watch_client_timeout
+    k.watching.connect_timeout = settings.watch_connect_timeout
+    k.networking.connect_timeout = settings.watch_connect_timeout
+    k.networking.request_timeout = 60.0
+    k.posting.level = logging.INFO  # explicit kopf.event() calls only (posting.loggers is off)
+    return k
+
+
+async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> None:
+    """Run the operator until stopped."""
+    metrics = Metrics()
+    probes = health.Health(settings.readiness_failures)
+
+    def observe(op: Op, outcome: str, seconds: float) -> None:
+        metrics.observe_call(op, outcome, seconds)
+        probes.observe_call(op, outcome, seconds)
+
+    clients = SageMakerClients(settings.aws_config(), observe)
+    operator = handlers.Operator(settings, clients, metrics, probes)
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, PerResourceTimer(settings.poll_interval, settings.poll_jitter))
+
+    host = settings.bind_address
+    health_runner, health_port = await health.serve(
+        host, settings.health_port, health.probe_routes(probes)
+    )
+    metrics_runner, metrics_port = await health.serve(
+        host, settings.metrics_port, health.metrics_routes(metrics.render, CONTENT_TYPE)
+    )
+    scope = "all namespaces" if settings.clusterwide else ", ".join(settings.namespaces)
+    log.info(
+        "hpo-operator %s watching %s; region %s; endpoint %s; poll every %ss; "
+        "probes on :%d (/healthz, /readyz), metrics on :%d",
+        __version__,
+        scope,
+        settings.region or "(from annotations)",
+        settings.endpoint_url or "(AWS default)",
+        settings.poll_interval,
+        health_port,
+        metrics_port,
+    )
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=kopf_settings(settings),
+            memo=kopf.Memo(operator=operator),
+            clusterwide=settings.clusterwide,
+            namespaces=list(settings.namespaces),
+            standalone=True,
+            ready_flag=ready,
+            stop_flag=stop_flag,
+        )
+    )
+    probes.running = lambda: not task.done()
+    waiter = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        probes.started = ready.is_set()
+        await task
+    finally:
+        waiter.cancel()
+        with contextlib.suppress(BaseException):
+            await health_runner.cleanup()
+            await metrics_runner.cleanup()
+        clients.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `hpo-operator run`."""
+    try:
+        settings = from_args(sys.argv[1:] if argv is None else argv)
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            print(f"hpo-operator run: {where}: {problem['msg']}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
+    return 0

@@ -1,0 +1,246 @@
+"""SageMaker through boto3, without blocking the event loop, with every failure classified.
+
+boto3 is synchronous, so each call runs in one bounded ThreadPoolExecutor shared by all clients,
+with botocore connect/read timeouts and an overall asyncio deadline on top. botocore's own retries
+are off: the operator retries at the resource level (backoff for Create, the next poll for
+Describe), which keeps throttling visible in metrics and never hides a slow call in a thread.
+One client per (region, endpoint), created once, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
+
+THROTTLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "AuthFailure",
+    }
+)
+BAD_INPUT_CODES = frozenset(
+    {
+        "ValidationException",
+        "ValidationError",
+        "InvalidParameterValue",
+        "InvalidParameterCombination",
+        "InvalidParameterException",
+        "MissingParameter",
+        "SerializationException",
+        "ParamValidationError",
+    }
+)
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+NETWORK_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+CREDENTIAL_ERRORS = (
+    botocore.exceptions.NoCredentialsError,
+    botocore.exceptions.PartialCredentialsError,
+    botocore.exceptions.CredentialRetrievalError,
+    botocore.exceptions.TokenRetrievalError,
+)
+
+
+def classify(op: Op, code: str, message: str, http_status: int | None = None) -> AwsFailure:
+    """Terminal (bad input), Recoverable (retry), NotFound or InUse, with a message to act on."""
+    if code in NOT_FOUND_CODES:
+        return AwsFailure(op, code, message, ErrorKind.NOT_FOUND)
+    if code == "ResourceInUse" and op is Op.CREATE:
+        return AwsFailure(op, code, message, ErrorKind.IN_USE)
+    if code in THROTTLE_CODES:
+        return AwsFailure(op, code, message, ErrorKind.RECOVERABLE, throttled=True)
+    if code in CREDENTIAL_CODES:
+        hint = (
+            f"AWS refused the operator's credentials: {message}. Check the operator's IAM role or "
+            f"credentials: it needs sagemaker:{op.value}"
+            + (" and iam:PassRole on the spec's roleARN" if op is Op.CREATE else "")
+        )
+        return AwsFailure(op, code, hint, ErrorKind.RECOVERABLE)
+    if code == "ResourceLimitExceeded":
+        hint = f"{message}. Retrying; wait for other jobs to finish or raise the account quota"
+        return AwsFailure(op, code, hint, ErrorKind.RECOVERABLE)
+    if code in BAD_INPUT_CODES:
+        return AwsFailure(op, code, message, ErrorKind.TERMINAL)
+    return AwsFailure(op, code or "Unknown", message, ErrorKind.RECOVERABLE)
+
+
+def classify_exception(op: Op, error: BaseException) -> AwsFailure:
+    """An exception from boto3 (or the deadline) as an `AwsFailure`. Never echoes credentials."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        details = error.response.get("Error", {})
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(details.get("Code") or "")
+        message = str(details.get("Message") or error)
+        if not code and isinstance(status, int) and status >= 500:
+            code = f"HTTP{status}"
+        return classify(op, code, message, status)
+    if isinstance(error, CREDENTIAL_ERRORS):
+        hint = (
+            f"No usable AWS credentials ({type(error).__name__}). Give the operator credentials: "
+            "an IAM role for its service account (IRSA or EKS Pod Identity), or the standard "
+            "AWS_* environment variables"
+        )
+        return AwsFailure(op, "MissingCredentials", hint, ErrorKind.RECOVERABLE)
+    if isinstance(error, botocore.exceptions.NoRegionError):
+        hint = "No AWS region: set --region or annotate the resource/namespace"
+        return AwsFailure(op, "NoRegion", hint, ErrorKind.RECOVERABLE)
+    if isinstance(error, botocore.exceptions.ParamValidationError):
+        return AwsFailure(op, "ParamValidationError", str(error), ErrorKind.TERMINAL)
+    if isinstance(error, NETWORK_ERRORS):
+        hint = f"Network error reaching SageMaker: {error}"
+        return AwsFailure(op, type(error).__name__, hint, ErrorKind.RECOVERABLE)
+    if isinstance(error, TimeoutError):
+        return AwsFailure(op, "Timeout", "SageMaker did not answer in time", ErrorKind.RECOVERABLE)
+    return AwsFailure(op, type(error).__name__, str(error), ErrorKind.RECOVERABLE)
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """Timeouts and concurrency for SageMaker calls."""
+
+    max_workers: int = 16
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    call_timeout: float = 40.0  # overall deadline per call, on the event loop
+
+
+CallObserver = Callable[[Op, str, float], None]
+"""Told of every call: (operation, outcome, seconds). Outcome: ok, throttled or a failure kind."""
+
+
+class SageMaker:
+    """One region/endpoint's SageMaker: `execute(call)` never raises for AWS failures."""
+
+    def __init__(
+        self,
+        client: Any,
+        executor: ThreadPoolExecutor,
+        config: AwsConfig,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self._client = client
+        self._executor = executor
+        self._config = config
+        self._observer = observer
+
+    async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        """Make the call; the response (without ResponseMetadata) or how it failed."""
+        method, kwargs = self._method(call)
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        result: Mapping[str, Any] | AwsFailure
+        try:
+            future = loop.run_in_executor(self._executor, partial(method, **kwargs))
+            response = await asyncio.wait_for(future, timeout=self._config.call_timeout)
+            result = {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
+        except Exception as error:  # every failure is data for the reconciler
+            result = classify_exception(call.op, error)
+        if self._observer is not None:
+            if isinstance(result, AwsFailure):
+                outcome = "throttled" if result.throttled else result.kind.value.lower()
+            else:
+                outcome = "ok"
+            self._observer(call.op, outcome, time.monotonic() - started)
+        return result
+
+    __call__ = execute
+
+    def _method(self, call: Call) -> tuple[Callable[..., Any], dict[str, Any]]:
+        c = self._client
+        if call.op is Op.CREATE:
+            return c.create_hyper_parameter_tuning_job, dict(call.request or {})
+        if call.op is Op.DESCRIBE:
+            return c.describe_hyper_parameter_tuning_job, {
+                "HyperParameterTuningJobName": call.job_name
+            }
+        if call.op is Op.STOP:
+            return c.stop_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": call.job_name}
+        return c.list_tags, {"ResourceArn": call.arn or "", "MaxResults": 100}
+
+
+class SageMakerClients:
+    """One boto3 client per (region, endpoint URL), all sharing one bounded thread pool."""
+
+    def __init__(self, config: AwsConfig, observer: CallObserver | None = None) -> None:
+        self._config = config
+        self._observer = observer
+        self._executor = ThreadPoolExecutor(
+            max_workers=config.max_workers, thread_name_prefix="sagemaker"
+        )
+        self._clients: dict[tuple[str, str | None], SageMaker] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
+        """The client for this region and endpoint, created on first use (off the loop)."""
+        key = (region, endpoint_url or None)
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        async with self._lock:
+            found = self._clients.get(key)
+            if found is None:
+                loop = asyncio.get_running_loop()
+                client = await loop.run_in_executor(
+                    self._executor, partial(self._new_client, region, endpoint_url)
+                )
+                found = SageMaker(client, self._executor, self._config, self._observer)
+                self._clients[key] = found
+            return found
+
+    def _new_client(self, region: str, endpoint_url: str | None) -> Any:
+        config = Config(
+            connect_timeout=self._config.connect_timeout,
+            read_timeout=self._config.read_timeout,
+            retries={"total_max_attempts": 1},
+            max_pool_connections=self._config.max_workers,
+            user_agent_extra="hpo-operator",
+        )
+        session = boto3.session.Session()  # sessions are not thread-safe: one per client
+        return session.client(
+            "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
+        )
+
+    def close(self) -> None:
+        """Stop the thread pool (calls in flight finish)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

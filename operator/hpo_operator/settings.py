@@ -1,0 +1,149 @@
+"""The operator's settings: one typed object, built once at startup from flags and `HPO_*` env.
+
+Precedence: command-line flag, then environment variable, then default (docs/design.md lists
+them). The region also falls back to `AWS_REGION` / `AWS_DEFAULT_REGION`, like every AWS tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hpo_operator import __version__
+from hpo_operator.reconcile import ReconcileSettings
+from hpo_operator.sagemaker import AwsConfig
+
+
+class Settings(BaseSettings):
+    """Everything `hpo-operator run` can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HPO_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    namespaces: Annotated[tuple[str, ...], NoDecode] = ()
+    all_namespaces: bool | None = None
+    region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HPO_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    endpoint_url: str | None = None
+    poll_interval: float = Field(default=30.0, gt=0)
+    poll_jitter: float = Field(default=0.2, ge=0, lt=1)
+    deletion_policy: Literal["delete", "retain"] = "delete"
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    metrics_port: int = Field(default=8080, ge=0, le=65535)
+    health_port: int = Field(default=8081, ge=0, le=65535)
+    bind_address: str = "0.0.0.0"
+
+    # Retries and timeouts: rarely changed, so environment only.
+    backoff_base: float = Field(default=2.0, gt=0)
+    backoff_cap: float = Field(default=300.0, gt=0)
+    aws_max_workers: int = Field(default=16, ge=1)
+    aws_connect_timeout: float = Field(default=5.0, gt=0)
+    aws_read_timeout: float = Field(default=20.0, gt=0)
+    aws_call_timeout: float = Field(default=40.0, gt=0)
+    watch_server_timeout: int = Field(default=300, gt=0)  # the API server wants an integer
+    watch_client_timeout: float = Field(default=330.0, gt=0)
+    watch_connect_timeout: float = Field(default=10.0, gt=0)
+    readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
+
+    # Fault injection for the kill-and-restart test: exit right after a successful Create.
+    exit_after_create: bool = False
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _scope(self) -> Settings:
+        if self.namespaces and self.all_namespaces:
+            raise ValueError("give --namespace or --all-namespaces, not both")
+        return self
+
+    @property
+    def clusterwide(self) -> bool:
+        """Watch every namespace (the default when no namespace is named)."""
+        return not self.namespaces
+
+    def reconcile_settings(self) -> ReconcileSettings:
+        """What the pure decisions need."""
+        return ReconcileSettings(
+            default_region=self.region,
+            endpoint_url=self.endpoint_url,
+            deletion_policy=self.deletion_policy,
+            poll_interval=self.poll_interval,
+            operator_version=__version__,
+        )
+
+    def aws_config(self) -> AwsConfig:
+        """Timeouts and concurrency of the SageMaker adapter."""
+        return AwsConfig(
+            max_workers=self.aws_max_workers,
+            connect_timeout=self.aws_connect_timeout,
+            read_timeout=self.aws_read_timeout,
+            call_timeout=self.aws_call_timeout,
+        )
+
+
+def parser() -> argparse.ArgumentParser:
+    """`hpo-operator run` flags; each unset flag falls back to its environment variable."""
+    p = argparse.ArgumentParser(
+        prog="hpo-operator run",
+        description="Run the operator: HyperParameterTuningJob resources → SageMaker tuning jobs.",
+        argument_default=argparse.SUPPRESS,
+    )
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        metavar="NS",
+        help="watch this namespace (repeatable) [HPO_NAMESPACES, comma-separated]",
+    )
+    scope.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        help="watch every namespace (default when none is named) [HPO_ALL_NAMESPACES]",
+    )
+    p.add_argument("--region", help="default AWS region [HPO_REGION, AWS_REGION]")
+    p.add_argument("--endpoint-url", help="SageMaker endpoint URL [HPO_ENDPOINT_URL]")
+    p.add_argument(
+        "--poll-interval", type=float, help="seconds between status polls [HPO_POLL_INTERVAL, 30]"
+    )
+    p.add_argument(
+        "--deletion-policy",
+        choices=("delete", "retain"),
+        help="default for resources without the annotation [HPO_DELETION_POLICY, delete]",
+    )
+    p.add_argument("--log-format", choices=("json", "text"), help="[HPO_LOG_FORMAT, json]")
+    p.add_argument("--log-level", help="[HPO_LOG_LEVEL, INFO]")
+    p.add_argument("--metrics-port", type=int, help="/metrics port, 0 = any [HPO_METRICS_PORT]")
+    p.add_argument(
+        "--health-port", type=int, help="/healthz and /readyz port, 0 = any [HPO_HEALTH_PORT]"
+    )
+    return p
+
+
+def from_args(argv: Sequence[str]) -> Settings:
+    """Settings from the command line over the environment."""
+    flags = vars(parser().parse_args(list(argv)))
+    if "namespaces" in flags:
+        flags["namespaces"] = tuple(flags["namespaces"])
+    return Settings(**flags)

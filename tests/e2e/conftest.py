@@ -1,0 +1,67 @@
+"""E2E fixtures: the CRD installed, an in-process SageMaker emulator (fast lifecycle), and
+`start_operator`/`operator`: the operator as a subprocess watching only the test's namespaces.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess
+
+from hpo_operator.emulator.config import EmulatorConfig
+from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from support.kube import Kubectl
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Kubectl) -> None:
+    """The generated CRD installed and established."""
+    kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        f"crd/{PLURAL}.{GROUP}",
+        "--timeout=60s",
+    )
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[RunningEmulator]:
+    """One in-process SageMaker emulator (us-west-2) with a fast lifecycle; no request quotas."""
+    with run_in_thread(EmulatorConfig(training_seconds=1.0, stop_seconds=1.0, quotas={})) as em:
+        yield em
+
+
+@pytest.fixture
+def jobs(kubectl: Kubectl, k8s_api: Any, crds: None) -> Jobs:
+    """Read and write HyperParameterTuningJob resources."""
+    return Jobs(kubectl, k8s_api)
+
+
+@pytest.fixture
+def start_operator(
+    kubeconfig: Path, emulator: RunningEmulator, tmp_path: Path, crds: None
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start `hpo-operator run` for some namespaces; stopped (and its log shown) afterwards."""
+    started: list[OperatorProcess] = []
+
+    def start(*namespaces: str, endpoint: str | None = None, **env: str) -> OperatorProcess:
+        log = tmp_path / f"operator-{len(started)}.log"
+        proc = OperatorProcess(kubeconfig, endpoint or emulator.url, list(namespaces), log, env)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+        sys.stderr.write(f"\n--- operator log {proc.log_path} ---\n{proc.tail(40)}\n")
+
+
+@pytest.fixture
+def operator(namespace: str, start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
+    """The operator watching the test's namespace."""
+    return start_operator(namespace)

@@ -1,0 +1,204 @@
+"""The operator end to end: real kube-apiserver, the SageMaker emulator, `hpo-operator run`.
+
+Create → poll → Completed/Failed, stop on delete, retain, AWS's ValidationException, spec edits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from operator_harness import (
+    FAILING_IMAGE,
+    Jobs,
+    OperatorProcess,
+    job_name,
+    stats,
+    tuning_job,
+    wait_for,
+)
+
+from hpo_operator.emulator.server import RunningEmulator
+
+pytestmark = pytest.mark.e2e
+
+FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
+
+
+def test_full_lifecycle_to_completed_with_best_training_job(
+    namespace: str, jobs: Jobs, emulator: RunningEmulator, operator: OperatorProcess
+) -> None:
+    name = job_name("lifecycle")
+    jobs.apply(namespace, tuning_job("xgb", name))
+    in_progress = jobs.wait_state(namespace, "xgb", "InProgress", timeout=30)
+    meta = in_progress["ackResourceMetadata"]
+    assert meta["arn"].endswith(f":hyper-parameter-tuning-job/{name}")
+    assert meta["ownerAccountID"] == "123456789012"
+    assert meta["region"] == "us-west-2" and meta["partition"] == "aws"
+    synced = jobs.condition(namespace, "xgb", "ACK.ResourceSynced")
+    assert synced is not None and synced["status"] == "False"
+
+    done = jobs.wait_state(namespace, "xgb", "Completed", timeout=60)
+    best = done["bestTrainingJob"]
+    assert best["trainingJobName"] and best["trainingJobStatus"] == "Completed"
+    assert best["finalHyperParameterTuningJobObjectiveMetric"]["metricName"] == "validation:error"
+    assert done["observedGeneration"] == 1
+    assert done["trainingJobStatusCounters"]["completed"] == 2
+    conditions = {c["type"]: c for c in done["conditions"]}
+    assert conditions["ACK.ResourceSynced"]["status"] == "True"
+    assert conditions["Ready"]["status"] == "True"
+    assert "ACK.Terminal" not in conditions
+
+    body = jobs.get(namespace, "xgb")
+    assert body is not None
+    assert FINALIZER in body["metadata"]["finalizers"]
+    assert set(body["status"]) <= {  # only what the CRD declares (the server prunes the rest)
+        "ackResourceMetadata",
+        "conditions",
+        "observedGeneration",
+        "hyperParameterTuningJobStatus",
+        "bestTrainingJob",
+        "overallBestTrainingJob",
+        "failureReason",
+        "trainingJobStatusCounters",
+        "objectiveStatusCounters",
+        "creationTime",
+        "hyperParameterTuningEndTime",
+        "lastModifiedTime",
+        "consumedResources",
+        "tuningJobCompletionDetails",
+    }
+    assert "kopf" not in body["status"]
+    annotations = body["metadata"]["annotations"]
+    assert not [k for k in annotations if k.startswith("kopf.zalando.org")]
+    assert any(k.startswith("hpo-operator.sagemaker.services.k8s.aws/") for k in annotations)
+
+    job = emulator.store.jobs[name.lower()]
+    tags = {t["Key"]: t["Value"] for t in job.tags}
+    assert tags["services.k8s.aws/namespace"] == namespace
+    assert tags["services.k8s.aws/name"] == "xgb"
+    assert tags["services.k8s.aws/uid"] == body["metadata"]["uid"]
+    assert tags["team"] == "e2e"
+
+    reasons = [e["reason"] for e in jobs.events(namespace, "xgb")]
+    assert "Created" in reasons and "JobCompleted" in reasons
+
+    # An idle finished job costs no SageMaker call.
+    before = stats(emulator)["operations"].get("DescribeHyperParameterTuningJob", {})
+    wait_for(lambda: "hpo_tuning_jobs" in operator.metrics(), 10, "metrics")
+    import time
+
+    time.sleep(6 * 0.5)  # six poll intervals: the only sleep here, and it asserts an absence
+    after = stats(emulator)["operations"].get("DescribeHyperParameterTuningJob", {})
+    assert after == before
+    text = operator.metrics()
+    assert 'hpo_sagemaker_calls_total{operation="CreateHyperParameterTuningJob",outcome="ok"}' in (
+        text
+    )
+    assert 'hpo_tuning_jobs{status="Completed"} 1.0' in text
+    assert operator.probe("/readyz") == 200
+
+    jobs.delete(namespace, "xgb")
+    jobs.wait_gone(namespace, "xgb")
+
+
+def test_failed_job_sets_terminal_with_the_failure_reason(
+    namespace: str, jobs: Jobs, operator: OperatorProcess
+) -> None:
+    jobs.apply(namespace, tuning_job("bad", job_name("failing"), image=FAILING_IMAGE))
+    status = jobs.wait_state(namespace, "bad", "Failed", timeout=60)
+    assert status["failureReason"]
+    terminal = jobs.wait_condition(namespace, "bad", "ACK.Terminal")
+    assert status["failureReason"] in terminal["message"]
+    ready = jobs.condition(namespace, "bad", "Ready")
+    assert ready is not None and ready["status"] == "False"
+    synced = jobs.condition(namespace, "bad", "ACK.ResourceSynced")
+    assert synced is not None and synced["status"] == "True"
+    warnings = [e for e in jobs.events(namespace, "bad") if e["type"] == "Warning"]
+    assert any(e["reason"] == "JobFailed" for e in warnings)
+
+
+def test_delete_while_in_progress_stops_then_releases(
+    namespace: str, jobs: Jobs, emulator: RunningEmulator, operator: OperatorProcess
+) -> None:
+    name = job_name("stop")
+    jobs.apply(namespace, tuning_job("long", name, max_jobs=50, parallel=1))
+    jobs.wait_state(namespace, "long", "InProgress", timeout=30)
+    jobs.delete(namespace, "long")
+    jobs.wait_gone(namespace, "long", timeout=60)
+    job = emulator.store.jobs[name.lower()]
+    assert job.status(emulator.emulator.clock()) == "Stopped"
+    reasons = [e["reason"] for e in jobs.events(namespace, "long")]
+    assert "Stopping" in reasons
+
+
+def test_retain_policy_releases_without_stopping(
+    namespace: str, jobs: Jobs, emulator: RunningEmulator, operator: OperatorProcess
+) -> None:
+    name = job_name("retain")
+    manifest = tuning_job(
+        "kept", name, max_jobs=50, parallel=1,
+        annotations={"services.k8s.aws/deletion-policy": "retain"},
+    )  # fmt: skip
+    jobs.apply(namespace, manifest)
+    jobs.wait_state(namespace, "kept", "InProgress", timeout=30)
+    stops = _calls(emulator, "StopHyperParameterTuningJob")
+    jobs.delete(namespace, "kept")
+    jobs.wait_gone(namespace, "kept", timeout=30)
+    job = emulator.store.jobs[name.lower()]
+    assert job.status(emulator.emulator.clock()) == "InProgress"
+    assert _calls(emulator, "StopHyperParameterTuningJob") == stops
+
+
+def test_aws_validation_exception_is_terminal_until_the_spec_changes(
+    namespace: str, jobs: Jobs, emulator: RunningEmulator, operator: OperatorProcess
+) -> None:
+    name = job_name("warm")
+    manifest = tuning_job("warm", name)
+    manifest["spec"]["warmStartConfig"] = {
+        "parentHyperParameterTuningJobs": [{"hyperParameterTuningJobName": "no-such-parent"}],
+        "warmStartType": "IdenticalDataAndAlgorithm",
+    }
+    jobs.apply(namespace, manifest)
+    terminal = jobs.wait_condition(namespace, "warm", "ACK.Terminal")
+    assert "no-such-parent" in terminal["message"]
+    assert terminal["reason"] == "ValidationException"
+    assert name.lower() not in emulator.store.jobs
+    creates = _creates(emulator)
+    import time
+
+    time.sleep(3)  # no retry while the spec is unchanged: an absence, so a short fixed wait
+    assert _creates(emulator) == creates
+    del manifest["spec"]["warmStartConfig"]
+    jobs.apply(namespace, manifest)
+    jobs.wait_state(namespace, "warm", "InProgress", timeout=30)
+    assert jobs.condition(namespace, "warm", "ACK.Terminal") is None
+
+
+def test_spec_edit_after_create_is_terminal_and_status_keeps_refreshing(
+    namespace: str, jobs: Jobs, emulator: RunningEmulator, operator: OperatorProcess
+) -> None:
+    name = job_name("edit")
+    manifest = tuning_job("edited", name, max_jobs=4, parallel=1)
+    jobs.apply(namespace, manifest)
+    jobs.wait_state(namespace, "edited", "InProgress", timeout=30)
+    manifest["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"][
+        "maxNumberOfTrainingJobs"
+    ] = 3
+    jobs.apply(namespace, manifest)
+    terminal = jobs.wait_condition(namespace, "edited", "ACK.Terminal")
+    assert terminal["message"].startswith("SageMaker cannot update a tuning job;")
+    done = jobs.wait_state(namespace, "edited", "Completed", timeout=60)
+    assert done["observedGeneration"] == 2
+    assert done["trainingJobStatusCounters"]["completed"] == 4  # the job as created
+    assert _creates(emulator).get("ok", 0) >= 1
+    assert len([j for j in emulator.store.jobs if j == name.lower()]) == 1
+
+
+def _calls(emulator: RunningEmulator, operation: str) -> int:
+    return sum(stats(emulator)["operations"].get(operation, {}).values())
+
+
+def _creates(emulator: RunningEmulator) -> dict[str, Any]:
+    found: dict[str, Any] = stats(emulator)["operations"].get("CreateHyperParameterTuningJob", {})
+    return found
