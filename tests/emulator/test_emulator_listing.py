@@ -190,3 +190,81 @@ def test_tags_on_the_tuning_job_arn(sm: Any) -> None:
         with pytest.raises(ClientError) as err:
             sm.list_tags(ResourceArn=wrong)
         assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_indexed_listing_agrees_with_brute_force(sm: Any, clock: ManualClock) -> None:
+    """List pages come from sorted indexes or a filtered scan; both must match a plain filter."""
+    import random
+
+    rng = random.Random(5)
+    for i in range(40):
+        sm.create_hyper_parameter_tuning_job(**request(f"{rng.choice(['ab', 'cd'])}-{i:02d}"))
+        clock.advance(rng.choice([0.5, 3, 7]))
+        if i % 7 == 3:  # stop the newest job
+            newest = sm.list_hyper_parameter_tuning_jobs(
+                SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+            )["HyperParameterTuningJobSummaries"][0]["HyperParameterTuningJobName"]
+            sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=newest)
+    clock.advance(2)
+    everything = []
+    token = None
+    while True:
+        extra = {"NextToken": token} if token else {}
+        page = sm.list_hyper_parameter_tuning_jobs(MaxResults=100, **extra)
+        everything += page["HyperParameterTuningJobSummaries"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert len(everything) == 40
+    mid = sorted(s["LastModifiedTime"] for s in everything)[20]
+    created_mid = sorted(s["CreationTime"] for s in everything)[10]
+    for params in (
+        {},
+        {"StatusEquals": "InProgress"},
+        {"StatusEquals": "Stopped"},
+        {"StatusEquals": "Completed", "SortBy": "CreationTime", "SortOrder": "Descending"},
+        {"LastModifiedTimeAfter": mid},
+        {"LastModifiedTimeAfter": mid, "StatusEquals": "InProgress", "SortBy": "Status"},
+        {"LastModifiedTimeBefore": mid, "NameContains": "ab"},
+        {"CreationTimeAfter": created_mid, "SortBy": "CreationTime"},
+        {"NameContains": "cd", "SortOrder": "Descending"},
+    ):
+        expected = [s for s in everything if matches(s, params)]
+        sort_by = params.get("SortBy", "Name")
+        field = {
+            "Name": "HyperParameterTuningJobName",
+            "CreationTime": "CreationTime",
+            "Status": "HyperParameterTuningJobStatus",
+        }[sort_by]
+        expected.sort(
+            key=lambda s, f=field: (s[f], s["HyperParameterTuningJobName"]),
+            reverse=params.get("SortOrder") == "Descending",
+        )
+        want = [s["HyperParameterTuningJobName"] for s in expected]
+        assert names(sm, MaxResults=3, **params) == want, params
+
+
+def matches(summary: dict[str, Any], params: dict[str, Any]) -> bool:
+    if (
+        "StatusEquals" in params
+        and summary["HyperParameterTuningJobStatus"] != params["StatusEquals"]
+    ):
+        return False
+    if (
+        "NameContains" in params
+        and params["NameContains"] not in summary["HyperParameterTuningJobName"]
+    ):
+        return False
+    if (
+        "LastModifiedTimeAfter" in params
+        and not summary["LastModifiedTime"] > params["LastModifiedTimeAfter"]
+    ):
+        return False
+    if (
+        "LastModifiedTimeBefore" in params
+        and not summary["LastModifiedTime"] < params["LastModifiedTimeBefore"]
+    ):
+        return False
+    return not (
+        "CreationTimeAfter" in params and not summary["CreationTime"] > params["CreationTimeAfter"]
+    )

@@ -13,7 +13,8 @@ from typing import Any
 
 from hpo_operator.emulator import errors
 from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.listing import page
+from hpo_operator.emulator.index import JobIndex
+from hpo_operator.emulator.listing import decode_token, encode_token, page
 from hpo_operator.emulator.tuningjob import ParentBest, Timing, Training, TuningJob
 
 STATE_VERSION = 1
@@ -30,10 +31,13 @@ class Store:
         self._heap: list[tuple[float, int, TuningJob]] = []
         self._scheduled: dict[int, float] = {}  # id(job) -> the time it is queued for
         self._seq = itertools.count()
+        self.index = JobIndex()
         self.changes = 0  # bumped on every change the state file must keep
 
     # ----- time ---------------------------------------------------------------------------------
     def _schedule(self, job: TuningJob, now: float) -> None:
+        """Re-index a job that may have changed, and queue its next event."""
+        self.index.update(job, now)
         at = job.next_event()
         if at is None or (at <= now and job.terminal is not None):
             self._scheduled.pop(id(job), None)
@@ -133,6 +137,7 @@ class Store:
         )
         self._check_limits(job)
         self.jobs[name.lower()] = job
+        self.index.add(job, now)
         self._schedule(job, now)
         self.changes += 1
         return job
@@ -206,6 +211,7 @@ class Store:
                 "Failed or Stopped status can be deleted."
             )
         del self.jobs[name.lower()]
+        self.index.remove(job)
         self._scheduled.pop(id(job), None)
         self.retired.setdefault(name.lower(), []).append(job)
         self.changes += 1
@@ -239,46 +245,68 @@ class Store:
         c_after, c_before = params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
         m_after = params.get("LastModifiedTimeAfter")
         m_before = params.get("LastModifiedTimeBefore")
-        rows: list[tuple[TuningJob, str, float]] = []
-        for lowered, job in self.jobs.items():
-            if contains and contains not in lowered:
-                continue
+        sort_by = params.get("SortBy") or "Name"
+        descending = params.get("SortOrder") == "Descending"
+        token = params.get("NextToken")
+        max_results = int(params.get("MaxResults") or 10)
+
+        def keep(job: TuningJob) -> bool:
+            if contains and contains not in job.name.lower():
+                return False
             if c_after is not None and not job.created > c_after:
-                continue
+                return False
             if c_before is not None and not job.created < c_before:
-                continue
-            status = job.status(now)
-            if status_eq is not None and status != status_eq:
-                continue
+                return False
+            if status_eq is not None and job.status(now) != status_eq:
+                return False
             if m_after is not None or m_before is not None:
                 modified = job.last_modified(now)
                 if m_after is not None and not modified > m_after:
-                    continue
+                    return False
                 if m_before is not None and not modified < m_before:
-                    continue
-            rows.append((job, status, job.created))
-        sort_by = params.get("SortBy") or "Name"
+                    return False
+            return True
 
-        def key(row: tuple[TuningJob, str, float]) -> tuple[Any, ...]:
-            job, status, created = row
+        def key(job: TuningJob) -> tuple[Any, ...]:
             if sort_by == "CreationTime":
-                return (created, job.name)
+                return (job.created, job.name)
             if sort_by == "Status":
-                return (status, job.name)
+                return (job.status(now), job.name)
             return (job.name,)
 
-        chunk, token = page(
-            rows,
-            key,
-            descending=params.get("SortOrder") == "Descending",
-            token=params.get("NextToken"),
-            max_results=int(params.get("MaxResults") or 10),
-        )
+        few: list[str] | None = None  # a small superset of the matches, from an index
+        if m_after is not None:
+            few = self.index.modified_after(m_after)
+        if status_eq is not None:
+            same = self.index.by_status.get(status_eq, set())
+            if few is None or len(same) < len(few):
+                few = list(same)
+        if sort_by == "Status" or (few is not None and len(few) * 4 < len(self.jobs)):
+            names = few if few is not None else [job.name for job in self.jobs.values()]
+            jobs = [j for j in (self.jobs[n.lower()] for n in names) if keep(j)]
+            chunk, next_token = page(
+                jobs, key, descending=descending, token=token, max_results=max_results
+            )
+        else:  # walk the sort order from the token on; stop once the page is full
+            after = decode_token(token) if token else None
+            chunk = []
+            next_token = None
+            for name in self.index.scan(sort_by, descending, after):
+                lowered = name.lower()
+                if contains and contains not in lowered:
+                    continue  # the cheap test first: a NameContains listing scans every name
+                job = self.jobs[lowered]
+                if not keep(job):
+                    continue
+                if len(chunk) == max_results:
+                    next_token = encode_token(key(chunk[-1]))
+                    break
+                chunk.append(job)
         out: dict[str, Any] = {
-            "HyperParameterTuningJobSummaries": [self._summary(job, now) for job, _, _ in chunk]
+            "HyperParameterTuningJobSummaries": [self._summary(job, now) for job in chunk]
         }
-        if token:
-            out["NextToken"] = token
+        if next_token:
+            out["NextToken"] = next_token
         return out
 
     def _summary(self, job: TuningJob, now: float) -> dict[str, Any]:
@@ -355,10 +383,12 @@ class Store:
         self.retired.clear()
         self._heap.clear()
         self._scheduled.clear()
+        self.index = JobIndex()
         for item in state.get("jobs", []):
             job = _job_from_state(item)
             self.jobs[job.name.lower()] = job
             job.advance(now)
+            self.index.add(job, now)
             self._schedule(job, now)
         for item in state.get("retired", []):
             job = _job_from_state(item)
