@@ -1,0 +1,90 @@
+"""The README's install sections against the code: IAM actions, settings and chart values.
+
+Why: docs drift silently. The IAM policy must name exactly the SageMaker operations the adapter
+calls (plus AddTags, which tag-on-create needs); every operator setting and every chart value must
+appear in the configuration reference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+from hpo_operator.reconcile import Op
+from hpo_operator.settings import Settings
+from ship.chart import CHART, REPO
+
+README = (REPO / "README.md").read_text()
+
+DOCUMENTED_SETTINGS = (
+    "namespaces",
+    "all_namespaces",
+    "region",
+    "endpoint_url",
+    "poll_interval",
+    "deletion_policy",
+    "log_format",
+    "log_level",
+    "metrics_port",
+    "health_port",
+)
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def iam_policy() -> dict[str, object]:
+    (block,) = re.findall(r"```json\n(.*?)```", section("IAM policy"), re.S)
+    policy: dict[str, object] = json.loads(block)
+    return policy
+
+
+def test_iam_policy_names_exactly_the_calls_the_adapter_makes() -> None:
+    statements = iam_policy()["Statement"]
+    assert isinstance(statements, list)
+    sagemaker = {
+        action
+        for s in statements
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if action.startswith("sagemaker:")
+    }
+    assert sagemaker == {f"sagemaker:{op.value}" for op in Op} | {"sagemaker:AddTags"}
+    for statement in statements:
+        assert "*" not in json.dumps(statement["Action"])
+        assert statement["Effect"] == "Allow"
+
+
+def test_iam_pass_role_only_to_sagemaker() -> None:
+    statements = iam_policy()["Statement"]
+    assert isinstance(statements, list)
+    (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    assert passing["Resource"].startswith("arn:aws:iam::") and ":role/" in passing["Resource"]
+
+
+def test_every_setting_is_in_the_reference() -> None:
+    reference = section("Configuration reference")
+    for name in DOCUMENTED_SETTINGS:
+        assert name in Settings.model_fields, f"Settings lost {name}: update the README"
+        assert f"`HPO_{name.upper()}`" in reference, name
+    for line in reference.splitlines():
+        for flag in re.findall(r"`(--[a-z-]+)", line):
+            assert flag.replace("--", "").replace("-", "_") in Settings.model_fields or (
+                flag == "--namespace"
+            ), flag
+
+
+def test_every_chart_value_is_in_the_reference() -> None:
+    reference = section("Configuration reference")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for key in values:
+        if key in ("nameOverride", "fullnameOverride"):
+            continue
+        assert re.search(rf"`{re.escape(key)}[`.=]", reference), f"{key} is not documented"
