@@ -368,3 +368,65 @@ def test_bayesian_finds_better_points_than_its_first_guesses(sm: Any, clock: Man
     values = [t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in found]
     assert len(values) == 40 and all(math.isfinite(v) for v in values)
     assert min(values[20:]) < min(values[:2])
+
+
+def test_convergence_detection_completes_the_job(sm: Any, clock: ManualClock) -> None:
+    limits = {"MaxNumberOfTrainingJobs": 300, "MaxParallelTrainingJobs": 1}
+    criteria = {"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}
+    config = config_with(ResourceLimits=limits, TuningJobCompletionCriteria=criteria)
+    sm.create_hyper_parameter_tuning_job(**request(HyperParameterTuningJobConfig=config))
+    clock.advance(3001)
+    d = describe(sm)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    details = d["TuningJobCompletionDetails"]
+    assert details["ConvergenceDetectedTime"] == d["HyperParameterTuningEndTime"]
+    assert details["NumberOfTrainingJobsObjectiveNotImproving"] >= 10
+    assert d["TrainingJobStatusCounters"]["Completed"] < 300
+
+
+def test_several_training_job_definitions_take_turns(sm: Any, clock: ManualClock) -> None:
+    first = definition_with(
+        DefinitionName="small",
+        TuningObjective={"Type": "Minimize", "MetricName": "validation:error"},
+        HyperParameterRanges={
+            "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "3"}]
+        },
+    )
+    second = definition_with(
+        DefinitionName="large",
+        TuningObjective={"Type": "Minimize", "MetricName": "validation:error"},
+        HyperParameterRanges={
+            "IntegerParameterRanges": [{"Name": "depth", "MinValue": "8", "MaxValue": "12"}]
+        },
+    )
+    config = config_with()
+    del config["ParameterRanges"], config["HyperParameterTuningJobObjective"]
+    sm.create_hyper_parameter_tuning_job(
+        **request(
+            HyperParameterTuningJobConfig=config,
+            TrainingJobDefinition=None,
+            TrainingJobDefinitions=[first, second],
+        )
+    )
+    clock.advance(30)
+    d = describe(sm)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    assert [x["DefinitionName"] for x in d["TrainingJobDefinitions"]] == ["small", "large"]
+    for t in trainings(sm):
+        depth = int(t["TunedHyperParameters"]["depth"])
+        assert (t["TrainingJobDefinitionName"], depth <= 3) in (("small", True), ("large", False))
+
+
+def test_random_seed_repeats_the_samples(sm: Any, clock: ManualClock) -> None:
+    for name in ("seeded-a", "seeded-b", "unseeded"):
+        config = config_with(Strategy="Random")
+        if name != "unseeded":
+            config["RandomSeed"] = 42
+        sm.create_hyper_parameter_tuning_job(**request(name, HyperParameterTuningJobConfig=config))
+    clock.advance(30)
+
+    def points(name: str) -> list[dict[str, str]]:
+        found = sorted(trainings(sm, name), key=lambda t: t["TrainingJobName"])
+        return [t["TunedHyperParameters"] for t in found]
+
+    assert points("seeded-a") == points("seeded-b") != points("unseeded")

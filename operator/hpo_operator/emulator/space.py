@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,8 +198,3 @@ def improves(value: float, best: float | None, objective_type: str, margin: floa
     if objective_type == "Maximize":
         return value > best + slack
     return value < best - slack
-
-
-def names(parameters: Sequence[Parameter]) -> list[str]:
-    """The names of some parameters (for messages)."""
-    return [p.name for p in parameters]

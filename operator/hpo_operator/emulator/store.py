@@ -97,8 +97,9 @@ class Store:
                 candidates.append(self.jobs[key])
             for job in candidates:
                 job.advance(now)
-                if 0 <= index < len(job.trainings) and job.trainings[index].name == name:
-                    return job, job.trainings[index]
+                found = job.trainings[index] if 0 <= index < len(job.trainings) else None
+                if found is not None and found.name.lower() == name.lower():
+                    return job, found
         raise errors.not_found("Requested resource not found.")
 
     # ----- changes ------------------------------------------------------------------------------
