@@ -70,20 +70,28 @@ class Emulator:
         return app
 
     async def _state_saver(self, app: web.Application) -> Any:
+        stop = asyncio.Event()
         task = None
         if self.config.state_file is not None:
-            task = asyncio.create_task(self._save_periodically())
+            task = asyncio.create_task(self._save_periodically(stop))
         yield
+        stop.set()
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await task  # lets a write in progress finish, so it cannot land after the last one
         self.save()
 
-    async def _save_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.state_interval)
-            self.save()
+    async def _save_periodically(self, stop: asyncio.Event) -> None:
+        """Write the state file off the event loop: a snapshot of 10,000 jobs takes a while to
+        serialise. The snapshot shares only data that is replaced, never mutated, on change."""
+        path = self.config.state_file
+        assert path is not None
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.state_interval)
+            changes = self.store.changes
+            if changes != self._saved_changes:
+                await asyncio.to_thread(save_state, path, self.store.to_state())
+                self._saved_changes = changes
 
     async def _api(self, request: web.Request) -> web.Response:
         target = request.headers.get("X-Amz-Target", "")
@@ -237,6 +245,13 @@ def _quota(text: str) -> tuple[str, tuple[float, float]]:
     return operation, (rate, burst)
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -256,10 +271,10 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
     parser.add_argument("--region", default="us-west-2")
     parser.add_argument("--account-id", default="123456789012")
     parser.add_argument(
-        "--training-seconds", type=float, default=5.0, help="how long each training job runs"
+        "--training-seconds", type=_seconds, default=5.0, help="how long each training job runs"
     )
-    parser.add_argument("--startup-seconds", type=float, help="Create to first training job")
-    parser.add_argument("--stop-seconds", type=float, help="how long a job stays Stopping")
+    parser.add_argument("--startup-seconds", type=_seconds, help="Create to first training job")
+    parser.add_argument("--stop-seconds", type=_seconds, help="how long a job stays Stopping")
     parser.add_argument("--seed", type=int, default=0, help="seeds the objective and sampling")
     parser.add_argument("--throttle-rate", type=_probability, default=0.0)
     parser.add_argument("--error-rate", type=_probability, default=0.0)
@@ -302,6 +317,12 @@ async def _serve_forever(config: EmulatorConfig) -> None:
     emulator = Emulator(config)
     runner, url = await _start(emulator, config.host, config.port)
     print(url, flush=True)
+    print(
+        f"SageMaker emulator at {url} (region {config.region}, account {config.account_id}, "
+        f"{config.training_seconds:g} s per training job, {len(emulator.store.jobs)} jobs loaded)",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
