@@ -1,0 +1,114 @@
+"""The SageMaker adapter: error classification and calls through a stubbed boto3 client."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.stub import Stubber
+
+from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.sagemaker import AwsConfig, SageMaker, classify, classify_exception
+
+ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/j"
+
+
+@pytest.mark.parametrize(
+    ("op", "code", "kind", "throttled"),
+    [
+        (Op.CREATE, "ValidationException", ErrorKind.TERMINAL, False),
+        (Op.CREATE, "ResourceInUse", ErrorKind.IN_USE, False),
+        (Op.STOP, "ResourceInUse", ErrorKind.RECOVERABLE, False),
+        (Op.DESCRIBE, "ResourceNotFound", ErrorKind.NOT_FOUND, False),
+        (Op.DESCRIBE, "ThrottlingException", ErrorKind.RECOVERABLE, True),
+        (Op.CREATE, "AccessDeniedException", ErrorKind.RECOVERABLE, False),
+        (Op.CREATE, "ResourceLimitExceeded", ErrorKind.RECOVERABLE, False),
+        (Op.DESCRIBE, "InternalFailure", ErrorKind.RECOVERABLE, False),
+        (Op.DESCRIBE, "SomethingNew", ErrorKind.RECOVERABLE, False),
+    ],
+)
+def test_classify(op: Op, code: str, kind: ErrorKind, throttled: bool) -> None:
+    failure = classify(op, code, "msg")
+    assert failure.kind is kind and failure.throttled is throttled and failure.code == code
+
+
+def test_access_denied_says_what_to_fix() -> None:
+    failure = classify(Op.CREATE, "AccessDeniedException", "User x is not authorized")
+    assert "sagemaker:CreateHyperParameterTuningJob" in failure.message
+    assert "iam:PassRole" in failure.message
+
+
+def test_exceptions_are_classified_without_leaking_anything() -> None:
+    missing = classify_exception(Op.DESCRIBE, botocore.exceptions.NoCredentialsError())
+    assert missing.kind is ErrorKind.RECOVERABLE and "credentials" in missing.message
+    network = classify_exception(
+        Op.DESCRIBE, botocore.exceptions.EndpointConnectionError(endpoint_url="http://x")
+    )
+    assert network.kind is ErrorKind.RECOVERABLE and "Network" in network.message
+    timeout = classify_exception(Op.DESCRIBE, TimeoutError())
+    assert timeout.kind is ErrorKind.RECOVERABLE and timeout.code == "Timeout"
+    server = botocore.exceptions.ClientError(
+        {"Error": {}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+        "DescribeHyperParameterTuningJob",
+    )
+    assert classify_exception(Op.DESCRIBE, server).code == "HTTP503"
+
+
+def _stubbed() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "sagemaker", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client, Stubber(client)
+
+
+def test_execute_strips_metadata_and_reports_outcomes() -> None:
+    client, stub = _stubbed()
+    seen: list[tuple[Op, str]] = []
+    stub.add_response(
+        "describe_hyper_parameter_tuning_job",
+        {
+            "HyperParameterTuningJobName": "j",
+            "HyperParameterTuningJobArn": ARN,
+            "HyperParameterTuningJobConfig": {
+                "Strategy": "Bayesian",
+                "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            },
+            "HyperParameterTuningJobStatus": "InProgress",
+            "CreationTime": "2026-01-01T00:00:00Z",
+            "TrainingJobStatusCounters": {},
+            "ObjectiveStatusCounters": {},
+        },
+        {"HyperParameterTuningJobName": "j"},
+    )
+    stub.add_client_error(
+        "stop_hyper_parameter_tuning_job",
+        service_error_code="ThrottlingException",
+        http_status_code=400,
+    )
+    with stub, ThreadPoolExecutor(2) as pool:
+        sm = SageMaker(client, pool, AwsConfig(), lambda op, outcome, _: seen.append((op, outcome)))
+        described = asyncio.run(sm.execute(Call(Op.DESCRIBE, "j")))
+        stopped = asyncio.run(sm.execute(Call(Op.STOP, "j")))
+    assert not isinstance(described, AwsFailure)
+    assert described["HyperParameterTuningJobStatus"] == "InProgress"
+    assert "ResponseMetadata" not in described
+    assert isinstance(stopped, AwsFailure) and stopped.throttled
+    assert seen == [(Op.DESCRIBE, "ok"), (Op.STOP, "throttled")]
+
+
+def test_execute_enforces_the_overall_deadline() -> None:
+    class Slow:
+        def describe_hyper_parameter_tuning_job(self, **_: Any) -> dict[str, Any]:
+            import time
+
+            time.sleep(1.0)
+            return {}
+
+    with ThreadPoolExecutor(1) as pool:
+        sm = SageMaker(Slow(), pool, AwsConfig(call_timeout=0.05))
+        result = asyncio.run(sm.execute(Call(Op.DESCRIBE, "j")))
+    assert isinstance(result, AwsFailure) and result.code == "Timeout"

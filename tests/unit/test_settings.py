@@ -1,0 +1,66 @@
+"""Operator settings: flags over HPO_* environment over defaults, validated at startup."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from hpo_operator.runner import main
+from hpo_operator.settings import from_args
+
+ENV = (
+    "HPO_NAMESPACES",
+    "HPO_ALL_NAMESPACES",
+    "HPO_REGION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "HPO_POLL_INTERVAL",
+    "HPO_ENDPOINT_URL",
+    "HPO_DELETION_POLICY",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ENV:
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_defaults_follow_the_design_doc() -> None:
+    s = from_args([])
+    assert s.clusterwide and s.namespaces == ()
+    assert s.poll_interval == 30.0 and s.deletion_policy == "delete"
+    assert s.log_format == "json" and s.log_level == "INFO"
+    assert (s.metrics_port, s.health_port) == (8080, 8081)
+    assert s.region is None
+
+
+def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HPO_NAMESPACES", "a, b")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("HPO_POLL_INTERVAL", "12")
+    s = from_args([])
+    assert s.namespaces == ("a", "b") and not s.clusterwide
+    assert s.region == "eu-west-1" and s.poll_interval == 12.0
+    monkeypatch.setenv("HPO_REGION", "us-east-2")
+    assert from_args([]).region == "us-east-2"  # HPO_REGION before AWS_REGION
+    s = from_args(["--namespace", "x", "--namespace", "y", "--region", "ap-south-1"])
+    assert s.namespaces == ("x", "y") and s.region == "ap-south-1"
+    s = from_args(["--poll-interval", "0.5", "--deletion-policy", "retain", "--log-format", "text"])
+    assert (s.poll_interval, s.deletion_policy, s.log_format) == (0.5, "retain", "text")
+    rs = s.reconcile_settings()
+    assert rs.poll_interval == 0.5 and rs.deletion_policy == "retain"
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        from_args(["--poll-interval", "0"])
+    with pytest.raises(ValidationError):
+        from_args(["--log-level", "chatty"])
+    with pytest.raises(SystemExit):
+        from_args(["--namespace", "a", "--all-namespaces"])
+
+
+def test_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--poll-interval", "-1"]) == 2
+    assert "poll_interval" in capsys.readouterr().err
