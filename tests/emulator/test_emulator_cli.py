@@ -68,6 +68,8 @@ def test_flags() -> None:
             "0.2",
             "--latency-ms",
             "5",
+            "--empty-page-rate",
+            "0.5",
             "--quota",
             "ListHyperParameterTuningJobs=1",
             "--quota",
@@ -78,7 +80,7 @@ def test_flags() -> None:
     assert config.training_seconds == 0.2 and config.seed == 9
     assert config.stopping() == 0.2 and config.startup() == pytest.approx(0.02)
     assert (config.faults.throttle_rate, config.faults.error_rate) == (0.1, 0.2)
-    assert config.faults.latency_ms == 5
+    assert config.faults.latency_ms == 5 and config.faults.empty_page_rate == 0.5
     assert config.quotas["ListHyperParameterTuningJobs"] == (1.0, 1.0)
     assert config.quotas["DescribeHyperParameterTuningJob"] == (3.0, 6.0)
     assert (
@@ -89,7 +91,9 @@ def test_flags() -> None:
     assert parse_args([]).port == 8090
 
 
-@pytest.mark.parametrize("bad", [["--quota", "NoEquals"], ["--error-rate", "1.5"]])
+@pytest.mark.parametrize(
+    "bad", [["--quota", "NoEquals"], ["--error-rate", "1.5"], ["--training-seconds", "0"]]
+)
 def test_bad_flags_exit_2(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         parse_args(bad)

@@ -153,3 +153,33 @@ def test_default_quotas_cover_every_operation() -> None:
 
     assert set(DEFAULT_QUOTAS) == set(OPERATIONS)
     assert DEFAULT_QUOTAS["ListHyperParameterTuningJobs"][0] <= 2.0
+
+
+def test_empty_pages_with_a_next_token(emulator: RunningEmulator, sm: Any) -> None:
+    """The AWS quirk a poller must survive: LastModifiedTimeAfter answering an empty page that
+    still carries a NextToken. Following the token resumes where the page should have been."""
+    from datetime import UTC, datetime
+
+    for name in ("a", "b", "c"):
+        sm.create_hyper_parameter_tuning_job(**request(name))
+    since = datetime.fromtimestamp(0, UTC)
+    admin(emulator.url, "/_emulator/faults", "POST", {"empty_page_rate": 1.0})
+    page = sm.list_hyper_parameter_tuning_jobs(LastModifiedTimeAfter=since, MaxResults=2)
+    assert page["HyperParameterTuningJobSummaries"] == [] and page["NextToken"]
+    again = sm.list_hyper_parameter_tuning_jobs(
+        LastModifiedTimeAfter=since, MaxResults=2, NextToken=page["NextToken"]
+    )
+    assert again["HyperParameterTuningJobSummaries"] == []
+    assert again["NextToken"] == page["NextToken"]
+    unfiltered = sm.list_hyper_parameter_tuning_jobs(MaxResults=2)
+    assert len(unfiltered["HyperParameterTuningJobSummaries"]) == 2  # only that query is affected
+    admin(emulator.url, "/_emulator/faults", "POST", {"empty_page_rate": 0})
+    resumed = sm.list_hyper_parameter_tuning_jobs(
+        LastModifiedTimeAfter=since, MaxResults=2, NextToken=page["NextToken"]
+    )
+    assert [
+        s["HyperParameterTuningJobName"] for s in resumed["HyperParameterTuningJobSummaries"]
+    ] == [
+        "a",
+        "b",
+    ]

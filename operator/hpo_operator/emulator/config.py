@@ -30,6 +30,9 @@ class Faults:
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     latency_ms: float = 0.0
+    # ListHyperParameterTuningJobs with LastModifiedTimeAfter answering an empty page that still
+    # carries a NextToken, as AWS has been seen to (aws-cli#7596): naive paginators loop on it.
+    empty_page_rate: float = 0.0
     operations: list[str] | None = None  # None: every operation
 
 

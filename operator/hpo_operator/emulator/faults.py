@@ -64,6 +64,17 @@ class Guard:
         if bucket is not None and not bucket.take(time.monotonic()):
             raise errors.throttling()
 
+    def empty_page(self, operation: str, params: Any) -> bool:
+        """Whether to answer this List call with an empty page that carries a NextToken."""
+        return (
+            operation == "ListHyperParameterTuningJobs"
+            and isinstance(params, dict)
+            and params.get("LastModifiedTimeAfter") is not None
+            and self._applies(operation)
+            and self.faults.empty_page_rate > 0
+            and self._rng.random() < self.faults.empty_page_rate
+        )
+
     def _applies(self, operation: str) -> bool:
         ops = self.faults.operations
         return ops is None or operation in ops
@@ -79,11 +90,18 @@ class Guard:
 
     def update(self, body: dict[str, Any]) -> None:
         """Apply a `POST /_emulator/faults` document; unknown keys are an error."""
-        known = {"throttle_rate", "error_rate", "latency_ms", "operations", "quotas"}
+        known = {
+            "throttle_rate",
+            "error_rate",
+            "empty_page_rate",
+            "latency_ms",
+            "operations",
+            "quotas",
+        }
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-        for key in ("throttle_rate", "error_rate"):
+        for key in ("throttle_rate", "error_rate", "empty_page_rate"):
             if key in body:
                 value = float(body[key])
                 if not 0.0 <= value <= 1.0:

@@ -19,17 +19,24 @@ T = TypeVar("T")
 Key = tuple[Any, ...]
 
 
-def encode_token(key: Key) -> str:
-    """An opaque NextToken for a sort key."""
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+def encode_token(key: Key | None) -> str:
+    """An opaque NextToken for a sort key (None: from the first item)."""
+    return base64.urlsafe_b64encode(
+        json.dumps(None if key is None else list(key)).encode()
+    ).decode()
 
 
-def decode_token(token: str) -> Key:
+START_TOKEN = encode_token(None)
+
+
+def decode_token(token: str) -> Key | None:
     """The sort key inside a NextToken; ValidationException when it is not one of ours."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as err:
         raise validation("Invalid pagination token: the NextToken is not valid.") from err
+    if key is None:
+        return None
     if not isinstance(key, list):
         raise validation("Invalid pagination token: the NextToken is not valid.")
     return tuple(key)
@@ -48,15 +55,17 @@ def page(
     keys = [key(item) for item in ordered]
     if descending:
         end = len(ordered)
-        if token:
-            end = bisect.bisect_left(keys, _comparable(decode_token(token), keys))
+        after = decode_token(token) if token else None
+        if after is not None:
+            end = bisect.bisect_left(keys, _comparable(after, keys))
         start = max(0, end - max_results)
         chunk = ordered[start:end][::-1]
         more = start > 0
     else:
         start = 0
-        if token:
-            start = bisect.bisect_right(keys, _comparable(decode_token(token), keys))
+        after = decode_token(token) if token else None
+        if after is not None:
+            start = bisect.bisect_right(keys, _comparable(after, keys))
         chunk = ordered[start : start + max_results]
         more = start + max_results < len(ordered)
     next_token = encode_token(key(chunk[-1])) if more and chunk else None

@@ -27,6 +27,7 @@ from aiohttp import web
 from hpo_operator.emulator import errors, operations
 from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
 from hpo_operator.emulator.faults import Guard, Stats
+from hpo_operator.emulator.listing import START_TOKEN
 from hpo_operator.emulator.statefile import load_state, save_state
 from hpo_operator.emulator.store import Store
 
@@ -109,6 +110,9 @@ class Emulator:
             except ValueError as err:
                 raise errors.ApiError("SerializationException", f"Invalid JSON: {err}") from err
             result = operations.call(self.store, operation, params, self.clock())
+            if self.guard.empty_page(operation, params):
+                token = params.get("NextToken") or START_TOKEN  # the same position again
+                result = {"HyperParameterTuningJobSummaries": [], "NextToken": token}
         except errors.ApiError as err:
             self.stats.record(operation or "(none)", err.code)
             return self._json(err.body(), err.status)
@@ -280,6 +284,13 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
     parser.add_argument("--error-rate", type=_probability, default=0.0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument(
+        "--empty-page-rate",
+        type=_probability,
+        default=0.0,
+        help="share of ListHyperParameterTuningJobs calls with LastModifiedTimeAfter that get an "
+        "empty page with a NextToken (an AWS quirk)",
+    )
+    parser.add_argument(
         "--quota",
         type=_quota,
         action="append",
@@ -304,7 +315,12 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         startup_seconds=args.startup_seconds,
         stop_seconds=args.stop_seconds,
         seed=args.seed,
-        faults=Faults(args.throttle_rate, args.error_rate, args.latency_ms),
+        faults=Faults(
+            throttle_rate=args.throttle_rate,
+            error_rate=args.error_rate,
+            latency_ms=args.latency_ms,
+            empty_page_rate=args.empty_page_rate,
+        ),
         quotas=quotas,
         state_file=args.state_file,
         max_concurrent_jobs=args.max_concurrent_jobs,
