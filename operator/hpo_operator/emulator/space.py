@@ -130,7 +130,8 @@ class SearchSpace:
         return size
 
     def grid_point(self, index: int) -> dict[str, str]:
-        """The index-th point of the categorical grid, in a fixed order."""
+        """The index-th point of the categorical grid, in a fixed order (wrapping around)."""
+        index %= self.grid_size()
         cats = [p for p in self.parameters if isinstance(p, CategoricalParameter)]
         combos: Iterator[tuple[str, ...]] = itertools.product(*(p.values for p in cats))
         combo = next(itertools.islice(combos, index, None))
