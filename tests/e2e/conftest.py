@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess
+from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
@@ -21,11 +21,11 @@ from support.kube import Kubectl
 def crds(kubectl: Kubectl) -> None:
     """The generated CRD installed and established."""
     kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        f"crd/{PLURAL}.{GROUP}",
-        "--timeout=60s",
+    established = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+    wait_for(
+        lambda: kubectl("get", f"crd/{PLURAL}.{GROUP}", "-o", established).stdout == "True",
+        60,
+        "the CRD to be Established",
     )
 
 
