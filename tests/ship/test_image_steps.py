@@ -133,6 +133,17 @@ def test_install_steps_in_a_clean_venv(tmp_path: Path) -> None:
     )
     assert version.stdout.strip() == f"hpo-operator {pyproject_version()}"
 
+    # The entrypoint's module imports kopf, boto3, aiohttp and prometheus_client: all installed.
+    run_help = subprocess.run(
+        [str(venv / "bin" / "hpo-operator"), "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run_help.returncode == 0, run_help.stderr
+    assert "--all-namespaces" in run_help.stdout
+
     check = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "check"],
         capture_output=True,
