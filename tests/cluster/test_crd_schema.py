@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
 
 from hpo_operator import schema, translate
 from support.kube import Kubectl
+from unit.model_strategies import valid_specs
 
 pytestmark = pytest.mark.cluster
 
@@ -184,3 +186,25 @@ def test_kubectl_explain_shows_the_aws_documentation(kubectl: Kubectl, crd_insta
     assert explained.returncode == 0, explained.stderr
     assert "Amazon Resource Name" in text or "IAM role" in text, text
     assert "<" not in text.split("DESCRIPTION:", 1)[-1], text  # plain text, no HTML
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(spec=valid_specs())
+def test_the_api_server_accepts_every_spec_the_model_allows(
+    kubectl: Kubectl, crd_installed: str, spec: dict[str, Any]
+) -> None:
+    """CRD patterns run on Go RE2, validate.py on Python's regex: they must agree on valid input."""
+    manifest = {
+        "apiVersion": "sagemaker.services.k8s.aws/v1alpha1",
+        "kind": "HyperParameterTuningJob",
+        "metadata": {"name": "generated", "namespace": "default"},
+        "spec": spec,
+    }
+    result = kubectl(
+        "apply", "--dry-run=server", "-f", "-", input=json.dumps(manifest), check=False
+    )
+    assert result.returncode == 0, result.stderr

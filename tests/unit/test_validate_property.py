@@ -1,159 +1,19 @@
-"""Property tests: specs generated from the model's own constraints are accepted, and breaking
-one constraint yields a Problem that names the broken field.
-
-The strategies read botocore's shapes (the same source as the CRD and the validator), with
-ACK field names from naming.fields_of, then repair the few cross-field rules (one training job
-definition, ordered numeric ranges, parallel ≤ total, objective among the metric definitions).
-"""
+"""Property tests: specs generated from the model's own constraints (model_strategies.py) are
+accepted, and breaking one constraint yields a Problem that names the broken field."""
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from botocore.model import Shape
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from model_strategies import PROPERTY_SETTINGS, valid_specs
 
 from hpo_operator import awsmodel, translate
 from hpo_operator.naming import fields_of
-from hpo_operator.validate import matches, validate_request, validate_spec
-
-MAX_ITEMS = 2
-PROPERTY_SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
-
-# Python's re cannot read \p{..} or lookbehind: generate from a near pattern, keep only what the
-# real pattern (applied by validate.matches) accepts.
-_NEAR = {r"\p{L}\p{Z}\p{N}": "a-zA-Z0-9 ", "(?<!-)": ""}
-
-
-def _string(shape: Shape) -> st.SearchStrategy[str]:
-    enum = list(getattr(shape, "enum", None) or [])
-    if enum:
-        return st.sampled_from(enum)
-    low = shape.metadata.get("min", 0)
-    high = min(shape.metadata.get("max", 40), 60)
-    pattern = shape.metadata.get("pattern")
-    if pattern is None:
-        return st.text(min_size=low, max_size=high)
-    near = pattern
-    for original, replacement in _NEAR.items():
-        near = near.replace(original, replacement)
-    strategy = st.from_regex(re.compile(near, re.ASCII), fullmatch=True)
-    return strategy.filter(lambda s: low <= len(s) <= high and matches(pattern, s))
-
-
-def _number(shape: Shape, integer: bool) -> st.SearchStrategy[Any]:
-    low = shape.metadata.get("min")
-    high = shape.metadata.get("max")
-    if integer:
-        return st.integers(
-            min_value=low if low is not None else -(2**31),
-            max_value=high if high is not None else 2**31,
-        )
-    return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
-
-
-def value_for(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
-    """A valid manifest value (ACK names) for a shape, from its constraints alone."""
-    kind = shape.type_name
-    if kind == "structure":
-        table = fields_of(shape)
-        required = {field for field, member in table.items() if member in shape.required_members}
-        optional = sorted(set(table) - required)
-
-        @st.composite
-        def build(draw: st.DrawFn) -> dict[str, Any]:
-            chosen = list(required)
-            if depth < 6:
-                chosen += (
-                    draw(st.lists(st.sampled_from(optional), unique=True, max_size=4))
-                    if (optional)
-                    else []
-                )
-            return {
-                field: draw(value_for(shape.members[table[field]], depth + 1)) for field in chosen
-            }
-
-        return build()
-    if kind == "list":
-        low = shape.metadata.get("min", 0)
-        high = min(shape.metadata.get("max", MAX_ITEMS), max(low, MAX_ITEMS))
-        return st.lists(value_for(shape.member, depth + 1), min_size=low, max_size=high)
-    if kind == "map":
-        low = shape.metadata.get("min", 0)
-        high = min(shape.metadata.get("max", MAX_ITEMS), max(low, MAX_ITEMS))
-        return st.dictionaries(
-            _string(shape.key), value_for(shape.value, depth + 1), min_size=low, max_size=high
-        )
-    if kind == "string":
-        return _string(shape)
-    if kind in ("integer", "long"):
-        return _number(shape, integer=True)
-    if kind in ("float", "double"):
-        return _number(shape, integer=False)
-    if kind == "boolean":
-        return st.booleans()
-    raise AssertionError(f"no strategy for {kind}")
-
-
-@st.composite
-def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
-    spec: dict[str, Any] = draw(value_for(awsmodel.input_shape(awsmodel.CREATE)))
-    definition = draw(value_for(awsmodel.shape("HyperParameterTrainingJobDefinition")))
-    if draw(st.booleans()):
-        spec["trainingJobDefinition"] = definition
-        spec.pop("trainingJobDefinitions", None)
-    else:
-        spec["trainingJobDefinitions"] = [definition]
-        spec.pop("trainingJobDefinition", None)
-    config = spec["hyperParameterTuningJobConfig"]
-    limits = config["resourceLimits"]
-    if "maxNumberOfTrainingJobs" in limits:
-        limits["maxNumberOfTrainingJobs"] = max(
-            limits["maxNumberOfTrainingJobs"], limits["maxParallelTrainingJobs"]
-        )
-    for ranges in _all_ranges(spec):
-        for kind, integer in (
-            ("integerParameterRanges", True),
-            ("continuousParameterRanges", False),
-        ):
-            for item in ranges.get(kind, []):
-                low = draw(st.integers(1, 50)) if integer else draw(st.floats(0.01, 0.4))
-                high = low + (draw(st.integers(0, 50)) if integer else draw(st.floats(0, 0.5)))
-                item["minValue"], item["maxValue"] = str(low), str(high)
-    for where in _definitions(spec):
-        metrics = where.get("algorithmSpecification", {}).get("metricDefinitions")
-        if metrics:
-            name = metrics[0]["name"]
-            where.get("tuningObjective", {}).update(metricName=name)
-            if "tuningObjective" not in where and "hyperParameterTuningJobObjective" in config:
-                config["hyperParameterTuningJobObjective"]["metricName"] = name
-            if "tuningObjective" not in where and "hyperParameterTuningJobObjective" not in config:
-                where["tuningObjective"] = {"type_": "Maximize", "metricName": name}
-    return spec
-
-
-def _definitions(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    if "trainingJobDefinition" in spec:
-        return [spec["trainingJobDefinition"]]
-    return list(spec.get("trainingJobDefinitions", []))
-
-
-def _all_ranges(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    config = spec["hyperParameterTuningJobConfig"]
-    found = [config.get("parameterRanges")]
-    found += [d.get("hyperParameterRanges") for d in _definitions(spec)]
-    return [ranges for ranges in found if ranges]
+from hpo_operator.validate import validate_request, validate_spec
 
 
 @PROPERTY_SETTINGS
