@@ -1,8 +1,9 @@
 """`hpo-operator run`: settings → logging → probes and metrics → kopf, until SIGINT/SIGTERM.
 
 kopf is configured here, explicitly: the ACK finalizer name, progress and diff-base in annotations
-under this operator's prefix (never in status), watch timeouts, standalone (no peering: run one
-replica with the Recreate strategy), and a login that needs no Kubernetes client library.
+under this operator's prefix (never in status), watch timeouts, standalone unless `peering_name`
+names a kopf peering object (more than one replica), and a login that needs no Kubernetes client
+library.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +20,9 @@ from pydantic import ValidationError
 
 from hpo_operator import __version__, handlers, health, logs
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
-from hpo_operator.polling import PerResourceTimer
+from hpo_operator.poller import PollerConfig, SharedPoller
+from hpo_operator.polling import PerResourceTimer, PollingStrategy
+from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX, Op
 from hpo_operator.sagemaker import SageMakerClients
 from hpo_operator.settings import Settings, from_args
@@ -43,6 +47,26 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     return k
 
 
+def polling_strategy(
+    settings: Settings, clients: SageMakerClients
+) -> tuple[SageMakerClients, PollingStrategy]:
+    """The clients the handlers use and how running jobs are polled (`settings.polling`)."""
+    if settings.polling == "per-resource":
+        return clients, PerResourceTimer(settings.poll_interval, settings.poll_jitter)
+    config = PollerConfig(
+        fast_interval=min(settings.poll_fast_interval, settings.poll_interval),
+        slow_interval=settings.poll_interval,
+        jitter=settings.poll_jitter,
+        page_budget=settings.poll_page_budget,
+        sweep_interval=settings.poll_sweep_interval,
+        call_timeout=settings.aws_call_timeout,
+    )
+    shared = SharedPoller(
+        clients, settings.reconcile_settings(), config, parse_limits(settings.aws_rate_limits)
+    )
+    return shared, shared
+
+
 async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> None:
     """Run the operator until stopped."""
     metrics = Metrics()
@@ -52,10 +76,10 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         metrics.observe_call(op, outcome, seconds)
         probes.observe_call(op, outcome, seconds)
 
-    clients = SageMakerClients(settings.aws_config(), observe)
+    clients, strategy = polling_strategy(settings, SageMakerClients(settings.aws_config(), observe))
     operator = handlers.Operator(settings, clients, metrics, probes)
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, PerResourceTimer(settings.poll_interval, settings.poll_jitter))
+    handlers.register(registry, strategy)
 
     host = settings.bind_address
     health_runner, health_port = await health.serve(
@@ -84,7 +108,9 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
             memo=kopf.Memo(operator=operator),
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),
-            standalone=True,
+            standalone=not settings.peering_name,
+            peering_name=settings.peering_name or None,
+            priority=secrets.randbelow(2**31) if settings.peering_name else None,
             ready_flag=ready,
             stop_flag=stop_flag,
         )

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hpo_operator import __version__
+from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import ReconcileSettings
 from hpo_operator.sagemaker import AwsConfig
 
@@ -34,6 +35,13 @@ class Settings(BaseSettings):
     endpoint_url: str | None = None
     poll_interval: float = Field(default=30.0, gt=0)
     poll_jitter: float = Field(default=0.2, ge=0, lt=1)
+    # How running jobs are watched: `shared` (one lister per region and endpoint, Describe only
+    # what changed; poller.py) or `per-resource` (one Describe timer per job; polling.py).
+    polling: Literal["shared", "per-resource"] = "shared"
+    poll_fast_interval: float = Field(default=5.0, gt=0)  # shared: the interval after a change
+    poll_page_budget: int = Field(default=10, ge=1)  # shared: List pages per poll at most
+    poll_sweep_interval: float = Field(default=300.0, gt=0)  # shared: full InProgress listing
+    aws_rate_limits: str = ""  # shared: `Op=RATE[:BURST],...` over ratelimit.DEFAULT_LIMITS
     deletion_policy: Literal["delete", "retain"] = "delete"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
@@ -53,6 +61,10 @@ class Settings(BaseSettings):
     watch_connect_timeout: float = Field(default=10.0, gt=0)
     readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
 
+    # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
+    # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
+    peering_name: str | None = None
+
     # Fault injection for the kill-and-restart test: exit right after a successful Create.
     exit_after_create: bool = False
 
@@ -61,6 +73,12 @@ class Settings(BaseSettings):
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("aws_rate_limits")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        parse_limits(value)
         return value
 
     @field_validator("log_level")
@@ -126,6 +144,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="SageMaker endpoint URL [HPO_ENDPOINT_URL]")
     p.add_argument(
         "--poll-interval", type=float, help="seconds between status polls [HPO_POLL_INTERVAL, 30]"
+    )
+    p.add_argument(
+        "--polling",
+        choices=("shared", "per-resource"),
+        help="how running jobs are watched [HPO_POLLING, shared]",
     )
     p.add_argument(
         "--deletion-policy",

@@ -29,6 +29,7 @@ DOCUMENTED_SETTINGS = (
     "log_level",
     "metrics_port",
     "health_port",
+    "peering_name",
 )
 
 

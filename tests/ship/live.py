@@ -1,0 +1,139 @@
+"""Running the operator as an installed chart would: as the chart's ServiceAccount, with its env.
+
+There is no kubelet in the test cluster, so the Deployment's pod never runs; instead the operator
+runs as a local process with a kubeconfig holding a token of the chart's ServiceAccount, so the API
+server applies exactly the chart's RBAC to every call it makes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ship.chart import REPO
+from support.kube import Kubectl
+
+JOB_SAMPLE = REPO / ".." / "shared" / "ack" / "e2e_xgboost_hpojob.yaml"
+REFUSALS = ("403", "Forbidden", "forbidden", "Not enough permissions")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll until `predicate` returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_account_kubeconfig(
+    admin: Path, kubectl: Kubectl, namespace: str, account: str, path: Path
+) -> Path:
+    """A kubeconfig for the admin kubeconfig's cluster, authenticated as the ServiceAccount."""
+    token = kubectl("create", "token", account, "-n", namespace, "--duration=1h").stdout.strip()
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    user = {"name": account, "user": {"token": token}}
+    context = {"name": account, "context": {"cluster": cluster["name"], "user": account}}
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [user],
+                "contexts": [context],
+                "current-context": account,
+            }
+        )
+    )
+    return path
+
+
+def sample_job(name: str) -> dict[str, Any]:
+    """ACK's e2e sample manifest with its placeholders filled (skip when ../shared is absent)."""
+    if not JOB_SAMPLE.exists():
+        pytest.skip(f"{JOB_SAMPLE} is absent (../shared is not mounted)")
+    text = string.Template(JOB_SAMPLE.read_text()).substitute(
+        HPO_JOB_NAME=name,
+        SAGEMAKER_DATA_BUCKET="example-bucket",
+        SAGEMAKER_EXECUTION_ROLE_ARN="arn:aws:iam::123456789012:role/SageMakerExecution",
+        XGBOOST_IMAGE_URI="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+    )
+    manifest: dict[str, Any] = yaml.safe_load(text)
+    return manifest
+
+
+class Operator:
+    """`hpo-operator run` as a child process with the chart's kind of environment."""
+
+    def __init__(self, kubeconfig: Path, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.health_port = free_port()
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_", "AWS_", "KUBE"))}
+        base.update(
+            KUBECONFIG=str(kubeconfig),
+            AWS_ACCESS_KEY_ID="emulator",
+            AWS_SECRET_ACCESS_KEY="emulator",
+            AWS_EC2_METADATA_DISABLED="true",
+            HPO_REGION="us-west-2",
+            HPO_POLL_INTERVAL="0.5",
+            HPO_LOG_FORMAT="text",
+            HPO_HEALTH_PORT=str(self.health_port),
+            HPO_METRICS_PORT=str(free_port()),
+        )
+        base.update(env)
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hpo_operator.cli", "run"],
+                env=base,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, f"operator exited:\n{self.log()[-3000:]}"
+        try:
+            url = f"http://127.0.0.1:{self.health_port}/readyz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status) == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def refusals(self) -> list[str]:
+        return [line for line in self.log().splitlines() if any(w in line for w in REFUSALS)]
