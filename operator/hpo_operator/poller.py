@@ -1,0 +1,645 @@
+"""The shared poller: one per (region, endpoint) finds the jobs that changed, describes only those.
+
+Instead of one Describe per job per interval, each poll lists the account's tuning jobs that
+changed since a watermark (`ListHyperParameterTuningJobs` with `LastModifiedTimeAfter`, pages of
+100) and describes just the tracked jobs whose summary (LastModifiedTime, status, counters)
+differs from the last one seen. Every few minutes a sweep lists all InProgress jobs instead; a
+tracked job missing from it has left InProgress and gets one final Describe.
+
+Field facts this follows:
+- List quotas are tiny (about 2/s per account), so every call goes through the account+region's
+  `RateLimiter`, a poll reads at most `page_budget` pages, and a page with no summaries ends the
+  listing even when it carries a NextToken (aws-cli#7596: such tokens can go on for ever).
+- The watermark comes from SageMaker's own LastModifiedTime values, minus a margin that covers the
+  listing's duration, never from the local clock, so clock skew cannot hide a change.
+
+How a change reaches status: the poller stores the fresh Describe in the job's `Tracked` entry and
+wakes the resource's kopf timer (`SharedPoller.install`), which awaits it. The timer runs the
+normal poll handler with the Describe in a context variable; `PolledSageMaker` answers that
+reconcile's Describe from it. So `reconcile.decide` still makes every decision (status,
+conditions, Events), kopf patches status (only when the merge patch is not empty), and this
+module never talks to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import botocore.exceptions
+import kopf
+
+from hpo_operator.handlers import NAMESPACE_INDEX, namespace_annotations_of, to_resource
+from hpo_operator.polling import GROUP, PLURAL, VERSION, PollHandler, needs_polling
+from hpo_operator.ratelimit import RateLimiter
+from hpo_operator.reconcile import (
+    FINISHED,
+    STATUS_JOB_STATE,
+    AwsFailure,
+    Call,
+    ErrorKind,
+    Op,
+    ReconcileSettings,
+    status_arn,
+    target_of,
+)
+from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
+
+log = logging.getLogger("hpo_operator.poller")
+
+LIST_OP = "ListHyperParameterTuningJobs"
+PAGE_SIZE = 100  # the API's maximum MaxResults
+
+# --------------------------------------------------------------------------------------------
+# Pure parts: signatures, the listing loop, the watermark, the interval
+
+
+Signature = tuple[float | None, str | None, str, str]
+
+
+def epoch(value: Any) -> float | None:
+    """Seconds since the epoch from what boto3 returns (datetime) or status holds (RFC 3339)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _counters(value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return ""
+    return json.dumps({str(k).lower(): v for k, v in value.items()}, sort_keys=True)
+
+
+def signature(summary: Mapping[str, Any]) -> Signature:
+    """What identifies a job's visible state, from a List summary or a Describe response.
+
+    LastModifiedTime at whole seconds (status keeps whole seconds), the status and both counters
+    (keys lower-cased, so that status's camelCase copy compares equal to AWS's PascalCase).
+    """
+    modified = epoch(summary.get("LastModifiedTime"))
+    return (
+        None if modified is None else float(int(modified)),
+        summary.get("HyperParameterTuningJobStatus"),
+        _counters(summary.get("TrainingJobStatusCounters")),
+        _counters(summary.get("ObjectiveStatusCounters")),
+    )
+
+
+def status_signature(status: Mapping[str, Any]) -> Signature:
+    """The same signature from a resource's status (ACK field names)."""
+    return signature(
+        {
+            "LastModifiedTime": status.get("lastModifiedTime"),
+            "HyperParameterTuningJobStatus": status.get(STATUS_JOB_STATE),
+            "TrainingJobStatusCounters": status.get("trainingJobStatusCounters"),
+            "ObjectiveStatusCounters": status.get("objectiveStatusCounters"),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ListFailure:
+    """A List call that failed; `throttled` and AWS's Retry-After drive the limiter."""
+
+    code: str
+    message: str
+    throttled: bool = False
+    retry_after: float | None = None
+
+
+Fetch = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any] | ListFailure]]
+
+
+@dataclass
+class Listing:
+    """The outcome of one paginated listing."""
+
+    summaries: list[Mapping[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    complete: bool = False  # the listing reached its end (no NextToken, or an empty page)
+    empty_page_with_token: bool = False
+    next_token: str | None = None  # where to resume when the page budget ran out
+    failure: ListFailure | None = None
+
+
+async def list_pages(
+    fetch: Fetch, params: Mapping[str, Any], budget: int, token: str | None = None
+) -> Listing:
+    """Page through a listing: at most `budget` pages; an empty page ends it, token or not."""
+    out = Listing()
+    while out.pages < budget:
+        request = dict(params)
+        if token:
+            request["NextToken"] = token
+        response = await fetch(request)
+        if isinstance(response, ListFailure):
+            out.failure = response
+            out.next_token = token
+            return out
+        out.pages += 1
+        items = [s for s in response.get("HyperParameterTuningJobSummaries") or () if s]
+        out.summaries.extend(items)
+        token = response.get("NextToken") or None
+        if token is None:
+            out.complete = True
+            return out
+        if not items:
+            out.complete = True
+            out.empty_page_with_token = True
+            return out
+    out.next_token = token
+    return out
+
+
+def next_watermark(
+    current: float | None, modified: Iterable[float | None], margin: float
+) -> float | None:
+    """The next LastModifiedTimeAfter: the newest LastModifiedTime SageMaker returned, minus
+    `margin`; never earlier than `current`, and unchanged when nothing was returned."""
+    seen = [m for m in modified if m is not None]
+    if not seen:
+        return current
+    candidate = max(seen) - margin
+    return candidate if current is None else max(current, candidate)
+
+
+class AdaptiveInterval:
+    """Fast right after a change, then slower by `growth` per quiet poll up to `slow`.
+
+    Jitter only shortens an interval (by up to `jitter`·interval), so the time from a change to
+    its poll never exceeds `slow`, whatever the draw.
+    """
+
+    def __init__(self, fast: float, slow: float, growth: float = 1.5, jitter: float = 0.2) -> None:
+        self.fast = min(fast, slow)
+        self.slow = slow
+        self.growth = growth
+        self.jitter = jitter
+        self.current = self.fast
+
+    def next(self, changed: bool, rand: float) -> float:
+        """The pause before the next poll, after a poll that found changes or not."""
+        self.current = self.fast if changed else min(self.slow, self.current * self.growth)
+        return self.current * (1.0 - self.jitter * rand)
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery to the resource's timer
+
+
+@dataclass
+class Prefetched:
+    """A Describe the poller made, handed to one reconcile of that job."""
+
+    key: str
+    result: Mapping[str, Any] | AwsFailure
+    used: bool = False
+
+
+PREFETCHED: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar(
+    "hpo_prefetched", default=None
+)
+
+
+def job_key(name_or_arn: str) -> str:
+    """Job names are unique per account and region regardless of case (List lower-cases ARNs)."""
+    return name_or_arn.rsplit("/", 1)[-1].lower()
+
+
+@dataclass
+class Tracked:
+    """One tracked job: the last state seen, and a fresh Describe waiting for its resource."""
+
+    key: str
+    seen: Signature | None = None
+    pending: Mapping[str, Any] | AwsFailure | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    watchers: int = 0
+    unwatched_since: float = 0.0
+    noted_at: float = 0.0  # monotonic time of the last Describe seen
+
+    def deliver(self, result: Mapping[str, Any] | AwsFailure) -> None:
+        self.pending = result
+        self.wake.set()
+
+    async def wait(self, stopped: Any, limit: float) -> Mapping[str, Any] | AwsFailure | None:
+        """The next fresh Describe; None on timeout or when kopf stops the timer."""
+        if self.pending is None:
+            waiters = [asyncio.ensure_future(self.wake.wait())]
+            if stopped is not None:
+                waiters.append(asyncio.ensure_future(stopped.wait()))
+            try:
+                await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        found, self.pending = self.pending, None
+        self.wake.clear()
+        return found
+
+
+# --------------------------------------------------------------------------------------------
+# One region/endpoint's poller
+
+
+@dataclass(frozen=True)
+class PollerConfig:
+    """The poller's knobs (from `settings.Settings`)."""
+
+    fast_interval: float = 5.0
+    slow_interval: float = 30.0
+    jitter: float = 0.2
+    page_budget: int = 10
+    sweep_interval: float = 300.0
+    margin: float = 5.0  # plus the listing's own duration
+    describe_concurrency: int = 4
+    describe_max_wait: float = 2.0  # a reconcile's Describe waits this long for a token at most
+    call_timeout: float = 40.0
+    forget_after: float = 300.0  # drop a job nobody has watched for this long
+
+
+@dataclass
+class PollerStats:
+    """Counters for logs, metrics and the benchmark."""
+
+    polls: int = 0
+    pages: int = 0
+    sweeps: int = 0
+    describes: int = 0
+    empty_pages_with_token: int = 0
+    budget_exhausted: int = 0
+
+
+class RegionPoller:
+    """Lists changed jobs and describes them, for one (region, endpoint), on its own task."""
+
+    def __init__(
+        self,
+        sagemaker: SageMaker,
+        limiter: RateLimiter,
+        config: PollerConfig,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sagemaker = sagemaker
+        self.limiter = limiter
+        self.config = config
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.jobs: dict[str, Tracked] = {}
+        self.watermark: float | None = None
+        self.next_sweep = 0.0
+        self.resume: tuple[dict[str, Any], str, float, list[float | None], set[str]] | None = None
+        self.interval = AdaptiveInterval(
+            config.fast_interval, config.slow_interval, 1.5, config.jitter
+        )
+        self.stats = PollerStats()
+        self._task: asyncio.Task[None] | None = None
+        self._semaphore = asyncio.Semaphore(config.describe_concurrency)
+
+    # --- bookkeeping from the timers and the reconciles ---------------------------------------
+
+    def watch(self, key: str, status: Mapping[str, Any]) -> Tracked:
+        """A resource's timer waits on this job; tracked from now on."""
+        entry = self.jobs.get(key)
+        if entry is None:
+            entry = self.jobs[key] = Tracked(key)
+            entry.seen = status_signature(status) if status.get(STATUS_JOB_STATE) else None
+        entry.watchers += 1
+        self.start()
+        return entry
+
+    def unwatch(self, entry: Tracked) -> None:
+        entry.watchers = max(entry.watchers - 1, 0)
+        if entry.watchers == 0:
+            entry.unwatched_since = self.clock()
+
+    def note(self, name: str, described: Mapping[str, Any]) -> None:
+        """A Describe made by a reconcile: remember what it saw, so the poller won't repeat it."""
+        key = job_key(name)
+        entry = self.jobs.get(key)
+        state = described.get("HyperParameterTuningJobStatus")
+        if entry is None:
+            if state in FINISHED:
+                return
+            entry = self.jobs[key] = Tracked(key, unwatched_since=self.clock())
+        entry.seen = signature(described)
+        entry.noted_at = self.clock()
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="hpo-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run(self) -> None:
+        """Poll until cancelled; a bug in one poll is logged and the loop goes on."""
+        while True:
+            changed = False
+            try:
+                self._forget_unwatched()
+                if self.jobs:
+                    changed = await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poll failed")
+            await asyncio.sleep(self.interval.next(changed, self.rng.random()))
+
+    async def poll_once(self) -> bool:
+        """One poll: list (changes, or a sweep), then describe what changed; True if any did."""
+        self.stats.polls += 1
+        now = self.clock()
+        if self.resume is not None:
+            params, token, started, modified, before = self.resume
+            self.resume = None
+        else:
+            sweep = self.watermark is None or now >= self.next_sweep
+            params = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime"}
+            if sweep:
+                params["StatusEquals"] = "InProgress"
+                self.stats.sweeps += 1
+            else:
+                params["LastModifiedTimeAfter"] = datetime.fromtimestamp(
+                    self.watermark or 0.0, tz=UTC
+                )
+            token, started, modified, before = "", now, [], set(self.jobs)
+        listing = await list_pages(self._fetch, params, self.config.page_budget, token or None)
+        self.stats.pages += listing.pages
+        self.stats.empty_pages_with_token += int(listing.empty_page_with_token)
+        dirty: set[str] = set()
+        listed: set[str] = set()
+        for summary in listing.summaries:
+            key = job_key(str(summary.get("HyperParameterTuningJobName") or ""))
+            listed.add(key)
+            modified.append(epoch(summary.get("LastModifiedTime")))
+            entry = self.jobs.get(key)
+            if entry is not None and entry.seen != signature(summary):
+                dirty.add(key)
+        if listing.complete:
+            margin = self.config.margin + (self.clock() - started)
+            self.watermark = next_watermark(self.watermark, modified, margin)
+            if "StatusEquals" in params:
+                # Tracked before the sweep began and not InProgress now: finished or stopping.
+                dirty |= {
+                    key
+                    for key in before - listed
+                    if key in self.jobs and not _finished(self.jobs[key])
+                }
+                self.next_sweep = self.clock() + self.config.sweep_interval
+        elif listing.next_token and listing.failure is None:
+            self.stats.budget_exhausted += 1
+            self.resume = (params, listing.next_token, started, modified, before)
+        dirty |= {key for key, entry in self.jobs.items() if entry.seen is None}
+        await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
+        return bool(dirty)
+
+    def _forget_unwatched(self) -> None:
+        """Drop jobs no timer waits for: finished ones at once, others after `forget_after`."""
+        cutoff = self.clock() - self.config.forget_after
+        for key, entry in list(self.jobs.items()):
+            if entry.watchers or entry.pending is not None:
+                continue
+            if _finished(entry) or entry.unwatched_since < cutoff:
+                del self.jobs[key]
+
+    async def _describe(self, key: str) -> None:
+        async with self._semaphore:
+            entry = self.jobs.get(key)
+            if entry is None:
+                return
+            result = await self.call(Call(Op.DESCRIBE, key))
+            self.stats.describes += 1
+            if isinstance(result, AwsFailure):
+                if result.kind is ErrorKind.NOT_FOUND:
+                    entry.deliver(result)
+                    entry.seen = (None, "NotFound", "", "")
+                return  # throttled or failed: `seen` is unchanged, so the next poll tries again
+            entry.seen = signature(result)
+            entry.noted_at = self.clock()
+            entry.deliver(result)
+
+    # --- calls, all through the limiter -------------------------------------------------------
+
+    async def call(
+        self, call: Call, max_wait: float | None = None
+    ) -> Mapping[str, Any] | AwsFailure:
+        """One SageMaker call through the account's budget; throttling slows the budget down."""
+        operation = call.op.value
+        if not await self.limiter.acquire(operation, max_wait):
+            return AwsFailure(
+                call.op,
+                "ClientRateLimited",
+                f"the operator's own budget for {operation} in this account and region is spent "
+                "(it stays under SageMaker's quota); retrying",
+                ErrorKind.RECOVERABLE,
+                throttled=True,
+            )
+        result = await self.sagemaker.execute(call)
+        if isinstance(result, AwsFailure) and result.throttled:
+            self.limiter.throttled(operation)
+        elif not isinstance(result, AwsFailure):
+            self.limiter.succeeded(operation)
+        return result
+
+    async def _fetch(self, params: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
+        await self.limiter.acquire(LIST_OP)
+        result = await list_jobs(self.sagemaker, params, self.config.call_timeout)
+        if isinstance(result, ListFailure):
+            if result.throttled:
+                self.limiter.throttled(LIST_OP, result.retry_after)
+            log.warning("%s failed (%s): %s", LIST_OP, result.code, result.message)
+        else:
+            self.limiter.succeeded(LIST_OP)
+        return result
+
+
+def _finished(entry: Tracked) -> bool:
+    return entry.seen is not None and entry.seen[1] in FINISHED
+
+
+async def list_jobs(
+    sagemaker: SageMaker, params: Mapping[str, Any], deadline: float
+) -> Mapping[str, Any] | ListFailure:
+    """ListHyperParameterTuningJobs on the adapter's client and thread pool.
+
+    `sagemaker.SageMaker` has no List operation (the reconciler never lists), so this reaches
+    into its client; the error handling mirrors the adapter's, plus AWS's Retry-After header.
+    """
+    client: Any = sagemaker._client
+    executor: Any = sagemaker._executor
+    loop = asyncio.get_running_loop()
+    method = partial(client.list_hyper_parameter_tuning_jobs, **params)
+    try:
+        response = await asyncio.wait_for(loop.run_in_executor(executor, method), deadline)
+    except botocore.exceptions.ClientError as error:
+        details = error.response.get("Error", {})
+        meta = error.response.get("ResponseMetadata", {})
+        code = str(details.get("Code") or f"HTTP{meta.get('HTTPStatusCode')}")
+        retry_after = _retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
+        return ListFailure(
+            code, str(details.get("Message") or error), code in THROTTLE_CODES, retry_after
+        )
+    except Exception as error:  # network, timeout, credentials: the next poll tries again
+        return ListFailure(type(error).__name__, str(error) or "no answer")
+    return {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
+
+
+def _retry_after(value: Any) -> float | None:
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The adapter and the polling strategy
+
+
+class PolledSageMaker(SageMaker):
+    """The reconciler's port in shared-poller mode: every call goes through the account's
+    budget; a Describe the poller already made is answered from it; Describes are noted."""
+
+    def __init__(self, inner: SageMaker, poller: RegionPoller) -> None:
+        self.inner = inner
+        self.poller = poller
+        self._client = inner._client
+        self._executor = inner._executor
+
+    async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        prefetched = PREFETCHED.get()
+        if (
+            call.op is Op.DESCRIBE
+            and prefetched is not None
+            and not prefetched.used
+            and prefetched.key == job_key(call.job_name)
+        ):
+            prefetched.used = True
+            return prefetched.result
+        max_wait = self.poller.config.describe_max_wait if call.op is Op.DESCRIBE else None
+        result = await self.poller.call(call, max_wait)
+        if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
+            self.poller.note(call.job_name, result)
+        return result
+
+    __call__ = execute
+
+
+class SharedPoller(SageMakerClients):
+    """The `shared` polling strategy, and the SageMaker clients that go with it.
+
+    Give it to `handlers.Operator` as its clients and to `handlers.register` as its strategy.
+    """
+
+    def __init__(
+        self,
+        clients: SageMakerClients,
+        reconcile: ReconcileSettings,
+        config: PollerConfig,
+        limits: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        self.base = clients
+        self.reconcile = reconcile
+        self.config = config
+        self.limits = limits
+        self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
+        self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
+        return await self.port(region, endpoint_url)
+
+    async def port(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
+        """The (region, endpoint)'s port, creating its client and poller on first use."""
+        key = (region, endpoint_url or None)
+        found = self._ports.get(key)
+        if found is not None:
+            return found
+        inner = await self.base.get(region, endpoint_url)
+        async with self._lock:
+            found = self._ports.get(key)
+            if found is None:
+                poller = RegionPoller(inner, RateLimiter(self.limits), self.config)
+                self.pollers[key] = poller
+                found = self._ports[key] = PolledSageMaker(inner, poller)
+            return found
+
+    def close(self) -> None:
+        for poller in self.pollers.values():
+            if poller._task is not None:
+                poller._task.cancel()
+        self.base.close()
+
+    def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
+        """One kopf timer per running job that sleeps until the poller has news for it."""
+        wait_timeout = max(self.config.sweep_interval, self.config.slow_interval)
+
+        def when(status: Mapping[str, Any], meta: Mapping[str, Any], **_: Any) -> bool:
+            return needs_polling(status, meta)
+
+        async def timer(**kwargs: Any) -> None:
+            body = kwargs["body"]
+            namespace = str(body.get("metadata", {}).get("namespace") or "")
+            ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), namespace)
+            resource = to_resource(body, ns)
+            target = target_of(resource, self.reconcile)
+            if not target.region or target.problem is not None:
+                # Nothing to list for: look again now and then, like the per-resource timer.
+                stopped = kwargs.get("stopped")
+                if stopped is not None:
+                    await stopped.wait(self.config.slow_interval)
+                if not stopped:
+                    await poll(**kwargs)
+                return
+            port = await self.port(target.region, target.endpoint_url)
+            key = job_key(status_arn(resource.status) or target.job_name)
+            entry = port.poller.watch(key, resource.status)
+            try:
+                found = await entry.wait(kwargs.get("stopped"), wait_timeout)
+            finally:
+                port.poller.unwatch(entry)
+            if found is None:
+                return
+            token = PREFETCHED.set(Prefetched(key, found))
+            try:
+                await poll(**kwargs)
+            finally:
+                PREFETCHED.reset(token)
+
+        kopf.timer(
+            GROUP,
+            VERSION,
+            PLURAL,
+            id="poll",
+            registry=registry,
+            interval=0.2,  # the handler itself waits for news; this is only the gap between two
+            sharp=False,
+            when=when,
+        )(timer)
