@@ -282,6 +282,8 @@ class Store:
             same = self.index.by_status.get(status_eq, set())
             if few is None or len(same) < len(few):
                 few = list(same)
+        if contains and few is None:  # one pass over the lower-cased keys, in C
+            few = [job.name for lowered, job in self.jobs.items() if contains in lowered]
         if sort_by == "Status" or (few is not None and len(few) * 4 < len(self.jobs)):
             names = few if few is not None else [job.name for job in self.jobs.values()]
             jobs = [j for j in (self.jobs[n.lower()] for n in names) if keep(j)]
