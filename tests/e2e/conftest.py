@@ -23,7 +23,9 @@ def crds(kubectl: Kubectl) -> None:
     kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
     established = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
     wait_for(
-        lambda: kubectl("get", f"crd/{PLURAL}.{GROUP}", "-o", established).stdout == "True",
+        lambda: (
+            kubectl("get", f"crd/{PLURAL}.{GROUP}", "-o", established, check=False).stdout == "True"
+        ),
         60,
         "the CRD to be Established",
     )

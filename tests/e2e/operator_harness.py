@@ -200,44 +200,49 @@ class OperatorProcess:
     def __init__(
         self,
         kubeconfig: Path,
-        endpoint: str,
+        endpoint: str | None,
         namespaces: list[str],
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        *,
+        region: str = "us-west-2",
+        poll_interval: float = POLL_INTERVAL,
+        real_aws: bool = False,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.endpoint = endpoint
         self.namespaces = namespaces
         self.log_path = log_path
         self.extra_env = dict(extra_env or {})
+        self.region = region
+        self.poll_interval = poll_interval
+        self.real_aws = real_aws  # keep the caller's AWS credentials; no endpoint override
         self.health_port = free_port()
         self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, **extra_env: str) -> OperatorProcess:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("HPO_", "AWS_", "KUBECONFIG"))
-        }
-        env.update(
-            KUBECONFIG=str(self.kubeconfig),
-            AWS_ACCESS_KEY_ID="emulator",
-            AWS_SECRET_ACCESS_KEY="emulator",
-            AWS_EC2_METADATA_DISABLED="true",
-        )
+        dropped = ("HPO_", "KUBECONFIG") if self.real_aws else ("HPO_", "AWS_", "KUBECONFIG")
+        env = {key: value for key, value in os.environ.items() if not key.startswith(dropped)}
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        if not self.real_aws:
+            env.update(
+                AWS_ACCESS_KEY_ID="emulator",
+                AWS_SECRET_ACCESS_KEY="emulator",
+                AWS_EC2_METADATA_DISABLED="true",
+            )
         env.update(self.extra_env)
         env.update(extra_env)
         argv = [sys.executable, "-m", "hpo_operator.cli", "run"]
         for namespace in self.namespaces:
             argv += ["--namespace", namespace]
+        if self.endpoint:
+            argv += ["--endpoint-url", self.endpoint]
         argv += [
             "--region",
-            "us-west-2",
-            "--endpoint-url",
-            self.endpoint,
+            self.region,
             "--poll-interval",
-            str(POLL_INTERVAL),
+            str(self.poll_interval),
             "--log-format",
             "text",
             "--log-level",
