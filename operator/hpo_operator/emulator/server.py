@@ -269,20 +269,33 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         prog="hpo-operator emulator",
         description="A local SageMaker endpoint for hyperparameter tuning jobs "
         "(SageMaker JSON 1.1 protocol; any credentials).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8090, help="0 picks a free port")
-    parser.add_argument("--region", default="us-west-2")
-    parser.add_argument("--account-id", default="123456789012")
+    parser.add_argument("--region", default="us-west-2", help="region in the ARNs")
+    parser.add_argument("--account-id", default="123456789012", help="account in the ARNs")
     parser.add_argument(
         "--training-seconds", type=_seconds, default=5.0, help="how long each training job runs"
     )
-    parser.add_argument("--startup-seconds", type=_seconds, help="Create to first training job")
-    parser.add_argument("--stop-seconds", type=_seconds, help="how long a job stays Stopping")
+    parser.add_argument(
+        "--startup-seconds",
+        type=_seconds,
+        help="Create to first training job (None: a tenth of --training-seconds)",
+    )
+    parser.add_argument(
+        "--stop-seconds",
+        type=_seconds,
+        help="how long a job stays Stopping (None: min(1, --training-seconds))",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the objective and sampling")
-    parser.add_argument("--throttle-rate", type=_probability, default=0.0)
-    parser.add_argument("--error-rate", type=_probability, default=0.0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--throttle-rate", type=_probability, default=0.0, help="share of calls throttled"
+    )
+    parser.add_argument(
+        "--error-rate", type=_probability, default=0.0, help="share of calls failing (HTTP 500)"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering")
     parser.add_argument(
         "--empty-page-rate",
         type=_probability,
@@ -296,13 +309,22 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         action="append",
         default=[],
         metavar="OPERATION=RATE[:BURST]",
-        help="request quota of an operation (repeatable); RATE 0 blocks it",
+        help="requests per second and burst of an operation (repeatable)",
     )
     parser.add_argument("--no-quotas", action="store_true", help="no request quotas at all")
     parser.add_argument("--state-file", type=Path, help="keep state across restarts")
-    parser.add_argument("--max-concurrent-jobs", type=int, default=0, help="0: unlimited")
-    parser.add_argument("--max-training-jobs", type=int, default=750)
-    parser.add_argument("--max-parallel-training-jobs", type=int, default=100)
+    parser.add_argument(
+        "--max-concurrent-jobs", type=int, default=0, help="running tuning jobs; 0: unlimited"
+    )
+    parser.add_argument(
+        "--max-training-jobs", type=int, default=750, help="training jobs per tuning job"
+    )
+    parser.add_argument(
+        "--max-parallel-training-jobs",
+        type=int,
+        default=100,
+        help="MaxParallelTrainingJobs allowed",
+    )
     args = parser.parse_args(list(argv))
     quotas = {} if args.no_quotas else dict(DEFAULT_QUOTAS)
     quotas.update(dict(args.quota))
