@@ -263,6 +263,18 @@ class Tracked:
 # One region/endpoint's poller
 
 
+@dataclass
+class Pass:
+    """One listing from its first page to its last, possibly over several polls."""
+
+    params: dict[str, Any]
+    token: str | None
+    started: float  # local monotonic time: only its duration is used, for the margin
+    before: set[str] = field(default_factory=set)  # jobs tracked when a sweep began
+    listed: set[str] = field(default_factory=set)
+    modified: list[float | None] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class PollerConfig:
     """The poller's knobs (from `settings.Settings`)."""
@@ -310,7 +322,7 @@ class RegionPoller:
         self.jobs: dict[str, Tracked] = {}
         self.watermark: float | None = None
         self.next_sweep = 0.0
-        self.resume: tuple[dict[str, Any], str, float, list[float | None], set[str]] | None = None
+        self.resume: Pass | None = None  # a listing cut by the page budget, resumed next poll
         self.interval = AdaptiveInterval(
             config.fast_interval, config.slow_interval, 1.5, config.jitter
         )
@@ -377,46 +389,44 @@ class RegionPoller:
         """One poll: list (changes, or a sweep), then describe what changed; True if any did."""
         self.stats.polls += 1
         now = self.clock()
-        if self.resume is not None:
-            params, token, started, modified, before = self.resume
-            self.resume = None
-        else:
-            sweep = self.watermark is None or now >= self.next_sweep
-            params = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime"}
-            if sweep:
+        current = self.resume
+        self.resume = None
+        if current is None:
+            params: dict[str, Any] = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime"}
+            if self.watermark is None or now >= self.next_sweep:
                 params["StatusEquals"] = "InProgress"
                 self.stats.sweeps += 1
             else:
-                params["LastModifiedTimeAfter"] = datetime.fromtimestamp(
-                    self.watermark or 0.0, tz=UTC
-                )
-            token, started, modified, before = "", now, [], set(self.jobs)
-        listing = await list_pages(self._fetch, params, self.config.page_budget, token or None)
+                params["LastModifiedTimeAfter"] = datetime.fromtimestamp(self.watermark, tz=UTC)
+            current = Pass(params, None, now, before=set(self.jobs))
+        listing = await list_pages(
+            self._fetch, current.params, self.config.page_budget, current.token
+        )
         self.stats.pages += listing.pages
         self.stats.empty_pages_with_token += int(listing.empty_page_with_token)
         dirty: set[str] = set()
-        listed: set[str] = set()
         for summary in listing.summaries:
             key = job_key(str(summary.get("HyperParameterTuningJobName") or ""))
-            listed.add(key)
-            modified.append(epoch(summary.get("LastModifiedTime")))
+            current.listed.add(key)
+            current.modified.append(epoch(summary.get("LastModifiedTime")))
             entry = self.jobs.get(key)
             if entry is not None and entry.seen != signature(summary):
                 dirty.add(key)
         if listing.complete:
-            margin = self.config.margin + (self.clock() - started)
-            self.watermark = next_watermark(self.watermark, modified, margin)
-            if "StatusEquals" in params:
+            margin = self.config.margin + (self.clock() - current.started)
+            self.watermark = next_watermark(self.watermark, current.modified, margin)
+            if "StatusEquals" in current.params:
                 # Tracked before the sweep began and not InProgress now: finished or stopping.
                 dirty |= {
                     key
-                    for key in before - listed
+                    for key in current.before - current.listed
                     if key in self.jobs and not _finished(self.jobs[key])
                 }
                 self.next_sweep = self.clock() + self.config.sweep_interval
         elif listing.next_token and listing.failure is None:
             self.stats.budget_exhausted += 1
-            self.resume = (params, listing.next_token, started, modified, before)
+            current.token = listing.next_token
+            self.resume = current
         dirty |= {key for key, entry in self.jobs.items() if entry.seen is None}
         await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
         return bool(dirty)

@@ -1,0 +1,279 @@
+"""The shared poller's pure parts and one region's poll loop against a fake SageMaker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hpo_operator.poller import (
+    AdaptiveInterval,
+    ListFailure,
+    PollerConfig,
+    RegionPoller,
+    list_pages,
+    next_watermark,
+    signature,
+    status_signature,
+)
+from hpo_operator.ratelimit import RateLimiter
+from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
+
+T0 = 1_700_000_000.0
+
+
+def summary(name: str, modified: float, state: str = "InProgress", done: int = 0) -> dict[str, Any]:
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobStatus": state,
+        "LastModifiedTime": datetime.fromtimestamp(modified, tz=UTC),
+        "TrainingJobStatusCounters": {"Completed": done, "InProgress": 1},
+        "ObjectiveStatusCounters": {"Succeeded": done},
+    }
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+class Pages:
+    """A fake List: answers from a list of canned pages, records each request."""
+
+    def __init__(self, pages: list[Mapping[str, Any] | ListFailure]) -> None:
+        self.pages = list(pages)
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, params: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
+        self.requests.append(params)
+        return self.pages.pop(0)
+
+
+# --- list_pages --------------------------------------------------------------------------------
+
+
+def test_listing_follows_next_token_to_the_end() -> None:
+    fetch = Pages(
+        [
+            {"HyperParameterTuningJobSummaries": [summary("a", T0)], "NextToken": "t1"},
+            {"HyperParameterTuningJobSummaries": [summary("b", T0)]},
+        ]
+    )
+    listing = run(list_pages(fetch, {"MaxResults": 100}, budget=5))
+    assert listing.complete and listing.pages == 2 and listing.next_token is None
+    assert [s["HyperParameterTuningJobName"] for s in listing.summaries] == ["a", "b"]
+    assert fetch.requests[1] == {"MaxResults": 100, "NextToken": "t1"}
+
+
+def test_empty_page_with_a_next_token_ends_the_listing() -> None:
+    # aws-cli#7596: with LastModifiedTimeAfter, empty pages can carry NextTokens for ever.
+    fetch = Pages(
+        [
+            {"HyperParameterTuningJobSummaries": [summary("a", T0)], "NextToken": "t1"},
+            {"HyperParameterTuningJobSummaries": [], "NextToken": "t2"},
+            {"HyperParameterTuningJobSummaries": [], "NextToken": "t3"},
+        ]
+    )
+    listing = run(list_pages(fetch, {}, budget=10))
+    assert listing.pages == 2 and listing.complete and listing.empty_page_with_token
+    assert len(fetch.requests) == 2
+
+
+def test_page_budget_bounds_a_listing_and_keeps_the_token_to_resume() -> None:
+    fetch = Pages(
+        [
+            {"HyperParameterTuningJobSummaries": [summary(f"j{i}", T0)], "NextToken": f"t{i}"}
+            for i in range(10)
+        ]
+    )
+    listing = run(list_pages(fetch, {}, budget=3))
+    assert listing.pages == 3 and not listing.complete and listing.next_token == "t2"
+    assert len(fetch.requests) == 3
+
+
+def test_a_failed_page_stops_the_listing_incomplete() -> None:
+    fetch = Pages(
+        [
+            {"HyperParameterTuningJobSummaries": [summary("a", T0)], "NextToken": "t1"},
+            ListFailure("ThrottlingException", "Rate exceeded", throttled=True),
+        ]
+    )
+    listing = run(list_pages(fetch, {}, budget=5))
+    assert not listing.complete and listing.failure is not None and listing.next_token == "t1"
+
+
+# --- watermark, interval, signatures -------------------------------------------------------------
+
+
+def test_watermark_is_the_newest_returned_time_minus_the_margin() -> None:
+    assert next_watermark(None, [T0, T0 + 30, None], margin=5) == T0 + 25
+    assert next_watermark(T0 + 100, [T0 + 30], margin=5) == T0 + 100  # never moves back
+    assert next_watermark(T0, [], margin=5) == T0  # nothing returned: unchanged
+    assert next_watermark(None, [None], margin=5) is None
+
+
+def test_interval_is_fast_after_a_change_and_grows_to_the_slow_one_when_idle() -> None:
+    interval = AdaptiveInterval(fast=5, slow=30, growth=2, jitter=0.2)
+    assert interval.next(True, 0.0) == 5
+    assert [interval.next(False, 0.0) for _ in range(4)] == [10, 20, 30, 30]
+    assert interval.next(True, 0.0) == 5
+    # Jitter only shortens, so a change waits at most `slow` to be seen.
+    assert interval.next(False, 1.0) == pytest.approx(10 * 0.8)
+    assert all(interval.next(False, 0.999) <= 30 for _ in range(10))
+
+
+def test_status_signature_matches_the_describe_it_was_written_from() -> None:
+    described = summary("a", T0 + 0.75, done=2)
+    status = {
+        "lastModifiedTime": "2023-11-14T22:13:20Z",  # T0 at whole seconds, as status keeps it
+        "hyperParameterTuningJobStatus": "InProgress",
+        "trainingJobStatusCounters": {"completed": 2, "inProgress": 1},
+        "objectiveStatusCounters": {"succeeded": 2},
+    }
+    assert status_signature(status) == signature(described)
+    assert signature(summary("a", T0, done=3)) != signature(described)
+    assert signature(summary("a", T0, state="Stopping", done=2)) != signature(described)
+
+
+# --- one region's poll loop ----------------------------------------------------------------------
+
+
+class FakeRegion(RegionPoller):
+    """A RegionPoller whose List and Describe answer from dicts (no boto3, no limiter waits)."""
+
+    def __init__(self, jobs: dict[str, dict[str, Any]], clock: list[float]) -> None:
+        limiter = RateLimiter({}, clock=lambda: clock[0])
+        config = PollerConfig(page_budget=2, margin=5.0, sweep_interval=300.0)
+        super().__init__(None, limiter, config, clock=lambda: clock[0])  # type: ignore[arg-type]
+        self.world = jobs
+        self.list_requests: list[dict[str, Any]] = []
+        self.described: list[str] = []
+        self.page_size = 100
+
+    def start(self) -> None:
+        """No background loop: the tests call poll_once themselves."""
+
+    async def _fetch(self, params: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
+        self.list_requests.append(params)
+        rows = sorted(self.world.values(), key=lambda s: s["HyperParameterTuningJobName"])
+        if "StatusEquals" in params:
+            rows = [r for r in rows if r["HyperParameterTuningJobStatus"] == params["StatusEquals"]]
+        if "LastModifiedTimeAfter" in params:
+            after = params["LastModifiedTimeAfter"].timestamp()
+            rows = [r for r in rows if r["LastModifiedTime"].timestamp() > after]
+        start = int(params.get("NextToken") or 0)
+        chunk = rows[start : start + self.page_size]
+        out: dict[str, Any] = {"HyperParameterTuningJobSummaries": chunk}
+        if start + self.page_size < len(rows):
+            out["NextToken"] = str(start + self.page_size)
+        return out
+
+    async def call(self, call: Call, max_wait: float | None = None) -> Any:
+        self.described.append(call.job_name)
+        found = self.world.get(call.job_name)
+        if found is None:
+            return AwsFailure(call.op, "ResourceNotFound", "gone", ErrorKind.NOT_FOUND)
+        return dict(found, HyperParameterTuningJobArn=f"arn:aws:sagemaker:r:1:x/{call.job_name}")
+
+
+def tracked(poller: RegionPoller, *names: str) -> None:
+    for name in names:
+        poller.note(name, poller_world(poller)[name])
+
+
+def poller_world(poller: RegionPoller) -> dict[str, dict[str, Any]]:
+    world: dict[str, dict[str, Any]] = poller.world  # type: ignore[attr-defined]
+    return world
+
+
+def test_first_poll_sweeps_in_progress_and_gives_a_finished_job_its_final_describe() -> None:
+    clock = [50.0]  # the local monotonic clock has nothing to do with SageMaker's times
+    world = {"a": summary("a", T0), "b": summary("b", T0 + 10)}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a", "b")
+    world["b"] = summary("b", T0 + 40, state="Completed", done=1)  # b finished meanwhile
+
+    assert run(poller.poll_once()) is True
+    assert poller.list_requests[0]["StatusEquals"] == "InProgress"
+    assert poller.described == ["b"]  # a is listed unchanged; b left InProgress
+    assert poller.jobs["b"].pending is not None
+    assert poller.watermark == T0 - 5.0  # from a's LastModifiedTime, not the local clock
+
+
+def test_changes_listing_uses_the_watermark_and_describes_only_changed_jobs() -> None:
+    clock = [50.0]
+    world = {name: summary(name, T0) for name in ("a", "b", "c")}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a", "b", "c")
+    run(poller.poll_once())  # the sweep: nothing changed
+    assert poller.described == []
+
+    world["c"] = summary("c", T0 + 60, done=1)
+    clock[0] += 10
+    assert run(poller.poll_once()) is True
+    request = poller.list_requests[-1]
+    assert "StatusEquals" not in request
+    assert request["LastModifiedTimeAfter"].timestamp() == T0 - 5.0
+    assert poller.described == ["c"]
+    assert poller.watermark == pytest.approx(T0 + 55.0)
+
+    clock[0] += 10
+    assert run(poller.poll_once()) is False  # c is listed again (margin) but unchanged
+    assert poller.described == ["c"]
+
+
+def test_a_listing_cut_by_the_page_budget_resumes_and_only_then_moves_the_watermark() -> None:
+    clock = [50.0]
+    world = {f"j{i:02d}": summary(f"j{i:02d}", T0 + i) for i in range(5)}
+    poller = FakeRegion(world, clock)
+    poller.page_size = 1  # five pages; the budget is two per poll
+    tracked(poller, *world)
+
+    run(poller.poll_once())
+    assert poller.resume is not None and poller.watermark is None
+    run(poller.poll_once())
+    assert poller.list_requests[2]["NextToken"] == "2"
+    run(poller.poll_once())
+    assert poller.resume is None and poller.watermark == T0 + 4 - 5.0
+    assert len(poller.list_requests) == 5
+    assert poller.described == []
+
+
+def test_a_new_job_without_a_seen_state_is_described_once() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0)}
+    poller = FakeRegion(world, clock)
+
+    async def scenario() -> None:
+        entry = poller.watch("a", {"ackResourceMetadata": {"arn": "x"}})  # ARN, no state yet
+        assert entry.seen is None
+        await poller.poll_once()
+        await poller.poll_once()
+        await poller.stop()
+
+    run(scenario())
+    assert poller.described == ["a"]
+
+
+def test_throttled_describe_is_retried_on_the_next_poll() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0)}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a")
+    run(poller.poll_once())
+    world["a"] = summary("a", T0 + 30, done=1)
+    answers: list[Any] = [
+        AwsFailure(Op.DESCRIBE, "ThrottlingException", "slow", ErrorKind.RECOVERABLE, True)
+    ]
+    original = poller.call
+
+    async def flaky(call: Call, max_wait: float | None = None) -> Any:
+        return answers.pop(0) if answers else await original(call, max_wait)
+
+    poller.call = flaky  # type: ignore[method-assign]
+    run(poller.poll_once())
+    assert poller.jobs["a"].pending is None
+    run(poller.poll_once())  # still listed after the margin, still unseen: described now
+    assert poller.jobs["a"].pending is not None
