@@ -5,6 +5,8 @@ Create → poll → Completed/Failed, stop on delete, retain, AWS's ValidationEx
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -86,8 +88,6 @@ def test_full_lifecycle_to_completed_with_best_training_job(
     # An idle finished job costs no SageMaker call.
     before = stats(emulator)["operations"].get("DescribeHyperParameterTuningJob", {})
     wait_for(lambda: "hpo_tuning_jobs" in operator.metrics(), 10, "metrics")
-    import time
-
     time.sleep(6 * 0.5)  # six poll intervals: the only sleep here, and it asserts an absence
     after = stats(emulator)["operations"].get("DescribeHyperParameterTuningJob", {})
     assert after == before
@@ -100,6 +100,21 @@ def test_full_lifecycle_to_completed_with_best_training_job(
 
     jobs.delete(namespace, "xgb")
     jobs.wait_gone(namespace, "xgb")
+
+
+def test_per_resource_polling_reaches_completed_and_stops_polling(
+    namespace: str,
+    jobs: Jobs,
+    emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    start_operator(namespace, HPO_POLLING="per-resource")
+    jobs.apply(namespace, tuning_job("timer", job_name("timer")))
+    done = jobs.wait_state(namespace, "timer", "Completed", timeout=60)
+    assert done["bestTrainingJob"]["trainingJobName"]
+    before = _calls(emulator, "DescribeHyperParameterTuningJob")
+    time.sleep(6 * 0.5)  # six poll intervals: asserts an absence (no timer on a finished job)
+    assert _calls(emulator, "DescribeHyperParameterTuningJob") == before
 
 
 def test_failed_job_sets_terminal_with_the_failure_reason(
@@ -165,8 +180,6 @@ def test_aws_validation_exception_is_terminal_until_the_spec_changes(
     assert terminal["reason"] == "ValidationException"
     assert name.lower() not in emulator.store.jobs
     creates = _creates(emulator)
-    import time
-
     time.sleep(3)  # no retry while the spec is unchanged: an absence, so a short fixed wait
     assert _creates(emulator) == creates
     del manifest["spec"]["warmStartConfig"]
