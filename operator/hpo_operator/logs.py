@@ -71,10 +71,24 @@ def context(record: logging.LogRecord) -> dict[str, Any]:
     return found
 
 
+class RetryNoiseFilter(logging.Filter):
+    """Drops kopf's ERROR "Handler ... failed temporarily" lines for planned retries.
+
+    Waiting for a job to stop, or backing off after throttling, is normal operation; the resource's
+    conditions and Events (and the operator's own log lines) already say what is going on.
+    Unexpected exceptions ("failed with an exception") still get through.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("kopf") and "failed temporarily" in str(record.msg))
+
+
 def configure(level: str, fmt: str) -> None:
     """Route every logger (kopf's included) to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if level != "DEBUG":
+        handler.addFilter(RetryNoiseFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
