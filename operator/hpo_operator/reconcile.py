@@ -74,6 +74,7 @@ DELETE_FAILED = "DeleteFailed"
 FINISHED = frozenset({COMPLETED, FAILED, STOPPED, DELETE_FAILED})
 
 STATUS_JOB_STATE = "hyperParameterTuningJobStatus"
+ARN_JOB_MARK = ":hyper-parameter-tuning-job/"
 # Status keys this module writes itself; every other key comes from `describe_to_status`.
 OWN_STATUS_KEYS = frozenset({"ackResourceMetadata", "conditions", "observedGeneration"})
 
@@ -289,8 +290,16 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
     elif ann.get(ANN_ADOPTION_POLICY):
         problem = f'annotation {ANN_ADOPTION_POLICY} supports only "adopt"'
     recorded = ann.get(ANN_JOB_NAME)
-    if mode is not Mode.READ_ONLY and recorded and status_arn(r.status):
-        job_name = recorded
+    arn = status_arn(r.status)
+    if mode is not Mode.READ_ONLY and arn:
+        # The ARN in status is the job this resource owns: an edited annotation or spec must not
+        # point it at another job (another namespace's), to read, follow or stop. Names are not
+        # case sensitive in SageMaker, and ARNs carry them lower-cased.
+        owned = (_arn_job(arn) if ARN_JOB_MARK in arn else "") or None
+        if recorded and (owned is None or recorded.lower() == owned):
+            job_name = recorded
+        elif owned is not None and job_name.lower() != owned:
+            job_name = owned
     if not job_name and problem is None:
         problem = "spec.hyperParameterTuningJobName is empty"
     if not region and problem is None:
@@ -299,6 +308,24 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
             "with services.k8s.aws/default-region, or start the operator with --region"
         )
     return Target(job_name, region, endpoint, mode, policy, problem)
+
+
+def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The status without the keys this module reads when their type is wrong (a hand edit by a
+    client that skips the CRD's schema): they are rewritten from SageMaker, never trusted."""
+    expected: dict[str, type | tuple[type, ...]] = {
+        "ackResourceMetadata": Mapping,
+        "conditions": list,
+        STATUS_JOB_STATE: str,
+        "observedGeneration": int,
+        "trainingJobStatusCounters": Mapping,
+        "bestTrainingJob": Mapping,
+    }
+    bad = [k for k, kind in expected.items() if k in status and not isinstance(status[k], kind)]
+    meta = status.get("ackResourceMetadata")
+    if isinstance(meta, Mapping) and not isinstance(meta.get("arn", ""), str):
+        bad.append("ackResourceMetadata")
+    return {k: v for k, v in status.items() if k not in bad} if bad else status
 
 
 def spec_problems(spec: Mapping[str, Any]) -> list[str]:
@@ -351,6 +378,7 @@ def decide(
     r: Resource, obs: Observation, now: str, cfg: ReconcileSettings, trigger: Trigger
 ) -> Step:
     """The next call to make, or the outcome. `now` is an RFC 3339 UTC timestamp."""
+    r = replace(r, status=sane_status(r.status))
     t = target_of(r, cfg)
     if r.deleting or trigger is Trigger.DELETE:
         return _on_delete(r, t, obs, now)
@@ -472,6 +500,17 @@ def _follow(r: Resource, t: Target, obs: Observation, now: str, *, check_edits: 
     if obs.failure is not None:
         return _recoverable(r, t, now, obs.failure, "refreshing the job's status", keep_job=True)
     new_arn = str((obs.described or {}).get("HyperParameterTuningJobArn") or arn or "")
+    if t.mode is Mode.READ_ONLY and stale and obs.described is not None:
+        # Binding to a job for the first time: never read back another namespace's job.
+        if obs.tags is None:
+            return Step(Call(Op.LIST_TAGS, t.job_name, arn=new_arn))
+        owner = claimed_by_other(obs.tags, r)
+        if owner is not None and not owner.startswith(f"{r.namespace}/"):
+            message = (
+                f"Tuning job {t.job_name} belongs to a resource in another namespace; a read-only "
+                "resource may only follow jobs that no other namespace's resource owns."
+            )
+            return _blocked(r, t, now, Cond(True, "OwnedByAnotherResource", message))
     return _known(r, t, obs, now, new_arn, check_edits=check_edits)
 
 

@@ -1,0 +1,96 @@
+"""Fuzzing `hpo-operator render`: valid specs render, broken ones name the broken field, and no
+input at all (arbitrary JSON, arbitrary text on stdin) makes an exception escape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from model_strategies import valid_specs
+from mutations import JSON, apply, mutations, related
+from sizes import fuzz_settings
+
+from hpo_operator import render
+from hpo_operator.validate import validate_spec
+
+pytestmark = pytest.mark.chaos
+
+
+def manifest(spec: Any, name: Any = "fuzzed") -> dict[str, Any]:
+    return {
+        "apiVersion": render.API_VERSION,
+        "kind": "HyperParameterTuningJob",
+        "metadata": {"name": name, "namespace": "fuzz", "uid": "0000-fuzz"},
+        "spec": spec,
+    }
+
+
+@fuzz_settings(ci=20)
+@given(valid_specs())
+def test_a_valid_spec_always_renders(spec: dict[str, Any]) -> None:
+    rendered = render.render_manifest(manifest(spec))
+    assert rendered.problems == []
+    assert rendered.request is not None
+    assert rendered.request["HyperParameterTuningJobName"] == spec["hyperParameterTuningJobName"]
+
+
+@fuzz_settings(ci=20)
+@given(st.data())
+def test_one_broken_field_is_named_and_nothing_escapes(data: st.DataObject) -> None:
+    spec = data.draw(valid_specs())
+    mutation = data.draw(mutations(spec))
+    broken = apply(spec, mutation)
+    rendered = render.render_manifest(manifest(broken))
+    if not rendered.problems:  # the change left a valid spec (an optional field removed, …)
+        assert rendered.request is not None
+        return
+    assert rendered.request is None
+    for problem in rendered.problems:
+        assert problem.path and problem.message, problem
+    assert any(related(p.path, mutation.path) for p in rendered.problems), (
+        mutation,
+        [str(p) for p in rendered.problems],
+    )
+
+
+@fuzz_settings(ci=150)
+@given(JSON, JSON)
+def test_arbitrary_json_never_raises_and_every_problem_has_a_path(spec: Any, name: Any) -> None:
+    rendered = render.render_manifest(manifest(spec, name))
+    if rendered.request is None:
+        assert rendered.problems
+    for problem in rendered.problems:
+        assert problem.manifest_path() and problem.message
+    if isinstance(spec, dict):
+        validate_spec(spec)  # the operator's own entry point, on the same input
+
+
+@fuzz_settings(ci=150)
+@given(st.one_of(st.text(max_size=300), JSON.map(lambda v: yaml.safe_dump(v))))
+def test_render_cli_on_arbitrary_stdin_exits_cleanly(text: str) -> None:
+    code = render.main(["-"], stdin=io.StringIO(text))
+    assert code in (0, 1, 2)
+
+
+@fuzz_settings(ci=15)
+@given(valid_specs(), st.data())
+def test_render_cli_names_the_field_of_a_broken_manifest(
+    spec: dict[str, Any], data: st.DataObject
+) -> None:
+    mutation = data.draw(mutations(spec))
+    text = yaml.safe_dump(manifest(apply(spec, mutation)))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = render.main(["-"], stdin=io.StringIO(text))
+    assert code in (0, 1)
+    if code == 1:
+        lines = err.getvalue().strip().splitlines()
+        assert lines and all(line.startswith("spec") for line in lines), lines
+    else:
+        assert out.getvalue().strip().startswith("{")
