@@ -1,0 +1,65 @@
+"""Recoverable errors end to end: throttled Create backs off (no hot loop), readiness reports the
+failing SageMaker calls, and everything recovers by itself when SageMaker does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
+
+from hpo_operator.emulator.config import EmulatorConfig, Faults
+from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+
+pytestmark = pytest.mark.e2e
+CREATE = "CreateHyperParameterTuningJob"
+
+
+@pytest.fixture
+def throttling_emulator() -> Iterator[RunningEmulator]:
+    """An emulator that throttles every Create until told otherwise."""
+    faults = Faults(throttle_rate=1.0, operations=[CREATE])
+    config = EmulatorConfig(training_seconds=1.0, quotas={}, faults=faults)
+    with run_in_thread(config) as em:
+        yield em
+
+
+def _creates(emulator: RunningEmulator) -> int:
+    return sum(stats(emulator)["operations"].get(CREATE, {}).values())
+
+
+def test_throttled_create_backs_off_then_recovers(
+    namespace: str,
+    jobs: Jobs,
+    throttling_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    operator = start_operator(
+        namespace, endpoint=throttling_emulator.url, HPO_BACKOFF_BASE="0.5", HPO_BACKOFF_CAP="4"
+    )
+    jobs.apply(namespace, tuning_job("busy", job_name("throttled")))
+    recoverable = jobs.wait_condition(namespace, "busy", "ACK.Recoverable")
+    assert recoverable["reason"] == "ThrottlingException"
+    synced = jobs.condition(namespace, "busy", "ACK.ResourceSynced")
+    assert synced is not None and synced["status"] == "False"
+
+    start, began = _creates(throttling_emulator), time.monotonic()
+    wait_for(lambda: operator.probe("/readyz") == 503, 60, "readiness to report failing calls")
+    assert operator.probe("/healthz") == 200
+    time.sleep(4)  # measures a rate: backoff capped at 4 s allows ~1 call/s at most, never a loop
+    rate = (_creates(throttling_emulator) - start) / (time.monotonic() - began)
+    assert rate < 3.0, f"{rate:.1f} Create calls per second: that is a hot loop"
+    warnings = [e for e in jobs.events(namespace, "busy") if e["type"] == "Warning"]
+    assert [e["reason"] for e in warnings].count("ThrottlingException") == 1  # not one per retry
+    assert 'outcome="throttled"' in operator.metrics()
+
+    body = json.dumps({"throttle_rate": 0.0}).encode()
+    request = urllib.request.Request(f"{throttling_emulator.url}/_emulator/faults", data=body)
+    urllib.request.urlopen(request, timeout=5).close()
+    jobs.wait_state(namespace, "busy", "Completed", timeout=60)
+    assert jobs.condition(namespace, "busy", "ACK.Recoverable") is None
+    wait_for(lambda: operator.probe("/readyz") == 200, 30, "readiness to recover")
