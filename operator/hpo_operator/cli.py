@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         parser.parse_args(args)  # prints the usage error and exits 2
         return 2
+    if name == "run":
+        from hpo_operator.lean import keep_client_libraries_out
+
+        keep_client_libraries_out()  # before kopf is imported (see lean.py)
     module = importlib.import_module(SUBCOMMANDS[name][0])
     result: int = module.main(rest)
     return result

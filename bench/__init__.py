@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `python -m bench` runs the scale benchmark (see __main__.py)."""

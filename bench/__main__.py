@@ -1,0 +1,144 @@
+"""`make bench` = `python -m bench`: the operator at scale, shared poller vs per-resource timers.
+
+    python -m bench [--sizes 100 1000] [--polling shared per-resource] [--poll-interval 30]
+
+Starts a local kube-apiserver (or uses --kubeconfig / HPO_TEST_KUBECONFIG), installs the CRD, and
+for each size and strategy applies N resources at once against a fresh in-process emulator with
+AWS-like quotas (bench/scale.py). Writes bench/results.json and bench/results.png, and prints the
+table that docs/performance.md quotes. A benchmark, not a test: it asserts nothing, it reports
+each target with the measured figure and whether it was met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench import report, scale
+from hpo_operator.devcluster import Binaries, DevCluster
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict[str, Any]:
+    """What the figures came from."""
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = ""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return {
+        "nproc": os.cpu_count(),
+        "memory": memory,
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _rss_after_import(lean: bool) -> tuple[float, str]:
+    prefix = "import hpo_operator.lean as l; l.keep_client_libraries_out();" if lean else ""
+    code = (
+        prefix + "import resource, hpo_operator.runner, hpo_operator.poller;"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip()) / 1024, out.stderr
+
+
+def import_cost() -> dict[str, Any]:
+    """RSS after importing the operator as `hpo-operator run` does (client libraries blocked)
+    and as a plain import would, and the slowest top-level imports (python -X importtime)."""
+    lean_rss, lean_times = _rss_after_import(lean=True)
+    full_rss, _ = _rss_after_import(lean=False)
+    rows: list[tuple[int, str]] = []
+    for line in lean_times.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].rstrip()
+            if not name.startswith("  "):
+                rows.append((int(parts[1]), name.strip()))
+    rows.sort(reverse=True)
+    return {
+        "rss_after_import_mb": round(lean_rss, 1),
+        "rss_after_import_with_kubernetes_client_mb": round(full_rss, 1),
+        "top_imports_ms": {name: round(us / 1000, 1) for us, name in rows[:8]},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--polling", nargs="+", default=["shared", "per-resource"])
+    parser.add_argument("--poll-interval", type=float, default=30.0)
+    parser.add_argument("--fast-interval", type=float, default=5.0)
+    parser.add_argument("--training-seconds", type=float, default=240.0)
+    parser.add_argument("--startup-seconds", type=float, default=20.0)
+    parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("HPO_TEST_KUBECONFIG"))
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--plot", type=Path, default=REPO / "bench" / "results.png")
+    args = parser.parse_args(argv)
+
+    from kubernetes import config
+
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "import": import_cost(),
+        "ack_calls_per_job_hour": scale.ACK_CALLS_PER_JOB_HOUR,
+        "runs": [],
+    }
+    with ExitStack() as stack:
+        kubeconfig = args.kubeconfig
+        if kubeconfig is None:
+            cluster = stack.enter_context(DevCluster.temporary(binaries=Binaries.from_assets()))
+            kubeconfig = cluster.kubeconfig
+        kubectl = os.environ.get("KUBECTL", "kubectl")
+        subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "apply", "--server-side", "-f", "crds/"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        api_client.configuration.connection_pool_maxsize = 32
+        for n in args.sizes:
+            for polling in args.polling:
+                workload = scale.Workload(
+                    n=n,
+                    polling=polling,
+                    poll_interval=args.poll_interval,
+                    fast_interval=args.fast_interval,
+                    training_seconds=args.training_seconds,
+                    startup_seconds=args.startup_seconds,
+                )
+                print(f"bench: N={n} polling={polling} ...", flush=True)
+                run = scale.run(workload, kubeconfig, api_client)
+                results["runs"].append(run)
+                print(report.run_line(run), flush=True)
+                args.output.write_text(json.dumps(results, indent=2) + "\n")
+    results["targets"] = report.targets(results)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report.plot(results, args.plot)
+    print(report.table(results))
+    print(f"bench: wrote {args.output} and {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

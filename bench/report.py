@@ -1,0 +1,175 @@
+"""The benchmark's table, targets (each with its measured figure and ratio) and PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RSS_TARGET_MB = 150.0
+CALLS_TARGET = 12.0
+ARN_TARGET_SECONDS = 60.0
+LAG_SLACK_SECONDS = 2.0
+
+
+def run_line(run: dict[str, Any]) -> str:
+    window = run.get("quiet_window") or {}
+    return (
+        f"  N={run['n']:<5} {run['polling']:<12} ARN all {run['arn_all_seconds']} s "
+        f"({run['resources_with_arn']}/{run['n']}), finished {run['finished']}, "
+        f"calls/job-hour {run['calls_per_job_hour_total']} (quiet: "
+        f"{window.get('calls_per_job_hour')}), lag p50/p95 {run['lag_p50_seconds']}/"
+        f"{run['lag_p95_seconds']} s, RSS {run['operator_peak_rss_mb']} MB, "
+        f"CPU {run['operator_cpu_seconds']} s, writes/job {run['apiserver_writes_per_job']}"
+    )
+
+
+def _find(results: dict[str, Any], n: int, polling: str) -> dict[str, Any] | None:
+    for run in results["runs"]:
+        if run["n"] == n and run["polling"] == polling:
+            found: dict[str, Any] = run
+            return found
+    return None
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target at the largest N measured with the shared poller (1,000 when run)."""
+    shared = [r for r in results["runs"] if r["polling"] == "shared"]
+    if not shared:
+        return []
+    run = max(shared, key=lambda r: r["n"])
+    timer = _find(results, run["n"], "per-resource")
+    ack = results["ack_calls_per_job_hour"]
+    window = run.get("quiet_window") or {}
+    quiet = window.get("calls_per_job_hour")
+    lag_bound = run["poll_interval"] + LAG_SLACK_SECONDS
+    rows = [
+        {
+            "target": f"≤ {CALLS_TARGET:g} SageMaker calls per in-progress job-hour (quiet window)",
+            "measured": quiet,
+            "met": quiet is not None and quiet <= CALLS_TARGET,
+            "ratio_to_ack": round(ack / quiet, 1) if quiet else None,
+            "ratio_to_per_resource": _ratio(timer, quiet),
+        },
+        {
+            "target": "SageMaker calls per in-progress job-hour, whole run (changes included)",
+            "measured": run["calls_per_job_hour_total"],
+            "met": run["calls_per_job_hour_total"] is not None
+            and run["calls_per_job_hour_total"] <= CALLS_TARGET,
+            "ratio_to_per_resource": _ratio_total(timer, run["calls_per_job_hour_total"]),
+        },
+        {
+            "target": f"status lag p95 ≤ poll interval + 2 s = {lag_bound:g} s",
+            "measured": run["lag_p95_seconds"],
+            "met": run["lag_p95_seconds"] is not None and run["lag_p95_seconds"] <= lag_bound,
+        },
+        {
+            "target": f"all {run['n']} resources have an ARN within {ARN_TARGET_SECONDS:g} s",
+            "measured": run["arn_all_seconds"],
+            "met": run["arn_all_seconds"] is not None
+            and run["arn_all_seconds"] <= ARN_TARGET_SECONDS,
+        },
+        {
+            "target": f"operator RSS ≤ {RSS_TARGET_MB:g} MB",
+            "measured": run["operator_peak_rss_mb"],
+            "met": run["operator_peak_rss_mb"] <= RSS_TARGET_MB,
+        },
+    ]
+    for row in rows:
+        row["n"] = run["n"]
+    return rows
+
+
+def _ratio(timer: dict[str, Any] | None, quiet: float | None) -> float | None:
+    if timer is None or not quiet:
+        return None
+    other = (timer.get("quiet_window") or {}).get("calls_per_job_hour")
+    return round(other / quiet, 1) if other else None
+
+
+def _ratio_total(timer: dict[str, Any] | None, total: float | None) -> float | None:
+    if timer is None or not total or not timer.get("calls_per_job_hour_total"):
+        return None
+    return round(timer["calls_per_job_hour_total"] / total, 1)
+
+
+def table(results: dict[str, Any]) -> str:
+    """A Markdown table of every run, then the targets."""
+    head = (
+        "| N | polling | ARN all (s) | finished | calls/job-hour (run) | calls/job-hour "
+        "(quiet) | Describe | List | lag p50/p95 (s) | peak RSS (MB) | CPU (s) | writes/job |"
+    )
+    lines = [head, "|" + "---|" * 12]
+    for r in results["runs"]:
+        per = r["calls_per_job_hour"]
+        lines.append(
+            f"| {r['n']} | {r['polling']} | {r['arn_all_seconds']} | {r['finished']}/{r['n']} "
+            f"| {r['calls_per_job_hour_total']} "
+            f"| {(r.get('quiet_window') or {}).get('calls_per_job_hour')} "
+            f"| {per.get('DescribeHyperParameterTuningJob', 0)} "
+            f"| {per.get('ListHyperParameterTuningJobs', 0)} "
+            f"| {r['lag_p50_seconds']}/{r['lag_p95_seconds']} | {r['operator_peak_rss_mb']} "
+            f"| {r['operator_cpu_seconds']} | {r['apiserver_writes_per_job']} |"
+        )
+    lines.append(
+        f"| (ACK, computed) | 2 Describe / 30 s | | | {results['ack_calls_per_job_hour']:g} "
+        f"| {results['ack_calls_per_job_hour']:g} | | | | | | |"
+    )
+    lines += [
+        "",
+        "| target (N) | measured | met | vs ACK | vs per-resource |",
+        "|---|---|---|---|---|",
+    ]
+    for t in results.get("targets", []):
+        lines.append(
+            f"| {t['target']} ({t['n']}) | {t['measured']} | {'yes' if t['met'] else 'NO'} "
+            f"| {t.get('ratio_to_ack') or ''} | {t.get('ratio_to_per_resource') or ''} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Each cost against N, one line per polling strategy (ACK's computed cost for calls)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("calls_per_job_hour_total", "SageMaker calls / in-progress job-hour (run)"),
+        ("quiet", "calls / job-hour, quiet window"),
+        ("arn_all_seconds", "time until every ARN (s)"),
+        ("lag_p95_seconds", "status lag p95 (s)"),
+        ("operator_peak_rss_mb", "operator peak RSS (MB)"),
+        ("operator_cpu_seconds", "operator CPU (s)"),
+        ("apiserver_writes_per_job", "API-server writes per job"),
+    ]
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7.5))
+    strategies = sorted({r["polling"] for r in results["runs"]})
+    for ax, (key, title) in zip(axes.flat, panels, strict=False):
+        for polling in strategies:
+            runs = sorted((r for r in results["runs"] if r["polling"] == polling), key=_n)
+            xs = [r["n"] for r in runs]
+            if key == "quiet":
+                ys = [(r.get("quiet_window") or {}).get("calls_per_job_hour") for r in runs]
+            else:
+                ys = [r.get(key) for r in runs]
+            ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=polling)
+        if key in ("calls_per_job_hour_total", "quiet"):
+            xs = sorted({r["n"] for r in results["runs"]})
+            ax.plot(xs, [results["ack_calls_per_job_hour"]] * len(xs), "k--", label="ACK")
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("N resources")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    axes.flat[-1].axis("off")
+    m = results["machine"]
+    fig.suptitle(f"hpo-operator at scale — {m['nproc']} CPUs, {m['memory']}, Python {m['python']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _n(run: dict[str, Any]) -> int:
+    n: int = run["n"]
+    return n

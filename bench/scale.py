@@ -1,0 +1,402 @@
+"""One scale run: N HyperParameterTuningJob resources applied at once, one polling strategy.
+
+Real kube-apiserver (hpo_operator.devcluster), the SageMaker emulator in this process (AWS-like
+per-operation quotas, a lifecycle compressed to minutes), `hpo-operator run` as a subprocess. A
+watch on the resources records when each got its ARN, every status change and every
+resourceVersion; the emulator's `/_emulator/stats` counters give the calls; /proc of the operator
+gives its peak RSS and CPU seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hpo_operator.emulator.config import EmulatorConfig
+from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+
+GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+FINISHED = ("Completed", "Failed", "Stopped")
+ACK_CALLS_PER_JOB_HOUR = 240.0  # ACK: two Describe calls per in-progress job every 30 s
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What is applied and how the emulated jobs behave."""
+
+    n: int
+    polling: str  # shared | per-resource
+    poll_interval: float = 30.0
+    fast_interval: float = 5.0
+    training_seconds: float = 240.0  # one wave of trainings: a job is InProgress this long
+    startup_seconds: float = 20.0  # Create → first trainings start (a change)
+    create_threads: int = 16
+
+
+@dataclass
+class Seen:
+    """What the watch saw of one resource."""
+
+    versions: set[str] = field(default_factory=set)
+    arn_at: float | None = None
+    modified: str | None = None
+    state: str | None = None
+    finished_at: float | None = None
+    lags: list[float] = field(default_factory=list)
+
+
+def manifest(name: str) -> dict[str, Any]:
+    """A resource whose job runs one wave of two trainings."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "HyperParameterTuningJob",
+        "metadata": {"name": name},
+        "spec": {
+            "hyperParameterTuningJobName": name,
+            "hyperParameterTuningJobConfig": {
+                "strategy": "Random",
+                "hyperParameterTuningJobObjective": {
+                    "type_": "Minimize",
+                    "metricName": "validation:error",
+                },
+                "resourceLimits": {"maxNumberOfTrainingJobs": 2, "maxParallelTrainingJobs": 2},
+                "parameterRanges": {
+                    "integerParameterRanges": [
+                        {"name": "num_round", "minValue": "10", "maxValue": "20"}
+                    ]
+                },
+            },
+            "trainingJobDefinition": {
+                "staticHyperParameters": {"base_score": "0.5"},
+                "algorithmSpecification": {"trainingImage": IMAGE, "trainingInputMode": "File"},
+                "roleARN": "arn:aws:iam::123456789012:role/SageMakerExecution",
+                "inputDataConfig": [
+                    {
+                        "channelName": "train",
+                        "dataSource": {
+                            "s3DataSource": {
+                                "s3DataType": "S3Prefix",
+                                "s3URI": "s3://example-bucket/train",
+                            }
+                        },
+                    }
+                ],
+                "outputDataConfig": {"s3OutputPath": "s3://example-bucket/output"},
+                "resourceConfig": {
+                    "instanceType": "ml.m5.large",
+                    "instanceCount": 1,
+                    "volumeSizeInGB": 25,
+                },
+                "stoppingCondition": {"maxRuntimeInSeconds": 3600},
+            },
+        },
+    }
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class Watcher:
+    """Watches the namespace's resources from a thread and records what it sees, when."""
+
+    def __init__(self, api_client: Any, namespace: str) -> None:
+        from kubernetes import client
+
+        self.api = client.CustomObjectsApi(api_client)
+        self.namespace = namespace
+        self.seen: dict[str, Seen] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-watch", daemon=True)
+
+    def start(self) -> Watcher:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        version: str | None = None
+        while not self.stopping.is_set():
+            stream = watch.Watch()
+            try:
+                for event in stream.stream(
+                    self.api.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    resource_version=version,
+                    timeout_seconds=5,
+                ):
+                    body = event["object"]
+                    version = body.get("metadata", {}).get("resourceVersion") or version
+                    self._record(body, time.time())
+                    if self.stopping.is_set():
+                        stream.stop()
+            except Exception as error:  # an expired resourceVersion: start over from now
+                version = None
+                print(f"bench: watch restarted ({error})", file=sys.stderr)
+
+    def _record(self, body: dict[str, Any], now: float) -> None:
+        meta = body.get("metadata") or {}
+        status = body.get("status") or {}
+        with self.lock:
+            seen = self.seen.setdefault(str(meta.get("name")), Seen())
+            seen.versions.add(str(meta.get("resourceVersion")))
+            arn = (status.get("ackResourceMetadata") or {}).get("arn")
+            if arn and seen.arn_at is None:
+                seen.arn_at = now
+            modified = status.get("lastModifiedTime")
+            if modified and modified != seen.modified:
+                if seen.modified is not None:  # a change SageMaker made after the first status
+                    seen.lags.append(now - _epoch(str(modified)))
+                seen.modified = str(modified)
+            state = status.get("hyperParameterTuningJobStatus")
+            seen.state = state
+            if state in FINISHED and seen.finished_at is None:
+                seen.finished_at = now
+
+    def snapshot(self) -> dict[str, Seen]:
+        with self.lock:
+            return dict(self.seen)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Operator:
+    """`hpo-operator run` as a subprocess, with /proc readings."""
+
+    def __init__(self, kubeconfig: Path, endpoint: str, namespace: str, w: Workload) -> None:
+        self.health_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_", "AWS_"))}
+        env.update(
+            KUBECONFIG=str(kubeconfig),
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_EC2_METADATA_DISABLED="true",
+            HPO_POLLING=w.polling,
+            HPO_POLL_FAST_INTERVAL=str(w.fast_interval),
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "hpo_operator.cli",
+            "run",
+            "--namespace",
+            namespace,
+            "--region",
+            "us-west-2",
+            "--endpoint-url",
+            endpoint,
+            "--poll-interval",
+            str(w.poll_interval),
+            "--log-format",
+            "text",
+            "--log-level",
+            "WARNING",
+            "--health-port",
+            str(self.health_port),
+            "--metrics-port",
+            str(free_port()),
+        ]
+        self.log = Path(f"/tmp/hpo-bench-operator-{namespace}.log")
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"operator exited: {self.log.read_text()[-2000:]}")
+            try:
+                url = f"http://127.0.0.1:{self.health_port}/healthz"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("operator did not become healthy in 60 s")
+
+    def proc(self) -> dict[str, float]:
+        """Peak RSS (VmHWM) in MB and CPU seconds (user + system) so far."""
+        pid = self.process.pid
+        fields: dict[str, float] = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                fields[key] = float(value.split()[0]) / 1024
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields["cpu_seconds"] = (int(stat[11]) + int(stat[12])) / ticks
+        return fields
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def _calls(document: dict[str, Any]) -> dict[str, int]:
+    return {op: sum(outcomes.values()) for op, outcomes in document["operations"].items()}
+
+
+def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {op: n - before.get(op, 0) for op, n in after.items() if n - before.get(op, 0)}
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _job_seconds(emulator: RunningEmulator, start: float, end: float, until: float) -> float:
+    """In-progress seconds of every job inside [start, end] (a job runs until its terminal)."""
+    total = 0.0
+    for job in list(emulator.store.jobs.values()):
+        finish = job.terminal[1] if job.terminal is not None else until
+        total += max(0.0, min(finish, end) - max(job.created, start))
+    return total
+
+
+def run(w: Workload, kubeconfig: Path, api_client: Any) -> dict[str, Any]:
+    """Apply N resources at once and follow them to the end; the measurements as a dict."""
+    from kubernetes import client
+
+    namespace = f"bench-{w.polling}-{w.n}-{uuid.uuid4().hex[:5]}"
+    client.CoreV1Api(api_client).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
+    )
+    config = EmulatorConfig(
+        training_seconds=w.training_seconds,
+        startup_seconds=w.startup_seconds,
+        stop_seconds=1.0,
+        max_parallel_training_jobs=100,
+    )  # default quotas: AWS-like token buckets per operation
+    emulator = run_in_thread(config)
+    watcher = Watcher(api_client, namespace).start()
+    operator = Operator(kubeconfig, emulator.url, namespace, w)
+    api = client.CustomObjectsApi(api_client)
+    names = [f"job-{i:05d}" for i in range(w.n)]
+    snapshots: list[tuple[float, dict[str, int]]] = []
+    rss: list[float] = []
+    try:
+        emulator.emulator.stats.reset()
+        applied_at = time.time()
+
+        def create(name: str) -> None:
+            api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest(name))
+
+        with ThreadPoolExecutor(w.create_threads) as pool:
+            list(pool.map(create, names))
+        apply_seconds = time.time() - applied_at
+        lifetime = w.startup_seconds + w.training_seconds
+        deadline = applied_at + lifetime + 240 + w.n / 10
+        while time.time() < deadline:
+            seen = watcher.snapshot()
+            snapshots.append((time.time(), _calls(emulator.emulator.stats.document())))
+            rss.append(operator.proc()["VmRSS"])
+            if len(seen) == w.n and all(s.finished_at for s in seen.values()):
+                break
+            time.sleep(2.0)
+        ended = time.time()
+        proc = operator.proc()
+    finally:
+        operator.stop()
+        watcher.stop()
+        emulator.stop()
+    seen = watcher.snapshot()
+    stats_doc = emulator.emulator.stats.document()
+    calls = _calls(stats_doc)
+    arn_times = [s.arn_at - applied_at for s in seen.values() if s.arn_at is not None]
+    lags = [lag for s in seen.values() for lag in s.lags]
+    job_hours = _job_seconds(emulator, applied_at, ended, ended) / 3600
+    total = sum(calls.values())
+
+    # The quiet window: every job has started its trainings and none has finished yet, so the
+    # calls in it are what watching costs, with no change to report.
+    created = [j.created for j in emulator.store.jobs.values()]
+    ends = [j.terminal[1] for j in emulator.store.jobs.values() if j.terminal is not None]
+    window: dict[str, Any] = {}
+    if created and ends:
+        start = max(created) + w.startup_seconds + 10
+        stop = min(ends) - 5
+        inside = [(t, c) for t, c in snapshots if start <= t <= stop]
+        if len(inside) >= 2 and inside[-1][0] - inside[0][0] > 30:
+            (t0, c0), (t1, c1) = inside[0], inside[-1]
+            hours = _job_seconds(emulator, t0, t1, ended) / 3600
+            in_window = _diff(c1, c0)
+            window = {
+                "seconds": round(t1 - t0, 1),
+                "job_hours": round(hours, 3),
+                "calls": in_window,
+                "calls_per_job_hour": round(sum(in_window.values()) / hours, 2) if hours else None,
+            }
+    return {
+        "n": w.n,
+        "polling": w.polling,
+        "poll_interval": w.poll_interval,
+        "fast_interval": w.fast_interval,
+        "training_seconds": w.training_seconds,
+        "startup_seconds": w.startup_seconds,
+        "apply_seconds": round(apply_seconds, 1),
+        "resources_with_arn": len(arn_times),
+        "arn_all_seconds": round(max(arn_times), 1) if len(arn_times) == w.n else None,
+        "arn_p50_seconds": round(_percentile(arn_times, 50) or 0.0, 1),
+        "finished": sum(1 for s in seen.values() if s.finished_at),
+        "completed": sum(1 for s in seen.values() if s.state == "Completed"),
+        "duration_seconds": round(ended - applied_at, 1),
+        "in_progress_job_hours": round(job_hours, 3),
+        "calls": stats_doc["operations"],
+        "calls_total": total,
+        "calls_per_job_hour": {op: round(n / job_hours, 2) for op, n in calls.items()},
+        "calls_per_job_hour_total": round(total / job_hours, 2) if job_hours else None,
+        "calls_per_job": round(total / w.n, 2),
+        "quiet_window": window,
+        "status_changes": len(lags),
+        "lag_p50_seconds": _round(_percentile(lags, 50)),
+        "lag_p95_seconds": _round(_percentile(lags, 95)),
+        "lag_max_seconds": _round(max(lags) if lags else None),
+        "operator_peak_rss_mb": round(proc["VmHWM"], 1),
+        "operator_cpu_seconds": round(proc["cpu_seconds"], 1),
+        "apiserver_writes_per_job": round(
+            statistics.mean(len(s.versions) - 1 for s in seen.values()) if seen else 0.0, 2
+        ),
+        "operator_log": str(operator.log),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
