@@ -428,6 +428,15 @@ class RegionPoller:
             current.token = listing.next_token
             self.resume = current
         dirty |= {key for key, entry in self.jobs.items() if entry.seen is None}
+        if listing.failure is not None and not listing.failure.throttled:
+            # List refused (a missing sagemaker:ListHyperParameterTuningJobs permission, an
+            # outage): fall back to describing each running job once per slow interval.
+            cutoff = self.clock() - self.config.slow_interval
+            dirty |= {
+                key
+                for key, entry in self.jobs.items()
+                if entry.noted_at <= cutoff and not _finished(entry)
+            }
         await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
         return bool(dirty)
 

@@ -277,3 +277,25 @@ def test_throttled_describe_is_retried_on_the_next_poll() -> None:
     assert poller.jobs["a"].pending is None
     run(poller.poll_once())  # still listed after the margin, still unseen: described now
     assert poller.jobs["a"].pending is not None
+
+
+def test_when_list_is_refused_running_jobs_are_described_once_per_slow_interval() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0), "b": summary("b", T0, state="Completed")}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a")
+    poller.jobs["b"] = type(poller.jobs["a"])("b", seen=signature(world["b"]))
+
+    async def refused(params: dict[str, Any]) -> ListFailure:
+        return ListFailure(
+            "AccessDeniedException", "not authorized to ListHyperParameterTuningJobs"
+        )
+
+    poller._fetch = refused  # type: ignore[method-assign]
+    run(poller.poll_once())
+    assert poller.described == []  # a was described just now (noted)
+    clock[0] += poller.config.slow_interval
+    run(poller.poll_once())
+    assert poller.described == ["a"]  # b is finished: never
+    run(poller.poll_once())
+    assert poller.described == ["a"]
