@@ -304,22 +304,17 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
 
 def _range_rules(ranges: Any, where: Path, naming: Naming) -> list[Problem]:
     problems: list[Problem] = []
-    kinds: tuple[tuple[str, Callable[[str], float]], ...] = (
-        ("IntegerParameterRanges", int),
-        ("ContinuousParameterRanges", float),
-    )
-    for kind, parse in kinds:
+    for kind, integer in (("IntegerParameterRanges", True), ("ContinuousParameterRanges", False)):
         items = _mapping(ranges).get(kind)
         for index, item in enumerate(items if isinstance(items, list) else []):
             if isinstance(item, Mapping):
-                problems += _one_range(item, (*where, kind, index), parse, naming)
+                problems += _one_range(item, (*where, kind, index), integer, naming)
     return problems
 
 
-def _one_range(
-    item: Mapping[str, Any], at: Path, parse: Callable[[str], float], naming: Naming
-) -> list[Problem]:
-    noun = "an integer" if parse is int else "a number"
+def _one_range(item: Mapping[str, Any], at: Path, integer: bool, naming: Naming) -> list[Problem]:
+    noun = "an integer" if integer else "a number"
+    parse: Callable[[str], float] = int if integer else float
     bounds: dict[str, float] = {}
     problems: list[Problem] = []
     for member in ("MinValue", "MaxValue"):
@@ -342,7 +337,17 @@ def _one_range(
         problems.append(
             Problem((*at, "MinValue"), "must be > 0 with Logarithmic scaling (log of 0 or less)")
         )
-    if scaling == "ReverseLogarithmic":
+    if scaling == "ReverseLogarithmic" and integer:
+        # IntegerParameterRange documents Auto, Linear and Logarithmic only: [0, 1) holds no
+        # integer range to search.
+        problems.append(
+            Problem(
+                (*at, "ScalingType"),
+                "must be Auto, Linear or Logarithmic for an integer range "
+                "(ReverseLogarithmic is for continuous ranges)",
+            )
+        )
+    elif scaling == "ReverseLogarithmic":
         if low is not None and low < 0:
             problems.append(
                 Problem((*at, "MinValue"), "must be ≥ 0 with ReverseLogarithmic scaling")

@@ -130,6 +130,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                 low = draw(st.integers(1, 50)) if integer else draw(st.floats(0.01, 0.4))
                 high = low + (draw(st.integers(0, 50)) if integer else draw(st.floats(0, 0.5)))
                 item["minValue"], item["maxValue"] = str(low), str(high)
+                if integer and item.get("scalingType") == "ReverseLogarithmic":
+                    item["scalingType"] = draw(st.sampled_from(["Auto", "Linear", "Logarithmic"]))
     for where in _definitions(spec):
         metrics = where.get("algorithmSpecification", {}).get("metricDefinitions")
         if metrics:

@@ -267,6 +267,12 @@ RANGES = "hyperParameterTuningJobConfig.parameterRanges"
             "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges[0]"
             ".minValue: must be ≥ 0 with ReverseLogarithmic scaling",
         ),
+        (
+            {"integerParameterRanges.0.scalingType": "ReverseLogarithmic"},
+            "spec.hyperParameterTuningJobConfig.parameterRanges.integerParameterRanges[0]"
+            ".scalingType: must be Auto, Linear or Logarithmic for an integer range "
+            "(ReverseLogarithmic is for continuous ranges)",
+        ),
     ],
 )
 def test_parameter_range_rules(edits: dict[str, Any], expected: str) -> None:
