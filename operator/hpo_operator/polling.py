@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import kopf
 
-from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE, status_arn
+from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE, job_gone, status_arn
 
 GROUP = "sagemaker.services.k8s.aws"
 VERSION = "v1alpha1"
@@ -33,8 +33,8 @@ class PollingStrategy(Protocol):
 
 
 def needs_polling(status: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
-    """A job is known (ARN in status), not finished, and the resource is not being deleted."""
-    if meta.get("deletionTimestamp"):
+    """A job is known (ARN in status), not finished nor gone, and the resource is not deleted."""
+    if meta.get("deletionTimestamp") or job_gone(status):
         return False
     return status_arn(status) is not None and status.get(STATUS_JOB_STATE) not in FINISHED
 

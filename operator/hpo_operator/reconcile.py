@@ -74,6 +74,9 @@ DELETE_FAILED = "DeleteFailed"
 FINISHED = frozenset({COMPLETED, FAILED, STOPPED, DELETE_FAILED})
 
 STATUS_JOB_STATE = "hyperParameterTuningJobStatus"
+JOB_NOT_FOUND = (
+    "JobNotFound"  # ACK.Terminal reason: the followed job was deleted outside Kubernetes
+)
 ARN_JOB_MARK = ":hyper-parameter-tuning-job/"
 # Status keys this module writes itself; every other key comes from `describe_to_status`.
 OWN_STATUS_KEYS = frozenset({"ackResourceMetadata", "conditions", "observedGeneration"})
@@ -385,9 +388,9 @@ def decide(
     if t.problem is not None:
         return _blocked(r, t, now, Cond(True, "InvalidAnnotation", t.problem), recoverable=True)
     if t.mode is Mode.READ_ONLY:
-        return _follow(r, t, obs, now, check_edits=False)
+        return _follow(r, t, obs, now, trigger, check_edits=False)
     if status_arn(r.status):
-        return _follow(r, t, obs, now, check_edits=True)
+        return _follow(r, t, obs, now, trigger, check_edits=True)
     if t.mode is Mode.ADOPT:
         return _adopt(r, t, obs, now, trigger)
     return _create(r, t, obs, now, cfg, trigger)
@@ -476,10 +479,14 @@ def _adopt(r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger)
     return _known(r, t, obs, now, arn, events=(event,), record_job=True)
 
 
-def _follow(r: Resource, t: Target, obs: Observation, now: str, *, check_edits: bool) -> Step:
-    """A job the resource owns or reads: Describe unless it is known to be finished."""
+def _follow(
+    r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger, *, check_edits: bool
+) -> Step:
+    """A job the resource owns or reads: Describe unless it is known to be finished (or gone)."""
     arn = status_arn(r.status)
     state = r.status.get(STATUS_JOB_STATE)
+    if trigger is Trigger.POLL and job_gone(r.status):
+        return Step(job_name=t.job_name)  # polling cannot bring it back; a change re-checks once
     stale = arn is None or (
         t.mode is Mode.READ_ONLY and _arn_job(arn) != t.job_name.lower()
     )  # read-only: the spec now names another job
@@ -496,7 +503,7 @@ def _follow(r: Resource, t: Target, obs: Observation, now: str, *, check_edits: 
             f"Tuning job {t.job_name} no longer exists in SageMaker (deleted outside Kubernetes). "
             "Delete this resource, or create a new one with another job name."
         )
-        return _blocked(r, t, now, Cond(True, "JobNotFound", message), keep_job=True)
+        return _blocked(r, t, now, Cond(True, JOB_NOT_FOUND, message), keep_job=True)
     if obs.failure is not None:
         return _recoverable(r, t, now, obs.failure, "refreshing the job's status", keep_job=True)
     new_arn = str((obs.described or {}).get("HyperParameterTuningJobArn") or arn or "")
@@ -771,6 +778,12 @@ def _recoverable(
     )
     step = _blocked(r, t, now, problem, recoverable=True, keep_job=keep_job)
     return replace(step, retry=Retry.BACKOFF)
+
+
+def job_gone(status: Mapping[str, Any]) -> bool:
+    """The job the status follows was found deleted from SageMaker (nothing left to poll)."""
+    terminal = cond.find(status.get("conditions"), cond.TERMINAL)
+    return terminal is not None and terminal.get("reason") == JOB_NOT_FOUND
 
 
 def _terminal_for_this_generation(r: Resource) -> bool:

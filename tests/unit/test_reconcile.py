@@ -384,6 +384,21 @@ def test_same_name_and_namespace_but_new_uid_is_not_ours() -> None:
     assert condition(r, c.TERMINAL)["reason"] == "NameInUse"  # type: ignore[index]
 
 
+def test_job_deleted_outside_kubernetes_is_terminal_and_not_polled_forever() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.jobs.clear()
+    r2 = apply(r, run(r, sm, Trigger.POLL))
+    terminal = condition(r2, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "JobNotFound"
+    assert r2.status["ackResourceMetadata"] == r.status["ackResourceMetadata"]
+    sm.calls.clear()
+    run(r2, sm, Trigger.POLL)
+    assert sm.calls == []
+    run(r2, sm, Trigger.CHANGE)  # a change (or a restart) looks once more
+    assert sm.calls == [Op.DESCRIBE]
+
+
 # --- Spec edits ---------------------------------------------------------------------------------
 
 

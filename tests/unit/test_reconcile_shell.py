@@ -48,6 +48,11 @@ def test_only_known_running_jobs_are_polled() -> None:
     assert not needs_polling({**running, "hyperParameterTuningJobStatus": "Completed"}, {})
     assert not needs_polling({}, {})  # nothing created: the change handlers own that
     assert not needs_polling(running, {"deletionTimestamp": "2026-01-01T00:00:00Z"})
+    gone = {
+        **running,
+        "conditions": [{"type": "ACK.Terminal", "status": "True", "reason": "JobNotFound"}],
+    }
+    assert not needs_polling(gone, {})
 
 
 def _record(**extra: object) -> logging.LogRecord:
