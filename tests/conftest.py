@@ -13,10 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
 
 from hpo_operator.devcluster import Binaries, DevCluster
 from support.kube import Kubectl, unique_name
 from support.tools import tool
+
+# CI runs property tests derandomized (the same examples every run: a red run is reproducible and a
+# green one does not flake) and without the shrink phase, which can stall for minutes on 2 cores.
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
