@@ -83,8 +83,13 @@ def namespace_annotations_of(index: Any, namespace: str) -> Mapping[str, str]:
     return {}
 
 
-async def _no_region(call: Call) -> AwsFailure:
-    return AwsFailure(call.op, "NoRegion", "no AWS region for this resource", ErrorKind.RECOVERABLE)
+def _unreachable(code: str, message: str) -> Any:
+    """A port that answers every call with the same recoverable failure (no usable client)."""
+
+    async def port(call: Call) -> AwsFailure:
+        return AwsFailure(call.op, code, message, ErrorKind.RECOVERABLE)
+
+    return port
 
 
 @dataclass
@@ -112,10 +117,19 @@ class Operator:
         resource = to_resource(body, namespace_annotations)
         target = target_of(resource, cfg)
         context = logs.fields(resource.namespace, resource.name, target.job_name)
-        port: Any = _no_region
+        port: Any = _unreachable("NoRegion", "no AWS region for this resource")
         if target.region:
-            client = await self.clients.get(target.region, target.endpoint_url)
-            port = self._guarded(client.execute) if self.settings.exit_after_create else client
+            try:
+                client = await self.clients.get(target.region, target.endpoint_url)
+            except Exception as error:  # e.g. a malformed endpoint-url or region annotation
+                port = _unreachable(
+                    "InvalidClientConfig",
+                    f"cannot make a SageMaker client for region {target.region!r} and endpoint "
+                    f"{target.endpoint_url or '(AWS default)'}: {error}. Check the region and "
+                    "endpoint-url annotations and flags",
+                )
+            else:
+                port = self._guarded(client.execute) if self.settings.exit_after_create else client
         lock = self.locks.setdefault(resource.uid, asyncio.Lock())
         try:
             async with lock:

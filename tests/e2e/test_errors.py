@@ -63,3 +63,18 @@ def test_throttled_create_backs_off_then_recovers(
     jobs.wait_state(namespace, "busy", "Completed", timeout=60)
     assert jobs.condition(namespace, "busy", "ACK.Recoverable") is None
     wait_for(lambda: operator.probe("/readyz") == 200, 30, "readiness to recover")
+
+
+def test_malformed_region_annotation_is_a_recoverable_condition_not_a_crash(
+    namespace: str, jobs: Jobs, operator: OperatorProcess
+) -> None:
+    manifest = tuning_job(
+        "misplaced", job_name("bad-region"), annotations={"services.k8s.aws/region": "mars 1!"}
+    )
+    jobs.apply(namespace, manifest)
+    recoverable = jobs.wait_condition(namespace, "misplaced", "ACK.Recoverable")
+    assert recoverable["reason"] == "InvalidClientConfig"
+    assert "mars 1!" in recoverable["message"]
+    manifest["metadata"]["annotations"]["services.k8s.aws/region"] = "us-west-2"
+    jobs.apply(namespace, manifest)
+    jobs.wait_state(namespace, "misplaced", "Completed", timeout=90)
