@@ -113,22 +113,34 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
         "HPO_PEERING_NAME": fullname,
         "HPO_LOG_LEVEL": "DEBUG",  # kopf logs pausing and resuming at INFO
     }
-    replicas = [Operator(account, tmp_path / f"replica-{i}.log", env) for i in range(2)]
+    resumed = "Resuming operations after the pause"
+
+    def peers() -> dict[str, Any]:
+        body = kubectl.json("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace)
+        return {k: v for k, v in (body.get("status") or {}).items() if isinstance(v, dict)}
+
+    # One replica first, then the second, so the second's first look at the peering object
+    # already shows the first: which one acts then follows from the two random priorities.
+    replicas = [Operator(account, tmp_path / "replica-0.log", env)]
     try:
-        for replica in replicas:
-            wait_for(replica.ready, 60, "a replica's /readyz")
-
-        def peers() -> bool:
-            body = kubectl.json("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace)
-            return len(body.get("status") or {}) == 2
-
-        wait_for(peers, 60, "both replicas' keep-alives in the peering object")
-
-        def paused() -> list[Operator]:
-            return [r for r in replicas if "Pausing operations in favour of" in r.log()]
-
-        (standby,) = wait_for(paused, 60, "the lower-priority replica to pause")
-        (active,) = [r for r in replicas if r is not standby]
+        wait_for(replicas[0].ready, 60, "the first replica's /readyz")
+        wait_for(lambda: resumed in replicas[0].log(), 60, "the first replica to start acting")
+        (first_id,) = wait_for(peers, 60, "the first replica's keep-alive")
+        replicas.append(Operator(account, tmp_path / "replica-1.log", env))
+        wait_for(replicas[1].ready, 60, "the second replica's /readyz")
+        both = wait_for(lambda: two if len(two := peers()) == 2 else None, 60, "two keep-alives")
+        (second_id,) = set(both) - {first_id}
+        if both[second_id]["priority"] > both[first_id]["priority"]:
+            active, standby = replicas[1], replicas[0]
+            wait_for(lambda: resumed in active.log(), 60, "the second replica to act")
+            wait_for(
+                lambda: "Pausing operations in favour of" in standby.log(),
+                60,
+                "the first replica to give way",
+            )
+        else:
+            active, standby = replicas[0], replicas[1]
+        assert resumed not in standby.log().split("Pausing operations in favour of")[-1]
 
         first = sample_job(unique_name("peer-a", max_length=32))
         kubectl.apply(first, "-n", namespace)
@@ -138,12 +150,9 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
         assert name not in standby.log()
 
         # The active replica exits cleanly: it withdraws from the peering, the standby resumes.
+        before = standby.log().count(resumed)
         active.stop()
-        wait_for(
-            lambda: "Resuming operations after the pause" in standby.log(),
-            90,
-            "the standby to resume",
-        )
+        wait_for(lambda: standby.log().count(resumed) > before, 90, "the standby to resume")
         second = sample_job(unique_name("peer-b", max_length=32))
         kubectl.apply(second, "-n", namespace)
         other = second["metadata"]["name"]
