@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ship.chart import CHART, GOLDEN, REPO, Helm, HelmError, env_of, one, only
 
@@ -225,3 +227,9 @@ def test_metrics_service_and_service_monitor(helm: Helm) -> None:
 def test_bad_values_are_refused(helm: Helm, values: dict[str, Any], message: str) -> None:
     with pytest.raises(HelmError, match=re.escape(message)):
         helm.template(values)
+
+
+def test_chart_app_version_is_the_package_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"]
