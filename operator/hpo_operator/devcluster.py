@@ -160,6 +160,7 @@ class DevCluster:
         self._processes: list[_Process] = []
         self._server: str | None = None
         self.start_seconds: float | None = None
+        self._apiserver_argv: list[str] | None = None  # kept by stop_apiserver()
 
     @classmethod
     def temporary(cls, *, binaries: Binaries | None = None, start_timeout: float = 120.0) -> Self:
@@ -241,6 +242,40 @@ class DevCluster:
         except (OSError, ValueError, KeyError):
             return False
         return _readyz(server, context, timeout=2.0)
+
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver (SIGTERM); etcd and its data stay. For the fault suite.
+
+        `start_apiserver()` brings it back with the same flags on the same port, so clients
+        (and their kubeconfigs) reconnect to the same URL and find the same objects.
+        """
+        process = next((p for p in self._processes if p.name == "kube-apiserver"), None)
+        if process is None:
+            raise DevClusterError("kube-apiserver is not running under this DevCluster")
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        self._apiserver_argv = [arg.decode() for arg in cmdline.split(b"\0") if arg]
+        _terminate(process, self.stop_timeout)
+        self._processes.remove(process)
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """Start kube-apiserver again after `stop_apiserver()`; returns once `/readyz` is 200."""
+        argv = self._apiserver_argv
+        if argv is None:
+            raise DevClusterError("start_apiserver() needs a stop_apiserver() first")
+        previous = self.directory / "kube-apiserver.log"
+        if previous.exists():  # keep the log of the first run next to the new one
+            previous.replace(self.directory / "kube-apiserver.previous.log")
+        process = self._spawn("kube-apiserver", argv)
+        context = _tls_context(self.directory / _CERTS)
+        _wait_until(
+            lambda: _readyz(self.server, context, timeout=5.0),
+            process,
+            time.monotonic() + timeout,
+            what=f"kube-apiserver at {self.server}/readyz",
+        )
+        state = json.loads((self.directory / _STATE).read_text())
+        state["pids"] = self.pids
+        _write_json(self.directory / _STATE, state)
 
     def __enter__(self) -> Self:
         self.start()
