@@ -12,12 +12,20 @@ import json
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tomllib
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from hpo_operator.emulator.config import EmulatorConfig
+from hpo_operator.emulator.server import run_in_thread
+from ship.live import free_port, sample_job, wait_for
+from support.kube import Kubectl, unique_name
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -96,10 +104,11 @@ def test_dockerignore_admits_every_copied_path() -> None:
             assert source.rstrip("/") in admitted, f"{source} is excluded by .dockerignore"
 
 
-@pytest.mark.slow
-def test_install_steps_in_a_clean_venv(tmp_path: Path) -> None:
-    """Copy what the build stage copies, run its RUN step, then start the installed program."""
-    context = tmp_path / "src"
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv made by the build stage's RUN step, from exactly the files the build stage copies."""
+    root = tmp_path_factory.mktemp("image")
+    context = root / "src"
     for text in stages()[0].args("COPY"):
         *sources, target = shlex.split(text)
         for source in sources:
@@ -114,7 +123,7 @@ def test_install_steps_in_a_clean_venv(tmp_path: Path) -> None:
                 )
             else:
                 shutil.copy2(origin, destination)
-    venv = tmp_path / "venv"
+    venv = root / "venv"
     (command,) = stages()[0].args("RUN")
     argv = shlex.split(
         command.replace("/src", str(context)).replace("/opt/hpo-operator", str(venv))
@@ -123,7 +132,13 @@ def test_install_steps_in_a_clean_venv(tmp_path: Path) -> None:
         argv, cwd=context, capture_output=True, text=True, timeout=900, check=False
     )
     assert install.returncode == 0, install.stderr[-4000:]
+    return venv
 
+
+@pytest.mark.slow
+def test_install_steps_in_a_clean_venv(installed: Path) -> None:
+    """The build stage's steps work, and the result starts with locked runtime deps only."""
+    venv = installed
     version = subprocess.run(
         [str(venv / "bin" / "hpo-operator"), "--version"],
         capture_output=True,
@@ -189,3 +204,101 @@ def _lock_pins() -> dict[str, str]:
         if match:
             pins[_normalize(match.group(1))] = match.group(2)
     return pins
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_installed_operator_runs_from_a_read_only_install(
+    installed: Path, kubeconfig: Path, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    """The image's promise: with the install and Python read-only and only /tmp writable (the
+    chart's emptyDir), the operator starts, gets ready and runs a job to Completed."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) for a private read-only mount")
+    base = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", "import sys; print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    writable = tmp_path / "tmp"  # stands in for the emptyDir on /tmp
+    writable.mkdir()
+    kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s",
+            "crd/hyperparametertuningjobs.sagemaker.services.k8s.aws")  # fmt: skip
+    env = {"PATH": f"{installed / 'bin'}:/usr/bin:/bin"}
+    for text in stages()[-1].args("ENV"):
+        for pair in shlex.split(text):
+            key, _, value = pair.partition("=")
+            if key != "PATH":
+                env[key] = str(writable) if value == "/tmp" else value
+    health_port = free_port()
+    with run_in_thread(EmulatorConfig(training_seconds=1.0, stop_seconds=1.0, quotas={})) as em:
+        env.update(
+            KUBECONFIG=str(kubeconfig),
+            AWS_ACCESS_KEY_ID="emulator",
+            AWS_SECRET_ACCESS_KEY="emulator",
+            AWS_EC2_METADATA_DISABLED="true",
+            HPO_NAMESPACES=namespace,
+            HPO_REGION="us-west-2",
+            HPO_ENDPOINT_URL=em.url,
+            HPO_POLL_INTERVAL="0.5",
+            HPO_LOG_FORMAT="text",
+            HPO_HEALTH_PORT=str(health_port),
+            HPO_METRICS_PORT=str(free_port()),
+        )
+        read_only = [str(installed), base]
+        script = " && ".join(
+            [f"mount --bind {d} {d} && mount -o remount,ro,bind {d} {d}" for d in read_only]
+            + [f"! touch {installed}/.probe 2>/dev/null", f"! touch {base}/.probe 2>/dev/null"]
+            + ['exec "$0" run']
+        )
+        log_path = tmp_path / "operator.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                ["unshare", "--mount", "sh", "-c", script, str(installed / "bin" / "hpo-operator")],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+
+            def ready() -> bool:
+                if process.poll() is not None:
+                    if process.returncode == 1 and not log_path.read_text().strip():
+                        pytest.skip("cannot make a private read-only mount here")
+                    raise AssertionError(f"operator exited:\n{log_path.read_text()[-3000:]}")
+                return status_code(f"http://127.0.0.1:{health_port}/readyz") == 200
+
+            wait_for(ready, 90, "the operator's /readyz")
+            manifest = sample_job(unique_name("ro", max_length=32))
+            name = manifest["metadata"]["name"]
+            kubectl.apply(manifest, "-n", namespace)
+
+            def completed() -> bool:
+                body = kubectl.json("get", "hyperparametertuningjobs", name, "-n", namespace)
+                return (body.get("status") or {}).get("hyperParameterTuningJobStatus") == (
+                    "Completed"
+                )
+
+            wait_for(completed, 120, f"{name} to complete")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+    text = log_path.read_text(errors="replace")
+    assert "Read-only file system" not in text and "PermissionError" not in text, text[-3000:]
+    assert not (installed / ".probe").exists()
+
+
+def status_code(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return None
