@@ -7,6 +7,7 @@ server applies exactly the chart's RBAC to every call it makes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -24,9 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from ship.chart import REPO
+from ship.chart import CHART, REPO, Helm
 from support.kube import Kubectl
 
+JOBS = "hyperparametertuningjobs.sagemaker.services.k8s.aws"
 JOB_SAMPLE = REPO / ".." / "shared" / "ack" / "e2e_xgboost_hpojob.yaml"
 # How a refused call shows in the log: kopf's APIForbiddenError carrying the API server's
 # "... is forbidden: User ..." message, or kopf's "Not enough permissions" warning.
@@ -140,3 +142,18 @@ class Operator:
 
     def refusals(self) -> list[str]:
         return [line for line in self.log().splitlines() if REFUSAL.search(line)]
+
+
+def install(
+    helm: Helm, kubeconfig: Path, release: str, namespace: str, values: dict[str, Any]
+) -> None:
+    """`helm install` of the chart with these values."""
+    path = helm.home / f"{release}.json"
+    path.write_text(json.dumps(values))
+    helm("install", release, str(CHART), "--namespace", namespace, "--values", str(path),
+         "--kubeconfig", str(kubeconfig))  # fmt: skip
+
+
+def completed(kubectl: Kubectl, namespace: str, name: str) -> bool:
+    body = kubectl.json("get", JOBS, name, "-n", namespace)
+    return (body.get("status") or {}).get("hyperParameterTuningJobStatus") == "Completed"

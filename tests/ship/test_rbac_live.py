@@ -9,50 +9,25 @@ instance, and a standby that resumes when the active one exits.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from ship.chart import CHART, Helm
-from ship.live import Operator, sample_job, service_account_kubeconfig, wait_for
+from hpo_operator.emulator.server import RunningEmulator
+from ship.chart import Helm
+from ship.live import (
+    JOBS,
+    Operator,
+    completed,
+    install,
+    sample_job,
+    service_account_kubeconfig,
+    wait_for,
+)
 from support.kube import Kubectl, unique_name
 
 pytestmark = pytest.mark.e2e
-
-JOBS = "hyperparametertuningjobs.sagemaker.services.k8s.aws"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningEmulator]:
-    with run_in_thread(EmulatorConfig(training_seconds=1.0, stop_seconds=1.0, quotas={})) as em:
-        yield em
-
-
-@pytest.fixture
-def release(helm: Helm, kubeconfig: Path, namespace: str) -> Iterator[str]:
-    """A release name in the test namespace, uninstalled afterwards."""
-    name = unique_name("live", max_length=20)
-    yield name
-    helm("uninstall", name, "--namespace", namespace, "--kubeconfig", str(kubeconfig), check=False)
-
-
-def install(
-    helm: Helm, kubeconfig: Path, release: str, namespace: str, values: dict[str, Any]
-) -> None:
-    path = helm.home / f"{release}.json"
-    path.write_text(json.dumps(values))
-    helm("install", release, str(CHART), "--namespace", namespace, "--values", str(path),
-         "--kubeconfig", str(kubeconfig))  # fmt: skip
-
-
-def completed(kubectl: Kubectl, namespace: str, name: str) -> bool:
-    body = kubectl.json("get", JOBS, name, "-n", namespace)
-    return (body.get("status") or {}).get("hyperParameterTuningJobStatus") == "Completed"
 
 
 def test_operator_under_namespace_scope_rbac(
