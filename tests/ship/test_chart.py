@@ -139,7 +139,7 @@ def test_more_replicas_turn_on_peering(helm: Helm) -> None:
     assert env_of(deployment)["HPO_PEERING_NAME"] == "hpo-hpo-operator"
     peering = one(objects, "ClusterKopfPeering")
     assert peering["metadata"]["name"] == "hpo-hpo-operator"
-    assert peering["metadata"]["annotations"] == {"helm.sh/hook": "post-install"}
+    assert peering["metadata"]["annotations"] == {"helm.sh/hook": "post-install,post-upgrade"}
     crd = one(objects, "CustomResourceDefinition")
     assert crd["metadata"]["name"] == "clusterkopfpeerings.kopf.dev"
     assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}

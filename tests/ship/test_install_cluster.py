@@ -194,6 +194,29 @@ def test_helm_install_namespace_scope_with_peering(
     kubectl("get", "crd", "kopfpeerings.kopf.dev")
 
 
+def test_helm_upgrade_to_two_replicas_creates_the_peering_object(
+    helm: Helm, kubeconfig: Path, kubectl: Kubectl, namespace: str
+) -> None:
+    release = unique_name("hu", max_length=20)
+    fullname = f"{release}-hpo-operator"
+    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
+    try:
+        absent = kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace, check=False)
+        assert absent.returncode != 0
+        helm("upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
+             "--set", "replicaCount=2", "--kubeconfig", str(kubeconfig))  # fmt: skip
+        kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace)
+        env = {
+            e["name"]: e.get("value")
+            for e in kubectl.json("get", "deployment", fullname, "-n", namespace)["spec"][
+                "template"
+            ]["spec"]["containers"][0]["env"]
+        }
+        assert env["HPO_PEERING_NAME"] == fullname
+    finally:
+        uninstall(helm, kubeconfig, release, namespace)
+
+
 @pytest.mark.parametrize("scope", ["cluster", "namespace"])
 def test_server_side_dry_run_of_every_rendered_object(
     helm: Helm, kubectl: Kubectl, namespace: str, scope: str
