@@ -2,8 +2,9 @@
 
 Why a list in code: the Helm chart's ClusterRole/Role must grant exactly these verbs on exactly
 these resources, no more. tests/ship/test_chart_rbac.py renders the chart for both install scopes
-and compares. When a handler starts calling a new API (or a kopf upgrade does), add it here in the
-same change; the test then says which chart rule is missing.
+and compares; tests/ship/test_rbac_live.py runs the operator with the chart's ServiceAccount token
+and fails on any refused call. When a handler starts calling a new API (or a kopf upgrade does),
+add it here in the same change; the tests then say which chart rule is missing.
 """
 
 from __future__ import annotations
