@@ -8,7 +8,7 @@ server never disturbs the session's cluster that other tests share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +16,11 @@ import pytest
 from faultkit import Emulator, Resources, report, timed
 from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
-from conftest import install_crds
-from hpo_operator.devcluster import Binaries, DevCluster
-from support.kube import Kubectl
-from support.tools import tool
+from hpo_operator.devcluster import DevCluster
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 WATCH_EXPIRED = "Restarting the watch-stream"  # kopf's debug line on a 410 Gone ERROR event
-
-
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[DevCluster]:
-    binaries = Binaries.from_assets(tool("KUBEBUILDER_ASSETS"))
-    with DevCluster.temporary(binaries=binaries) as cluster:
-        install_crds(Kubectl(binary=tool("KUBECTL"), kubeconfig=cluster.kubeconfig))
-        yield cluster
-
-
-@pytest.fixture(scope="module")
-def own_api(own_cluster: DevCluster) -> Iterator[Any]:
-    from kubernetes import config
-
-    client = config.new_client_from_config(config_file=str(own_cluster.kubeconfig))
-    yield client
-    client.close()
 
 
 def test_api_server_restart_and_watch_expiry(
