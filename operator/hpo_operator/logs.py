@@ -96,5 +96,9 @@ def configure(level: str, fmt: str) -> None:
     root.setLevel(level)
     # kopf logs every handler run at INFO; at scale that is noise, so only with DEBUG.
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
-    for name in ("kopf", "aiohttp.access", "botocore", "boto3", "urllib3"):
+    for name in ("kopf", "aiohttp.access"):
         logging.getLogger(name).setLevel(quiet)
+    # botocore and urllib3 log each request's headers and signing input at DEBUG: the access key
+    # ID and the session token. Never below INFO, whatever the operator's level.
+    for name in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(max(quiet, logging.INFO))
