@@ -61,8 +61,9 @@ kind-down: ## Delete the kind cluster
 demo: $(STAMP) $(TOOLS_ENV) ## Local API server + SageMaker emulator + operator + a sample job to Completed
 	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python hack/demo.py
 
-crds: $(STAMP) ## Regenerate crds/ from botocore's SageMaker model
+crds: $(STAMP) ## Regenerate crds/ (and the chart's copy) from botocore's SageMaker model
 	$(BIN)/hpo-operator crd --output-dir crds
+	cp crds/*.yaml charts/hpo-operator/crds/
 
 manifests: $(STAMP) ## Write dist/install.yaml (CRD + namespace + RBAC + Deployment)
 	@mkdir -p dist
