@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import client, request
 from hpo_operator.emulator.config import DEFAULT_QUOTAS
 from hpo_operator.emulator.server import parse_args
+from support.emulator_client import client, request
 
 
 def test_subprocess_prints_its_url_and_serves_boto3(tmp_path: Path) -> None:

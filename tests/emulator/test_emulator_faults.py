@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import StartEmulator, client, request
 from hpo_operator.emulator import RunningEmulator
 from hpo_operator.emulator.config import DEFAULT_QUOTAS
+from support.emulator_client import StartEmulator, client, request
 
 
 def admin(url: str, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:

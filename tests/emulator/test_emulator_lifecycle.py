@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import START, ManualClock, config_with, definition_with, request
+from support.emulator_client import START, ManualClock, config_with, definition_with, request
 
 
 def describe(sm: Any, name: str = "job") -> dict[str, Any]:
@@ -341,7 +341,7 @@ def test_scaling_types_shape_the_samples(
 
 
 def test_objective_is_deterministic_for_a_seed(start_emulator: Any) -> None:
-    from conftest import client
+    from support.emulator_client import client
 
     results = []
     for _ in range(2):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import START, ManualClock, config_with, request
+from support.emulator_client import START, ManualClock, config_with, request
 
 
 def names(sm: Any, **params: Any) -> list[str]:

@@ -12,8 +12,15 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ManualClock, StartEmulator, client, config_with, definition_with, request
 from hpo_operator.emulator import RunningEmulator
+from support.emulator_client import (
+    ManualClock,
+    StartEmulator,
+    client,
+    config_with,
+    definition_with,
+    request,
+)
 
 
 def post(url: str, target: str | None, body: bytes) -> tuple[int, dict[str, Any]]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ManualClock, config_with, request
 from hpo_operator import awsmodel
+from support.emulator_client import ManualClock, config_with, request
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "ack" / "unit_testdata"
 

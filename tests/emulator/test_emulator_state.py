@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import ManualClock, StartEmulator, client, config_with, request
 from hpo_operator.emulator.statefile import load_state, save_state
+from support.emulator_client import ManualClock, StartEmulator, client, config_with, request
 
 
 def status(sm: Any, name: str) -> str:

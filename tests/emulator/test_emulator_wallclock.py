@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conftest import StartEmulator, client, request
+from support.emulator_client import StartEmulator, client, request
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
