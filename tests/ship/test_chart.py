@@ -186,8 +186,8 @@ def test_scheduling_values_pass_through(helm: Helm) -> None:
         assert spec[key] == values[key]
     (container,) = spec["containers"]
     assert container["resources"] == {  # helm merges maps with the chart's defaults
-        "requests": {"cpu": "1", "memory": "128Mi"},
-        "limits": {"memory": "384Mi"},
+        "requests": {"cpu": "1", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "384Mi", "ephemeral-storage": "256Mi"},
     }
     assert container["image"] == "registry.example.com/hpo:1.2.3"
     digest = "sha256:" + "a" * 64
