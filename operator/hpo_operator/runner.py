@@ -19,6 +19,7 @@ import kopf
 from pydantic import ValidationError
 
 from hpo_operator import __version__, handlers, health, logs
+from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
 from hpo_operator.poller import PollerConfig, SharedPoller
 from hpo_operator.polling import PerResourceTimer, PollingStrategy
@@ -35,7 +36,7 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     k = kopf.OperatorSettings()
     k.persistence.finalizer = handlers.FINALIZER
     k.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=BOOKKEEPING_PREFIX)
-    k.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
         prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration"
     )
     k.watching.server_timeout = settings.watch_server_timeout
