@@ -632,3 +632,34 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     assert max(delays) == 60.0
     assert backoff_delay(3, base=1.0, cap=60.0, rand=0.0) == 4.0
     assert 24.0 <= jittered(30.0, 0.0) <= jittered(30.0, 0.5) <= jittered(30.0, 0.999) <= 36.0
+
+
+# --- Migration from ACK -------------------------------------------------------------------------
+
+
+def test_a_resource_created_by_acks_controller_is_followed_never_created_again() -> None:
+    """After a switch from ACK: its ARN in status, none of this operator's annotations, and ACK's
+    own tags on the job (no name or uid). The job is followed from its ARN, never re-created."""
+    sm = FakeSageMaker()
+    ack_tags = [
+        {"Key": "services.k8s.aws/controller-version", "Value": "sagemaker-v1.2.13"},
+        {"Key": "services.k8s.aws/namespace", "Value": "team-a"},
+    ]
+    arn = sm.add_job("xgb-tuning-1", ack_tags)
+    ack_status = {
+        "ackResourceMetadata": {"arn": arn, "ownerAccountID": ACCOUNT, "region": "us-west-2"},
+        "hyperParameterTuningJobStatus": "InProgress",
+        "conditions": [{"type": "ACK.ResourceSynced", "status": "False"}],
+    }
+    r = resource(status=ack_status)
+    step = run(r, sm)
+    assert Op.CREATE not in sm.calls and Op.STOP not in sm.calls
+    assert sm.calls == [Op.DESCRIBE]
+    assert step.status is not None and step.status["ackResourceMetadata"]["arn"] == arn
+    assert step.annotations.get(ANN_SPEC_HASH) == spec_hash(SPEC)
+    terminal = condition(step, "ACK.Terminal")
+    assert terminal is None or terminal["status"] != "True"
+    sm.set_state("xgb-tuning-1", "Completed")
+    later = run(apply(r, step), sm)
+    assert later.status is not None and later.status["hyperParameterTuningJobStatus"] == "Completed"
+    assert sm.calls.count(Op.CREATE) == 0
