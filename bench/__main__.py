@@ -88,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-interval", type=float, default=5.0)
     parser.add_argument("--training-seconds", type=float, default=240.0)
     parser.add_argument("--startup-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the operator (repeatable), e.g. HPO_WORKER_LIMIT=0",
+    )
     parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("HPO_TEST_KUBECONFIG"))
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument("--plot", type=Path, default=REPO / "bench" / "results.png")
@@ -126,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                     fast_interval=args.fast_interval,
                     training_seconds=args.training_seconds,
                     startup_seconds=args.startup_seconds,
+                    operator_env=tuple(
+                        tuple(item.split("=", 1))  # type: ignore[misc]
+                        for item in args.operator_env
+                    ),
                 )
                 print(f"bench: N={n} polling={polling} ...", flush=True)
-                run = scale.run(workload, kubeconfig, api_client)
+                run = scale.run(workload, kubeconfig, api_client, kubectl)
                 results["runs"].append(run)
                 print(report.run_line(run), flush=True)
                 args.output.write_text(json.dumps(results, indent=2) + "\n")

@@ -9,6 +9,7 @@ gives its peak RSS and CPU seconds.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,7 +20,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +44,8 @@ class Workload:
     fast_interval: float = 5.0
     training_seconds: float = 240.0  # one wave of trainings: a job is InProgress this long
     startup_seconds: float = 20.0  # Create → first trainings start (a change)
-    create_threads: int = 16
+    apply_processes: int = 8  # parallel `kubectl create` processes, each with a share of N
+    operator_env: tuple[tuple[str, str], ...] = ()  # extra environment for the operator
 
 
 @dataclass
@@ -52,11 +53,13 @@ class Seen:
     """What the watch saw of one resource."""
 
     versions: set[str] = field(default_factory=set)
+    created_at: float | None = None  # metadata.creationTimestamp (whole seconds)
     arn_at: float | None = None
     modified: str | None = None
     state: str | None = None
     finished_at: float | None = None
     lags: list[float] = field(default_factory=list)
+    changes_at: list[float] = field(default_factory=list)  # when the watch saw each change
 
 
 def manifest(name: str) -> dict[str, Any]:
@@ -163,6 +166,8 @@ class Watcher:
         with self.lock:
             seen = self.seen.setdefault(str(meta.get("name")), Seen())
             seen.versions.add(str(meta.get("resourceVersion")))
+            if seen.created_at is None and meta.get("creationTimestamp"):
+                seen.created_at = _epoch(str(meta["creationTimestamp"]))
             arn = (status.get("ackResourceMetadata") or {}).get("arn")
             if arn and seen.arn_at is None:
                 seen.arn_at = now
@@ -170,6 +175,7 @@ class Watcher:
             if modified and modified != seen.modified:
                 if seen.modified is not None:  # a change SageMaker made after the first status
                     seen.lags.append(now - _epoch(str(modified)))
+                    seen.changes_at.append(now)
                 seen.modified = str(modified)
             state = status.get("hyperParameterTuningJobStatus")
             seen.state = state
@@ -201,6 +207,7 @@ class Operator:
             HPO_POLLING=w.polling,
             HPO_POLL_FAST_INTERVAL=str(w.fast_interval),
         )
+        env.update(dict(w.operator_env))
         argv = [
             sys.executable,
             "-m",
@@ -291,7 +298,7 @@ def _job_seconds(emulator: RunningEmulator, start: float, end: float, until: flo
     return total
 
 
-def run(w: Workload, kubeconfig: Path, api_client: Any) -> dict[str, Any]:
+def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[str, Any]:
     """Apply N resources at once and follow them to the end; the measurements as a dict."""
     from kubernetes import client
 
@@ -308,19 +315,31 @@ def run(w: Workload, kubeconfig: Path, api_client: Any) -> dict[str, Any]:
     emulator = run_in_thread(config)
     watcher = Watcher(api_client, namespace).start()
     operator = Operator(kubeconfig, emulator.url, namespace, w)
-    api = client.CustomObjectsApi(api_client)
     names = [f"job-{i:05d}" for i in range(w.n)]
     snapshots: list[tuple[float, dict[str, int]]] = []
     rss: list[float] = []
     try:
+        items = [manifest(name) for name in names]
         emulator.emulator.stats.reset()
         applied_at = time.time()
 
-        def create(name: str) -> None:
-            api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest(name))
-
-        with ThreadPoolExecutor(w.create_threads) as pool:
-            list(pool.map(create, names))
+        chunks = [items[i :: w.apply_processes] for i in range(w.apply_processes)]
+        creators = [
+            subprocess.Popen(
+                [kubectl, "--kubeconfig", str(kubeconfig), "create", "-n", namespace, "-f", "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in chunks
+        ]
+        for creator, chunk in zip(creators, chunks, strict=True):
+            assert creator.stdin is not None
+            creator.stdin.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": chunk}))
+            creator.stdin.close()
+        for creator in creators:
+            if creator.wait() != 0:
+                raise RuntimeError("kubectl create failed")
         apply_seconds = time.time() - applied_at
         lifetime = w.startup_seconds + w.training_seconds
         deadline = applied_at + lifetime + 240 + w.n / 10
@@ -341,18 +360,24 @@ def run(w: Workload, kubeconfig: Path, api_client: Any) -> dict[str, Any]:
     stats_doc = emulator.emulator.stats.document()
     calls = _calls(stats_doc)
     arn_times = [s.arn_at - applied_at for s in seen.values() if s.arn_at is not None]
+    arn_latency = [
+        s.arn_at - s.created_at
+        for s in seen.values()
+        if s.arn_at is not None and s.created_at is not None
+    ]
     lags = [lag for s in seen.values() for lag in s.lags]
     job_hours = _job_seconds(emulator, applied_at, ended, ended) / 3600
     total = sum(calls.values())
 
-    # The quiet window: every job has started its trainings and none has finished yet, so the
-    # calls in it are what watching costs, with no change to report.
-    created = [j.created for j in emulator.store.jobs.values()]
+    # The quiet window: from the last change reported before any job finished (so every job has
+    # started its trainings and its status shows it) to just before the first job finishes. The
+    # calls in it are what watching costs when there is nothing to report.
     ends = [j.terminal[1] for j in emulator.store.jobs.values() if j.terminal is not None]
     window: dict[str, Any] = {}
-    if created and ends:
-        start = max(created) + w.startup_seconds + 10
+    if ends:
         stop = min(ends) - 5
+        before = [t for s in seen.values() for t in s.changes_at if t < stop]
+        start = (max(before) if before else applied_at) + 5
         inside = [(t, c) for t, c in snapshots if start <= t <= stop]
         if len(inside) >= 2 and inside[-1][0] - inside[0][0] > 30:
             (t0, c0), (t1, c1) = inside[0], inside[-1]
@@ -375,6 +400,9 @@ def run(w: Workload, kubeconfig: Path, api_client: Any) -> dict[str, Any]:
         "resources_with_arn": len(arn_times),
         "arn_all_seconds": round(max(arn_times), 1) if len(arn_times) == w.n else None,
         "arn_p50_seconds": round(_percentile(arn_times, 50) or 0.0, 1),
+        "arn_after_apply_p50_seconds": _round(_percentile(arn_latency, 50)),
+        "arn_after_apply_max_seconds": _round(max(arn_latency) if arn_latency else None),
+        "operator_env": dict(w.operator_env),
         "finished": sum(1 for s in seen.values() if s.finished_at),
         "completed": sum(1 for s in seen.values() if s.state == "Completed"),
         "duration_seconds": round(ended - applied_at, 1),

@@ -33,10 +33,16 @@ STATUS_MEMBERS: tuple[str, ...] = (
 
 
 @cache
+def botocore_session() -> botocore.session.Session:
+    """The session whose data loader holds the parsed model; boto3 clients share that loader
+    (sagemaker.py), so the ~15 MB of parsed JSON is in memory once (docs/performance.md)."""
+    return botocore.session.get_session()
+
+
+@cache
 def service_model() -> ServiceModel:
     """The SageMaker service model shipped with the pinned botocore."""
-    session = botocore.session.get_session()
-    model: ServiceModel = session.get_service_model(SERVICE)
+    model: ServiceModel = botocore_session().get_service_model(SERVICE)
     return model
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
+from hpo_operator import awsmodel
 from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
 
 THROTTLE_CODES = frozenset(
@@ -236,7 +238,10 @@ class SageMakerClients:
             max_pool_connections=self._config.max_workers,
             user_agent_extra="hpo-operator",
         )
-        session = boto3.session.Session()  # sessions are not thread-safe: one per client
+        core = botocore.session.get_session()  # sessions are not thread-safe: one per client
+        loader = awsmodel.botocore_session().get_component("data_loader")
+        core.register_component("data_loader", loader)  # the model is parsed once, shared
+        session = boto3.session.Session(botocore_session=core)
         return session.client(
             "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
         )
