@@ -19,7 +19,7 @@ from sizes import fuzz_settings
 from hpo_operator import render
 from hpo_operator.validate import validate_spec
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
 
 
 def manifest(spec: Any, name: Any = "fuzzed") -> dict[str, Any]:
@@ -31,7 +31,7 @@ def manifest(spec: Any, name: Any = "fuzzed") -> dict[str, Any]:
     }
 
 
-@fuzz_settings(ci=20)
+@fuzz_settings(ci=12)
 @given(valid_specs())
 def test_a_valid_spec_always_renders(spec: dict[str, Any]) -> None:
     rendered = render.render_manifest(manifest(spec))
@@ -40,7 +40,7 @@ def test_a_valid_spec_always_renders(spec: dict[str, Any]) -> None:
     assert rendered.request["HyperParameterTuningJobName"] == spec["hyperParameterTuningJobName"]
 
 
-@fuzz_settings(ci=20)
+@fuzz_settings(ci=12)
 @given(st.data())
 def test_one_broken_field_is_named_and_nothing_escapes(data: st.DataObject) -> None:
     spec = data.draw(valid_specs())
@@ -78,7 +78,7 @@ def test_render_cli_on_arbitrary_stdin_exits_cleanly(text: str) -> None:
     assert code in (0, 1, 2)
 
 
-@fuzz_settings(ci=15)
+@fuzz_settings(ci=10)
 @given(valid_specs(), st.data())
 def test_render_cli_names_the_field_of_a_broken_manifest(
     spec: dict[str, Any], data: st.DataObject
