@@ -101,8 +101,13 @@ def apply(spec: dict[str, Any], mutation: Mutation) -> dict[str, Any]:
     return result
 
 
-def related(problem_path: Path, mutated: Path) -> bool:
-    """Whether a problem's path (under `spec`) points at the mutated field, above or below it."""
+def related(problem_path: Path, mutated: Path, message: str = "") -> bool:
+    """Whether a problem points at the mutated field: its path is above or below it, or (a rule
+    across fields, e.g. the objective's metric among the metric definitions) its message names
+    the mutated field."""
     inner = problem_path[1:] if problem_path[:1] == ("spec",) else problem_path
     shortest = min(len(inner), len(mutated))
-    return inner[:shortest] == mutated[:shortest]
+    if inner[:shortest] == mutated[:shortest]:
+        return True
+    names = [key for key in mutated if isinstance(key, str)]
+    return bool(names) and names[-1] in message

@@ -53,7 +53,7 @@ def test_one_broken_field_is_named_and_nothing_escapes(data: st.DataObject) -> N
     assert rendered.request is None
     for problem in rendered.problems:
         assert problem.path and problem.message, problem
-    assert any(related(p.path, mutation.path) for p in rendered.problems), (
+    assert any(related(p.path, mutation.path, p.message) for p in rendered.problems), (
         mutation,
         [str(p) for p in rendered.problems],
     )
