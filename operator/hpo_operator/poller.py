@@ -50,7 +50,6 @@ from hpo_operator.reconcile import (
     ErrorKind,
     Op,
     ReconcileSettings,
-    status_arn,
     target_of,
 )
 from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
@@ -638,7 +637,10 @@ class SharedPoller(SageMakerClients):
                     await poll(**kwargs)
                 return
             port = await self.port(target.region, target.endpoint_url)
-            key = job_key(status_arn(resource.status) or target.job_name)
+            # The job reconcile will describe: target_of takes it from the status ARN when that
+            # is a tuning-job ARN, else from the recorded name (a hand-edited garbage ARN must
+            # not make the poller wait for a job that does not exist).
+            key = job_key(target.job_name)
             entry = port.poller.watch(key, resource.status)
             try:
                 found = await entry.wait(kwargs.get("stopped"), wait_timeout)
