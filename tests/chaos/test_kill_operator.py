@@ -22,7 +22,7 @@ def test_kill_minus_nine_during_create_delete_cycles(
     emulators: Callable[..., Emulator],
     operators: Callable[..., OperatorProcess],
 ) -> None:
-    cycles = size(ci=2, full=50)
+    cycles = size(ci=3, full=50)  # CI: two deleted, one kept
     rng, seed = seeded("kill")
     emulator = emulators(training_seconds=1.0, stop_seconds=0.5)
     operator = operators(emulator.url, [namespace])
