@@ -86,8 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polling", nargs="+", default=["shared", "per-resource"])
     parser.add_argument("--poll-interval", type=float, default=30.0)
     parser.add_argument("--fast-interval", type=float, default=5.0)
-    parser.add_argument("--training-seconds", type=float, default=240.0)
-    parser.add_argument("--startup-seconds", type=float, default=20.0)
+    parser.add_argument("--training-seconds", type=float, default=300.0)
+    parser.add_argument("--startup-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--waves-mix",
+        type=int,
+        default=1,
+        help="job i runs 1 + i %% WAVES_MIX waves of trainings (1: all alike, in lockstep)",
+    )
     parser.add_argument(
         "--operator-env",
         action="append",
@@ -133,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                     fast_interval=args.fast_interval,
                     training_seconds=args.training_seconds,
                     startup_seconds=args.startup_seconds,
+                    waves_mix=args.waves_mix,
                     operator_env=tuple(
                         tuple(item.split("=", 1))  # type: ignore[misc]
                         for item in args.operator_env

@@ -44,6 +44,7 @@ class Workload:
     fast_interval: float = 5.0
     training_seconds: float = 240.0  # one wave of trainings: a job is InProgress this long
     startup_seconds: float = 20.0  # Create → first trainings start (a change)
+    waves_mix: int = 1  # job i runs 1 + i % waves_mix waves: 1 = every job alike (lockstep)
     apply_processes: int = 8  # parallel `kubectl create` processes, each with a share of N
     operator_env: tuple[tuple[str, str], ...] = ()  # extra environment for the operator
 
@@ -62,8 +63,8 @@ class Seen:
     changes_at: list[float] = field(default_factory=list)  # when the watch saw each change
 
 
-def manifest(name: str) -> dict[str, Any]:
-    """A resource whose job runs one wave of two trainings."""
+def manifest(name: str, waves: int = 1) -> dict[str, Any]:
+    """A resource whose job runs `waves` waves of two trainings."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "HyperParameterTuningJob",
@@ -76,7 +77,10 @@ def manifest(name: str) -> dict[str, Any]:
                     "type_": "Minimize",
                     "metricName": "validation:error",
                 },
-                "resourceLimits": {"maxNumberOfTrainingJobs": 2, "maxParallelTrainingJobs": 2},
+                "resourceLimits": {
+                    "maxNumberOfTrainingJobs": 2 * waves,
+                    "maxParallelTrainingJobs": 2,
+                },
                 "parameterRanges": {
                     "integerParameterRanges": [
                         {"name": "num_round", "minValue": "10", "maxValue": "20"}
@@ -319,7 +323,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
     snapshots: list[tuple[float, dict[str, int]]] = []
     rss: list[float] = []
     try:
-        items = [manifest(name) for name in names]
+        items = [manifest(name, 1 + i % w.waves_mix) for i, name in enumerate(names)]
         emulator.emulator.stats.reset()
         applied_at = time.time()
 
@@ -396,6 +400,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         "fast_interval": w.fast_interval,
         "training_seconds": w.training_seconds,
         "startup_seconds": w.startup_seconds,
+        "waves_mix": w.waves_mix,
         "apply_seconds": round(apply_seconds, 1),
         "resources_with_arn": len(arn_times),
         "arn_all_seconds": round(max(arn_times), 1) if len(arn_times) == w.n else None,

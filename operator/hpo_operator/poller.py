@@ -3,8 +3,10 @@
 Instead of one Describe per job per interval, each poll lists the account's tuning jobs that
 changed since a watermark (`ListHyperParameterTuningJobs` with `LastModifiedTimeAfter`, pages of
 100) and describes just the tracked jobs whose summary (LastModifiedTime, status, counters)
-differs from the last one seen. Every few minutes a sweep lists all InProgress jobs instead; a
-tracked job missing from it has left InProgress and gets one final Describe.
+differs from the last one seen (when the summary itself holds everything that can have changed —
+the job stays InProgress and no training completed — it stands in for the Describe). Every few
+minutes a sweep lists all InProgress jobs instead; a tracked job missing from it has left
+InProgress and gets one final Describe.
 
 Field facts this follows:
 - List quotas are tiny (about 2/s per account), so every call goes through the account+region's
@@ -39,6 +41,7 @@ from typing import Any
 import botocore.exceptions
 import kopf
 
+from hpo_operator.awsmodel import STATUS_MEMBERS
 from hpo_operator.handlers import NAMESPACE_INDEX, namespace_annotations_of, to_resource
 from hpo_operator.polling import GROUP, PLURAL, VERSION, PollHandler, needs_polling
 from hpo_operator.ratelimit import RateLimiter
@@ -115,6 +118,45 @@ def status_signature(status: Mapping[str, Any]) -> Signature:
             "ObjectiveStatusCounters": status.get("objectiveStatusCounters"),
         }
     )
+
+
+# What a List summary carries of a Describe: when nothing else can have changed, the summary
+# merged into the last Describe is the Describe SageMaker would return (see `from_summary`).
+SUMMARY_MEMBERS = (
+    "HyperParameterTuningJobStatus",
+    "LastModifiedTime",
+    "HyperParameterTuningEndTime",
+    "TrainingJobStatusCounters",
+    "ObjectiveStatusCounters",
+)
+KEPT_MEMBERS = (*STATUS_MEMBERS, "HyperParameterTuningJobName", "HyperParameterTuningJobArn")
+
+
+def trimmed(described: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a Describe that status is made of (about 1 KB, not the whole request)."""
+    return {k: described[k] for k in KEPT_MEMBERS if described.get(k) is not None}
+
+
+def from_summary(
+    last: Mapping[str, Any] | None, summary: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The job's Describe rebuilt from its last one and a newer List summary, when the summary
+    holds every member that can have changed: the job was and is InProgress, and no training job
+    completed (so the best training job cannot have moved). None when a Describe is needed."""
+    if last is None:
+        return None
+    state = summary.get("HyperParameterTuningJobStatus")
+    if state != "InProgress" or last.get("HyperParameterTuningJobStatus") != "InProgress":
+        return None
+    before = last.get("TrainingJobStatusCounters") or {}
+    after = summary.get("TrainingJobStatusCounters") or {}
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return None
+    if after.get("Completed", 0) != before.get("Completed", 0):
+        return None
+    merged = dict(last)
+    merged.update({k: summary[k] for k in SUMMARY_MEMBERS if summary.get(k) is not None})
+    return merged
 
 
 @dataclass(frozen=True)
@@ -237,6 +279,7 @@ class Tracked:
     watchers: int = 0
     unwatched_since: float = 0.0
     noted_at: float = 0.0  # monotonic time of the last Describe seen
+    last: dict[str, Any] | None = None  # `trimmed` last Describe, for `from_summary`
 
     def deliver(self, result: Mapping[str, Any] | AwsFailure) -> None:
         self.pending = result
@@ -300,6 +343,7 @@ class PollerStats:
     describes: int = 0
     empty_pages_with_token: int = 0
     budget_exhausted: int = 0
+    from_summaries: int = 0  # changes delivered from a List summary, without a Describe
 
 
 class RegionPoller:
@@ -357,6 +401,7 @@ class RegionPoller:
             entry = self.jobs[key] = Tracked(key, unwatched_since=self.clock())
         entry.seen = signature(described)
         entry.noted_at = self.clock()
+        entry.last = trimmed(described)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -404,13 +449,22 @@ class RegionPoller:
         self.stats.pages += listing.pages
         self.stats.empty_pages_with_token += int(listing.empty_page_with_token)
         dirty: set[str] = set()
+        changed = False
         for summary in listing.summaries:
             key = job_key(str(summary.get("HyperParameterTuningJobName") or ""))
             current.listed.add(key)
             current.modified.append(epoch(summary.get("LastModifiedTime")))
             entry = self.jobs.get(key)
-            if entry is not None and entry.seen != signature(summary):
+            if entry is None or entry.seen == signature(summary):
+                continue
+            rebuilt = from_summary(entry.last, summary)
+            if rebuilt is None:
                 dirty.add(key)
+            else:  # the List page already said everything that changed: no Describe
+                self.stats.from_summaries += 1
+                entry.seen, entry.last = signature(summary), rebuilt
+                entry.deliver(rebuilt)
+                changed = True
         if listing.complete:
             margin = self.config.margin + (self.clock() - current.started)
             self.watermark = next_watermark(self.watermark, current.modified, margin)
@@ -437,7 +491,7 @@ class RegionPoller:
                 if entry.noted_at <= cutoff and not _finished(entry)
             }
         await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
-        return bool(dirty)
+        return changed or bool(dirty)
 
     def _forget_unwatched(self) -> None:
         """Drop jobs no timer waits for: finished ones at once, others after `forget_after`."""
@@ -462,6 +516,7 @@ class RegionPoller:
                 return  # throttled or failed: `seen` is unchanged, so the next poll tries again
             entry.seen = signature(result)
             entry.noted_at = self.clock()
+            entry.last = trimmed(result)
             entry.deliver(result)
 
     # --- calls, all through the limiter -------------------------------------------------------

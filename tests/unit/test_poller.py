@@ -14,6 +14,7 @@ from hpo_operator.poller import (
     ListFailure,
     PollerConfig,
     RegionPoller,
+    from_summary,
     list_pages,
     next_watermark,
     signature,
@@ -297,5 +298,52 @@ def test_when_list_is_refused_running_jobs_are_described_once_per_slow_interval(
     clock[0] += poller.config.slow_interval
     run(poller.poll_once())
     assert poller.described == ["a"]  # b is finished: never
+    run(poller.poll_once())
+    assert poller.described == ["a"]
+
+
+# --- a List summary instead of a Describe ---------------------------------------------------
+
+
+def described(name: str, modified: float, done: int = 0, running: int = 1) -> dict[str, Any]:
+    out = summary(name, modified, done=done)
+    out["TrainingJobStatusCounters"] = {"Completed": done, "InProgress": running}
+    out["BestTrainingJob"] = {"TrainingJobName": f"{name}-001"}
+    out["HyperParameterTuningJobConfig"] = {"Strategy": "Bayesian"}  # not kept: not in status
+    return out
+
+
+def test_summary_stands_in_for_a_describe_only_when_nothing_else_can_have_changed() -> None:
+    last = described("a", T0, done=1, running=1)
+    newer = summary("a", T0 + 30, done=1)
+    newer["TrainingJobStatusCounters"] = {"Completed": 1, "InProgress": 2}  # a training started
+    rebuilt = from_summary(last, newer)
+    assert rebuilt is not None
+    assert rebuilt["TrainingJobStatusCounters"] == {"Completed": 1, "InProgress": 2}
+    assert rebuilt["LastModifiedTime"] == newer["LastModifiedTime"]
+    assert rebuilt["BestTrainingJob"] == {"TrainingJobName": "a-001"}
+
+    finished_one = summary("a", T0 + 30, done=2)  # a training completed: the best may move
+    assert from_summary(last, finished_one) is None
+    completed = summary("a", T0 + 30, state="Completed", done=1)
+    assert from_summary(last, completed) is None
+    assert from_summary(None, newer) is None
+
+
+def test_poll_delivers_a_summary_only_change_without_describing() -> None:
+    clock = [50.0]
+    world = {"a": described("a", T0, done=1)}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a")
+    assert "HyperParameterTuningJobConfig" not in (poller.jobs["a"].last or {})
+    run(poller.poll_once())
+    world["a"] = described("a", T0 + 30, done=1, running=2)
+    assert run(poller.poll_once()) is True
+    assert poller.described == []
+    pending = poller.jobs["a"].pending
+    assert isinstance(pending, dict)
+    assert pending["TrainingJobStatusCounters"]["InProgress"] == 2
+    assert poller.stats.from_summaries == 1
+    world["a"] = described("a", T0 + 60, done=2, running=1)
     run(poller.poll_once())
     assert poller.described == ["a"]
