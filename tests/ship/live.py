@@ -157,3 +157,26 @@ def install(
 def completed(kubectl: Kubectl, namespace: str, name: str) -> bool:
     body = kubectl.json("get", JOBS, name, "-n", namespace)
     return (body.get("status") or {}).get("hyperParameterTuningJobStatus") == "Completed"
+
+
+def operator_under_chart(
+    helm: Helm,
+    kubeconfig: Path,
+    kubectl: Kubectl,
+    release: str,
+    namespace: str,
+    emulator_url: str,
+    tmp_path: Path,
+) -> Operator:
+    """Install the chart in namespace scope and start `hpo-operator run` with its ServiceAccount's
+    token: the operator then has exactly the permissions the chart grants."""
+    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
+    account = service_account_kubeconfig(
+        kubeconfig, kubectl, namespace, f"{release}-hpo-operator", tmp_path / "sa.kubeconfig"
+    )
+    return Operator(
+        account,
+        tmp_path / "operator.log",
+        {"HPO_NAMESPACES": namespace, "HPO_ENDPOINT_URL": emulator_url},
+    )

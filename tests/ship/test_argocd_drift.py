@@ -17,11 +17,9 @@ from hpo_operator.emulator.server import RunningEmulator
 from ship.chart import Helm
 from ship.live import (
     JOBS,
-    Operator,
     completed,
-    install,
+    operator_under_chart,
     sample_job,
-    service_account_kubeconfig,
     wait_for,
 )
 from support.kube import Kubectl, unique_name
@@ -43,15 +41,8 @@ def test_reconciled_jobs_show_no_diff(
     release: str,
     tmp_path: Path,
 ) -> None:
-    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
-    account = service_account_kubeconfig(
-        kubeconfig, kubectl, namespace, f"{release}-hpo-operator", tmp_path / "sa.kubeconfig"
-    )
-    operator = Operator(
-        account,
-        tmp_path / "operator.log",
-        {"HPO_NAMESPACES": namespace, "HPO_ENDPOINT_URL": emulator.url},
+    operator = operator_under_chart(
+        helm, kubeconfig, kubectl, release, namespace, emulator.url, tmp_path
     )
     manifests = {}
     try:

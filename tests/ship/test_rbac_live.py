@@ -21,6 +21,7 @@ from ship.live import (
     Operator,
     completed,
     install,
+    operator_under_chart,
     sample_job,
     service_account_kubeconfig,
     wait_for,
@@ -39,15 +40,8 @@ def test_operator_under_namespace_scope_rbac(
     release: str,
     tmp_path: Path,
 ) -> None:
-    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
-    account = service_account_kubeconfig(
-        kubeconfig, kubectl, namespace, f"{release}-hpo-operator", tmp_path / "sa.kubeconfig"
-    )
-    operator = Operator(
-        account,
-        tmp_path / "operator.log",
-        {"HPO_NAMESPACES": namespace, "HPO_ENDPOINT_URL": emulator.url},
+    operator = operator_under_chart(
+        helm, kubeconfig, kubectl, release, namespace, emulator.url, tmp_path
     )
     try:
         wait_for(operator.ready, 60, "the operator's /readyz")
