@@ -346,7 +346,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
                 raise RuntimeError("kubectl create failed")
         apply_seconds = time.time() - applied_at
         lifetime = w.startup_seconds + w.training_seconds
-        deadline = applied_at + lifetime + 240 + w.n / 10
+        deadline = applied_at + lifetime + (w.waves_mix - 1) * w.training_seconds + 240 + w.n / 10
         while time.time() < deadline:
             seen = watcher.snapshot()
             snapshots.append((time.time(), _calls(emulator.emulator.stats.document())))
@@ -423,6 +423,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         "lag_p95_seconds": _round(_percentile(lags, 95)),
         "lag_max_seconds": _round(max(lags) if lags else None),
         "operator_peak_rss_mb": round(proc["VmHWM"], 1),
+        "operator_rss_every_10s_mb": [round(x) for x in rss[::5]],
         "operator_cpu_seconds": round(proc["cpu_seconds"], 1),
         "apiserver_writes_per_job": round(
             statistics.mean(len(s.versions) - 1 for s in seen.values()) if seen else 0.0, 2

@@ -26,6 +26,8 @@ DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     "ListHyperParameterTuningJobs": (1.9, 3.0),
     "StopHyperParameterTuningJob": (9.5, 19.0),
     "ListTags": (9.5, 19.0),
+    # Not AWS: status patches the shared poller starts per second (poller.RegionPoller._paced).
+    "deliver": (50.0, 50.0),
 }
 DEFAULT_LIMIT = (5.0, 10.0)
 MIN_RATE_FRACTION = 0.05  # throttling never slows an operation below 5 % of its budget
