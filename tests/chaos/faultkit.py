@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from operator_harness import GROUP, PLURAL, VERSION, wait_for
+from operator_harness import GROUP, PLURAL, VERSION, get_job, wait_for
 
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
@@ -56,17 +56,7 @@ class Resources:
                 raise
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            found: dict[str, Any] = self.api.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return found
+        return get_job(self.api, namespace, name)
 
     def list(self, namespace: str) -> list[dict[str, Any]]:
         found = self.api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)

@@ -116,6 +116,21 @@ def tuning_job(
     return copy.deepcopy(manifest)
 
 
+def get_job(api: Any, namespace: str, name: str) -> dict[str, Any] | None:
+    """One HyperParameterTuningJob through a CustomObjectsApi, or None when it does not exist."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        found: dict[str, Any] = api.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return found
+
+
 class Jobs:
     """HyperParameterTuningJob resources through the Kubernetes API (reads) and kubectl (writes)."""
 
@@ -130,17 +145,7 @@ class Jobs:
         self.kubectl.apply(manifest, "-n", namespace)
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            found: dict[str, Any] = self.api.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return found
+        return get_job(self.api, namespace, name)
 
     def status(self, namespace: str, name: str) -> dict[str, Any]:
         body = self.get(namespace, name) or {}
