@@ -20,6 +20,8 @@ DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {
     "AddTags": (10.0, 20.0),
     "ListTags": (10.0, 20.0),
     "DeleteTags": (10.0, 20.0),
+    # Search is a heavy query API; AWS publishes no figure for it, so this is a conservative guess.
+    "Search": (1.0, 2.0),
 }
 
 
@@ -34,6 +36,9 @@ class Faults:
     # carries a NextToken, as AWS has been seen to (aws-cli#7596): naive paginators loop on it.
     empty_page_rate: float = 0.0
     operations: list[str] | None = None  # None: every operation
+    # Search answers from an index this many seconds behind (AWS's is eventually consistent):
+    # each job as it was `search_lag` seconds ago, absent if it is younger. Search only.
+    search_lag: float = 0.0
 
 
 @dataclass

@@ -97,6 +97,7 @@ class Guard:
             "latency_ms",
             "operations",
             "quotas",
+            "search_lag",
         }
         unknown = set(body) - known
         if unknown:
@@ -112,6 +113,11 @@ class Guard:
             if latency < 0:
                 raise ValueError("latency_ms must be ≥ 0")
             self.faults.latency_ms = latency
+        if "search_lag" in body:
+            lag = float(body["search_lag"])
+            if not lag >= 0:
+                raise ValueError("search_lag must be ≥ 0")
+            self.faults.search_lag = lag
         if "operations" in body:
             ops = body["operations"]
             self.faults.operations = None if ops is None else [str(op) for op in ops]

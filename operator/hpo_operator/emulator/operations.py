@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from hpo_operator.emulator import errors
+from hpo_operator.emulator import errors, search
 from hpo_operator.emulator.space import NumericParameter
 from hpo_operator.emulator.store import Store
 from hpo_operator.emulator.tuningjob import Training, TuningJob, definitions, failure_reason
@@ -206,6 +206,10 @@ def _delete_tags(store: Store, params: Mapping[str, Any], now: float) -> dict[st
     return {}
 
 
+def _search(store: Store, params: Mapping[str, Any], now: float) -> dict[str, Any]:
+    return search.search(store, params, now, store.config.faults.search_lag)
+
+
 OPERATIONS: dict[str, Handler] = {
     "CreateHyperParameterTuningJob": _create,
     "DescribeHyperParameterTuningJob": _describe,
@@ -217,6 +221,7 @@ OPERATIONS: dict[str, Handler] = {
     "AddTags": _add_tags,
     "ListTags": _list_tags,
     "DeleteTags": _delete_tags,
+    "Search": _search,
 }
 
 

@@ -256,6 +256,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _lag(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be ≥ 0")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -304,6 +311,14 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         "empty page with a NextToken (an AWS quirk)",
     )
     parser.add_argument(
+        "--search-lag",
+        type=_lag,
+        default=0.0,
+        metavar="SECONDS",
+        help="Search answers from an index this many seconds behind (AWS's is eventually "
+        "consistent)",
+    )
+    parser.add_argument(
         "--quota",
         type=_quota,
         action="append",
@@ -342,6 +357,7 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
             error_rate=args.error_rate,
             latency_ms=args.latency_ms,
             empty_page_rate=args.empty_page_rate,
+            search_lag=args.search_lag,
         ),
         quotas=quotas,
         state_file=args.state_file,

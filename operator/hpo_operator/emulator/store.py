@@ -14,6 +14,7 @@ from typing import Any
 from hpo_operator.emulator import errors
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.index import JobIndex
+from hpo_operator.emulator.lagview import LaggedJobs
 from hpo_operator.emulator.listing import decode_token, encode_token, page
 from hpo_operator.emulator.tuningjob import ParentBest, Timing, Training, TuningJob
 
@@ -32,6 +33,7 @@ class Store:
         self._scheduled: dict[int, float] = {}  # id(job) -> the time it is queued for
         self._seq = itertools.count()
         self.index = JobIndex()
+        self.lagged = LaggedJobs()  # Search's view under the search_lag fault
         self.changes = 0  # bumped on every change the state file must keep
 
     # ----- time ---------------------------------------------------------------------------------
