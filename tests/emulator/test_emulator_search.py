@@ -295,6 +295,11 @@ def test_sort_and_pages_return_every_job_once(sm: Any, clock: ManualClock) -> No
     assert modified == sorted(modified, reverse=True)
     counters = every_name(sm, SortBy="TrainingJobStatusCounters.InProgress", MaxResults=37)
     assert sorted(counters) == sorted(created)
+    by_status = search(sm, SortBy="HyperParameterTuningJobStatus", SortOrder="Ascending")
+    statuses = [r[HPO]["HyperParameterTuningJobStatus"] for r in by_status["Results"]]
+    assert statuses == sorted(statuses) and statuses[0] == "Completed"
+    in_order = every_name(sm, SortBy="HyperParameterTuningJobStatus", MaxResults=60)
+    assert sorted(in_order) == sorted(created)
 
 
 def test_missing_sort_values_come_last(sm: Any, clock: ManualClock) -> None:

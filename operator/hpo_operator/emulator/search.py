@@ -307,7 +307,34 @@ def candidates(
 
 
 # ----- the operation ----------------------------------------------------------------------------
-def _sort_key(sort_by: str, descending: bool) -> Callable[[Entity], tuple[Any, ...]]:
+class Hit:
+    """A job Search sees (live, or as it was under a lag); its record is built only when a filter
+    or the page needs it, so an unfiltered Search sorted by an indexed property costs one record
+    per result, not one per job."""
+
+    __slots__ = ("_record", "at", "job", "view")
+
+    def __init__(self, view: TuningJob, job: TuningJob, at: float) -> None:
+        self.view, self.job, self.at = view, job, at
+        self._record: Entity | None = None
+
+    def record(self) -> Entity:
+        """The search record (the live job's tags, the view's document)."""
+        if self._record is None:
+            self._record = entity(self.view, self.at, self.job.tags)
+        return self._record
+
+
+# Sort properties read from the job itself, equal to the record's (normalised) value.
+_DIRECT: dict[str, Callable[[Hit], Any]] = {
+    "HyperParameterTuningJobName": lambda h: h.view.name,
+    "HyperParameterTuningJobStatus": lambda h: h.view.status(h.at),
+    "CreationTime": lambda h: _time_ms(h.view.created),
+    "LastModifiedTime": lambda h: _time_ms(h.view.last_modified(h.at)),
+}
+
+
+def _sort_key(sort_by: str, descending: bool) -> Callable[[Hit], tuple[Any, ...]]:
     """(sort property, missing flag, value, name): records without the property come last in
     either order, ties break by name so that pages are stable."""
     kind = property_kind(sort_by)
@@ -316,14 +343,14 @@ def _sort_key(sort_by: str, descending: bool) -> Callable[[Entity], tuple[Any, .
             f"SortBy {sort_by} is not a single value; sort by one of its members "
             f"({sort_by}.<member>)."
         )
+    direct = _DIRECT.get(sort_by)
 
-    def key(doc: Entity) -> tuple[Any, ...]:
-        found = values_of(doc, sort_by, kind)
-        name = doc["HyperParameterTuningJobName"]
+    def key(hit: Hit) -> tuple[Any, ...]:
+        found = [direct(hit)] if direct else values_of(hit.record(), sort_by, kind)
         if not found:
-            return (sort_by, 0 if descending else 1, None, name)
+            return (sort_by, 0 if descending else 1, None, hit.view.name)
         value = max(found) if descending else min(found)
-        return (sort_by, 1 if descending else 0, value, name)
+        return (sort_by, 1 if descending else 0, value, hit.view.name)
 
     return key
 
@@ -356,23 +383,23 @@ def search(store: Store, params: Mapping[str, Any], now: float, lag: float) -> d
         views.prune(store.jobs)
     else:
         views.clear()
-    records: list[Entity] = []
+    hits: list[Hit] = []
     for job in candidates(store, expression, lag > 0):
         seen = views.at(job, past) if lag > 0 else job
         if seen is None:
             continue
-        document = entity(seen, past, job.tags)
-        if matches is None or matches(document):
-            records.append(document)
+        hit = Hit(seen, job, past)
+        if matches is None or matches(hit.record()):
+            hits.append(hit)
     try:
         chunk, next_token = page(
-            records, key, descending=descending, token=token, max_results=max_results
+            hits, key, descending=descending, token=token, max_results=max_results
         )
     except TypeError as err:  # a token of another query whose values do not compare
         raise errors.validation("Invalid pagination token: the NextToken is not valid.") from err
     out: dict[str, Any] = {
-        "Results": [{RESOURCE: document} for document in chunk],
-        "TotalHits": {"Value": len(records), "Relation": "EqualTo"},
+        "Results": [{RESOURCE: hit.record()} for hit in chunk],
+        "TotalHits": {"Value": len(hits), "Relation": "EqualTo"},
     }
     if next_token:
         out["NextToken"] = next_token
