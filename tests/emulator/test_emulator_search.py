@@ -289,6 +289,10 @@ def test_sort_and_pages_return_every_job_once(sm: Any, clock: ManualClock) -> No
     assert len(default["Results"]) == DEFAULT_MAX_RESULTS and default["NextToken"]
     everything = every_name(sm, MaxResults=100)
     assert sorted(everything) == sorted(created)
+    paginated = sm.get_paginator("search").paginate(
+        Resource=HPO, PaginationConfig={"PageSize": 100}
+    )
+    assert sorted(name for p in paginated for name in names(p)) == sorted(created)
     modified = [
         r[HPO]["LastModifiedTime"] for r in search(sm, MaxResults=100)["Results"]
     ]  # the newest first
