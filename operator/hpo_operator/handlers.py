@@ -16,15 +16,24 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
 from hpo_operator import logs
 from hpo_operator.driver import drive
 from hpo_operator.health import Health
+from hpo_operator.kube import KubeObjects
 from hpo_operator.metrics import Metrics
-from hpo_operator.polling import GROUP, PLURAL, VERSION, PollingStrategy
+from hpo_operator.polling import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    Delivery,
+    Owner,
+    PollingStrategy,
+    needs_polling,
+)
 from hpo_operator.reconcile import (
     STATUS_JOB_STATE,
     AwsFailure,
@@ -34,6 +43,7 @@ from hpo_operator.reconcile import (
     Resource,
     Retry,
     Step,
+    Target,
     Trigger,
     backoff_delay,
     jittered,
@@ -94,27 +104,76 @@ def _unreachable(code: str, message: str) -> Any:
 
 @dataclass
 class Operator:
-    """Everything the handlers need, built once at startup (kept in kopf's memo)."""
+    """Everything the handlers need, built once at startup (kept in kopf's memo).
+
+    Status is written here, through the status subresource, while the resource's lock is held
+    (`kube`): a kopf handler and a change the shared poller reports for the same resource never
+    interleave, so an older observation can never overwrite a newer one. Without `kube` (unit
+    tests of the shell) status goes into kopf's patch instead.
+    """
 
     settings: Settings
     clients: SageMakerClients
     metrics: Metrics
     health: Health
+    polling: PollingStrategy | None = None
+    kopf_settings: kopf.OperatorSettings | None = None
     rng: random.Random = field(default_factory=random.Random)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    kube: KubeObjects | None = None
+    namespace_index: Any = None
+
+    def bind(self, kwargs: Mapping[str, Any]) -> None:
+        """Keep what kopf hands every resource handler and the poller's reports need later:
+        the resource kind (for the API client) and the live namespace index."""
+        index = kwargs.get(NAMESPACE_INDEX)
+        if index is not None:
+            self.namespace_index = index
+        resource = kwargs.get("resource")
+        if self.kube is None and self.kopf_settings is not None and resource is not None:
+            self.kube = KubeObjects(self.kopf_settings, resource)
 
     async def reconcile(
         self,
         trigger: Trigger,
-        body: kopf.Body,
-        patch: kopf.Patch,
+        body: kopf.Body | Mapping[str, Any],
+        patch: kopf.Patch | None,
         namespace_annotations: Mapping[str, str],
         retry: int = 0,
     ) -> Step:
-        """One reconcile of one resource; writes into `patch`, posts Events, returns the step."""
+        """One reconcile of one resource; writes status, posts Events, returns the step."""
+        resource = to_resource(body, namespace_annotations)
+        lock = self.locks.setdefault(resource.uid, asyncio.Lock())
+        async with lock:
+            return await self._reconcile_locked(trigger, resource, body, patch)
+
+    async def reconcile_polled(self, owner: Owner) -> Delivery:
+        """The shared poller has news for `owner`'s job (in `poller.PREFETCHED`): read the
+        resource as it is now and run the ordinary poll reconcile on it."""
+        if self.kube is None:
+            return Delivery.RETRY
+        lock = self.locks.setdefault(owner.uid, asyncio.Lock())
+        async with lock:
+            body = await self.kube.get(owner.namespace, owner.name)
+            meta = (body or {}).get("metadata") or {}
+            if body is None or meta.get("uid") != owner.uid:
+                return Delivery.GONE
+            if not needs_polling(body.get("status") or {}, meta):
+                return Delivery.GONE
+            ns = namespace_annotations_of(self.namespace_index, owner.namespace)
+            resource = to_resource(body, ns)
+            await self._reconcile_locked(Trigger.POLL, resource, body, None)
+            return Delivery.DONE
+
+    async def _reconcile_locked(
+        self,
+        trigger: Trigger,
+        resource: Resource,
+        body: kopf.Body | Mapping[str, Any],
+        patch: kopf.Patch | None,
+    ) -> Step:
         started = time.monotonic()
         cfg = self.settings.reconcile_settings()
-        resource = to_resource(body, namespace_annotations)
         target = target_of(resource, cfg)
         context = logs.fields(resource.namespace, resource.name, target.job_name)
         port: Any = _unreachable("NoRegion", "no AWS region for this resource")
@@ -130,17 +189,15 @@ class Operator:
                 )
             else:
                 port = self._guarded(client.execute) if self.settings.exit_after_create else client
-        lock = self.locks.setdefault(resource.uid, asyncio.Lock())
         try:
-            async with lock:
-                step = await drive(
-                    resource,
-                    cfg,
-                    trigger,
-                    port,
-                    now_rfc3339,
-                    on_call=lambda call: log.debug("calling %s", call.op.value, extra=context),
-                )
+            step = await drive(
+                resource,
+                cfg,
+                trigger,
+                port,
+                now_rfc3339,
+                on_call=lambda call: log.debug("calling %s", call.op.value, extra=context),
+            )
         except Exception:
             self.metrics.reconcile_errors.labels("bug").inc()
             self.metrics.reconciles.labels(trigger.value, "error").inc()
@@ -148,7 +205,8 @@ class Operator:
             raise
         finally:
             self.metrics.reconcile_seconds.labels(trigger.value).observe(time.monotonic() - started)
-        self._write(resource, step, body, patch, context)
+        await self._write(resource, step, body, patch, context)
+        self._follow(resource, step, target)
         result = "released" if step.release else (step.retry.value if step.retry else "done")
         self.metrics.reconciles.labels(trigger.value, result).inc()
         if step.retry is Retry.BACKOFF:
@@ -167,26 +225,46 @@ class Operator:
             )
         return jittered(s.poll_interval, self.rng.random(), s.poll_jitter)
 
-    def _write(
+    async def _write(
         self,
         resource: Resource,
         step: Step,
-        body: kopf.Body,
-        patch: kopf.Patch,
+        body: kopf.Body | Mapping[str, Any],
+        patch: kopf.Patch | None,
         context: dict[str, Any],
     ) -> None:
+        ns, name = resource.namespace, resource.name
         if step.status is not None:
             diff = merge_patch(resource.status, step.status)
             if diff:
-                patch.status.update(diff)
+                if self.kube is not None:
+                    await self.kube.patch_status(ns, name, diff)
+                elif patch is not None:
+                    patch.status.update(diff)
                 self._observe_status(resource, step.status)
-        for key, value in step.annotations.items():
-            if resource.annotations.get(key) != value:
-                patch.metadata.annotations[key] = value
+        changed = {
+            key: value
+            for key, value in step.annotations.items()
+            if resource.annotations.get(key) != value
+        }
+        if changed and patch is not None:
+            patch.metadata.annotations.update(changed)
+        elif changed and self.kube is not None:
+            await self.kube.patch_annotations(ns, name, changed)
         for event in step.events:
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            target = cast(kopf.Body, body)  # kopf only reads apiVersion, kind and metadata
+            kopf.event(target, type=event.type, reason=event.reason, message=event.message)
             level = logging.WARNING if event.type == "Warning" else logging.INFO
             log.log(level, "%s: %s", event.reason, event.message, extra=context)
+
+    def _follow(self, resource: Resource, step: Step, target: Target) -> None:
+        """Tell the polling strategy whether this resource's job is running now."""
+        if self.polling is None:
+            return
+        status = step.status if step.status is not None else resource.status
+        meta = {"deletionTimestamp": "yes"} if resource.deleting or step.release else {}
+        owner = Owner(resource.namespace, resource.name, resource.uid)
+        self.polling.follow(owner, target, status if needs_polling(status, meta) else None)
 
     def _observe_status(self, resource: Resource, status: Mapping[str, Any]) -> None:
         state = status.get(STATUS_JOB_STATE)
@@ -227,6 +305,7 @@ async def on_change(
 ) -> None:
     """create / update / resume: full reconcile (may Create); errors retry with backoff."""
     operator = _operator(memo)
+    operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
     step = await operator.reconcile(Trigger.CHANGE, body, patch, ns, retry)
     if step.retry is not None:
@@ -240,6 +319,7 @@ async def on_delete(
 ) -> None:
     """delete: stop if needed; returning (not raising) lets kopf remove the finalizer."""
     operator = _operator(memo)
+    operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
     step = await operator.reconcile(Trigger.DELETE, body, patch, ns, retry)
     if not step.release:
@@ -249,8 +329,10 @@ async def on_delete(
 
 async def on_poll(body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any) -> None:
     """A poll of a running job: Describe and patch status if it changed; never Create."""
+    operator = _operator(memo)
+    operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
-    await _operator(memo).reconcile(Trigger.POLL, body, patch, ns)
+    await operator.reconcile(Trigger.POLL, body, patch, ns)
 
 
 def index_namespace(name: str, annotations: Mapping[str, str], **_: Any) -> dict[str, Any]:

@@ -15,12 +15,14 @@ Field facts this follows:
 - The watermark comes from SageMaker's own LastModifiedTime values, minus a margin that covers the
   listing's duration, never from the local clock, so clock skew cannot hide a change.
 
-How a change reaches status: the poller stores the fresh Describe in the job's `Tracked` entry and
-wakes the resource's kopf timer (`SharedPoller.install`), which awaits it. The timer runs the
-normal poll handler with the Describe in a context variable; `PolledSageMaker` answers that
-reconcile's Describe from it. So `reconcile.decide` still makes every decision (status,
-conditions, Events), kopf patches status (only when the merge patch is not empty), and this
-module never talks to Kubernetes.
+How a change reaches status: every reconcile tells the poller whether its resource's job is
+running (`SharedPoller.follow`), so the poller knows which resource owns which job without any
+kopf timer (a timer per running job was most of the operator's memory at thousands of jobs).
+When a followed job changed, the poller calls the operator's report function
+(`handlers.Operator.reconcile_polled`) with the fresh Describe in a context variable: it reads
+the resource, runs the ordinary poll reconcile, whose Describe `PolledSageMaker` answers from
+that variable, and writes status through the status subresource. So `reconcile.decide` still
+makes every decision (status, conditions, Events) and status is patched only when it changed.
 """
 
 from __future__ import annotations
@@ -42,8 +44,7 @@ import botocore.exceptions
 import kopf
 
 from hpo_operator.awsmodel import STATUS_MEMBERS
-from hpo_operator.handlers import NAMESPACE_INDEX, namespace_annotations_of, to_resource
-from hpo_operator.polling import GROUP, PLURAL, VERSION, PollHandler, needs_polling
+from hpo_operator.polling import Delivery, Owner, PollHandler
 from hpo_operator.ratelimit import RateLimiter
 from hpo_operator.reconcile import (
     FINISHED,
@@ -53,7 +54,7 @@ from hpo_operator.reconcile import (
     ErrorKind,
     Op,
     ReconcileSettings,
-    target_of,
+    Target,
 )
 from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
 
@@ -247,7 +248,7 @@ class AdaptiveInterval:
 
 
 # --------------------------------------------------------------------------------------------
-# Delivery to the resource's timer
+# Reporting a change to the resource that owns the job
 
 
 @dataclass
@@ -263,6 +264,8 @@ PREFETCHED: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar(
     "hpo_prefetched", default=None
 )
 
+Report = Callable[[Owner], Awaitable[Delivery]]
+
 
 def job_key(name_or_arn: str) -> str:
     """Job names are unique per account and region regardless of case (List lower-cases ARNs)."""
@@ -271,35 +274,15 @@ def job_key(name_or_arn: str) -> str:
 
 @dataclass
 class Tracked:
-    """One tracked job: the last state seen, and a fresh Describe waiting for its resource."""
+    """One tracked job: the last state seen, and the resource it is reported to."""
 
     key: str
     seen: Signature | None = None
-    pending: Mapping[str, Any] | AwsFailure | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    watchers: int = 0
-    unwatched_since: float = 0.0
+    owner: Owner | None = None  # None: noted by a reconcile, not (or no longer) followed
+    added: float = 0.0  # monotonic time the entry was made, to forget unfollowed ones
     noted_at: float = 0.0  # monotonic time of the last Describe seen
     last: dict[str, Any] | None = None  # `trimmed` last Describe, for `from_summary`
-
-    def deliver(self, result: Mapping[str, Any] | AwsFailure) -> None:
-        self.pending = result
-        self.wake.set()
-
-    async def wait(self, stopped: Any, limit: float) -> Mapping[str, Any] | AwsFailure | None:
-        """The next fresh Describe; None on timeout or when kopf stops the timer."""
-        if self.pending is None:
-            waiters = [asyncio.ensure_future(self.wake.wait())]
-            if stopped is not None:
-                waiters.append(asyncio.ensure_future(stopped.wait()))
-            try:
-                await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-        found, self.pending = self.pending, None
-        self.wake.clear()
-        return found
+    reporting: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +314,8 @@ class PollerConfig:
     describe_concurrency: int = 4
     describe_max_wait: float = 2.0  # a reconcile's Describe waits this long for a token at most
     call_timeout: float = 40.0
-    forget_after: float = 300.0  # drop a job nobody has watched for this long
+    forget_after: float = 300.0  # drop a job noted by a reconcile but never followed after this
+    report_concurrency: int = 8  # reports (a GET and a status PATCH each) in flight at once
 
 
 @dataclass
@@ -345,6 +329,8 @@ class PollerStats:
     empty_pages_with_token: int = 0
     budget_exhausted: int = 0
     from_summaries: int = 0  # changes delivered from a List summary, without a Describe
+    reports: int = 0
+    reports_retried: int = 0
 
 
 class RegionPoller:
@@ -357,8 +343,10 @@ class RegionPoller:
         config: PollerConfig,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        report: Report | None = None,
     ) -> None:
         self.sagemaker = sagemaker
+        self.report = report
         self.limiter = limiter
         self.config = config
         self.rng = rng or random.Random()
@@ -373,23 +361,32 @@ class RegionPoller:
         self.stats = PollerStats()
         self._task: asyncio.Task[None] | None = None
         self._semaphore = asyncio.Semaphore(config.describe_concurrency)
+        self._reporting = asyncio.Semaphore(config.report_concurrency)
+        self._reports: set[asyncio.Task[None]] = set()
+        self.owned: dict[str, str] = {}  # owner uid → job key
 
-    # --- bookkeeping from the timers and the reconciles ---------------------------------------
+    # --- bookkeeping from the reconciles ------------------------------------------------------
 
-    def watch(self, key: str, status: Mapping[str, Any]) -> Tracked:
-        """A resource's timer waits on this job; tracked from now on."""
+    def follow(self, key: str, owner: Owner, status: Mapping[str, Any]) -> Tracked:
+        """`owner`'s job is running (its status says so): report its changes from now on."""
+        previous = self.owned.get(owner.uid)
+        if previous is not None and previous != key:
+            self.unfollow(owner)
         entry = self.jobs.get(key)
         if entry is None:
-            entry = self.jobs[key] = Tracked(key)
+            entry = self.jobs[key] = Tracked(key, added=self.clock())
             entry.seen = status_signature(status) if status.get(STATUS_JOB_STATE) else None
-        entry.watchers += 1
+        entry.owner = owner
+        self.owned[owner.uid] = key
         self.start()
         return entry
 
-    def unwatch(self, entry: Tracked) -> None:
-        entry.watchers = max(entry.watchers - 1, 0)
-        if entry.watchers == 0:
-            entry.unwatched_since = self.clock()
+    def unfollow(self, owner: Owner) -> None:
+        """`owner` no longer needs its job watched (finished, deleted, moved)."""
+        key = self.owned.pop(owner.uid, None)
+        entry = self.jobs.get(key) if key is not None else None
+        if entry is not None and entry.owner is not None and entry.owner.uid == owner.uid:
+            del self.jobs[key]  # type: ignore[arg-type]
 
     def note(self, name: str, described: Mapping[str, Any]) -> None:
         """A Describe made by a reconcile: remember what it saw, so the poller won't repeat it."""
@@ -399,7 +396,7 @@ class RegionPoller:
         if entry is None:
             if state in FINISHED:
                 return
-            entry = self.jobs[key] = Tracked(key, unwatched_since=self.clock())
+            entry = self.jobs[key] = Tracked(key, added=self.clock())
         entry.seen = signature(described)
         entry.noted_at = self.clock()
         entry.last = trimmed(described)
@@ -411,17 +408,19 @@ class RegionPoller:
             self._task = asyncio.get_running_loop().create_task(self.run(), name="hpo-poller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._reports) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def run(self) -> None:
         """Poll until cancelled; a bug in one poll is logged and the loop goes on."""
         while True:
             changed = False
             try:
-                self._forget_unwatched()
+                self._forget_unfollowed()
                 if self.jobs:
                     changed = await self.poll_once()
             except asyncio.CancelledError:
@@ -494,20 +493,59 @@ class RegionPoller:
         await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
         return changed or bool(dirty)
 
-    async def _paced(self, entry: Tracked, result: Mapping[str, Any]) -> None:
-        """Wake one resource, at most `deliver_rate` per second: each wake-up ends in a status
-        patch, and kopf opens one TLS connection (with a 256 KiB buffer) per concurrent request,
-        so a thousand wake-ups at once would cost hundreds of MB (measured: +280 MB)."""
+    async def _paced(self, entry: Tracked, result: Mapping[str, Any] | AwsFailure) -> None:
+        """Report one change, at most `deliver_rate` per second and `report_concurrency` at
+        once: each report is a GET and a status PATCH, and kopf opens one TLS connection (with a
+        256 KiB buffer) per concurrent API request, so a thousand at once would cost hundreds of
+        MB (measured: +280 MB)."""
+        if entry.owner is None or self.report is None:
+            return  # nobody to tell (noted by a reconcile, not followed): nothing to write
         if await self.limiter.acquire(DELIVER, max_wait=None):
-            entry.deliver(result)
+            await self._reporting.acquire()
+            entry.reporting = True
+            task = asyncio.get_running_loop().create_task(self._deliver(entry, entry.owner, result))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
 
-    def _forget_unwatched(self) -> None:
-        """Drop jobs no timer waits for: finished ones at once, others after `forget_after`."""
+    async def settle(self) -> None:
+        """Wait for the reports in flight (tests, shutdown)."""
+        while self._reports:
+            await asyncio.gather(*list(self._reports), return_exceptions=True)
+
+    async def _deliver(
+        self, entry: Tracked, owner: Owner, result: Mapping[str, Any] | AwsFailure
+    ) -> None:
+        report = self.report
+        assert report is not None
+        token = PREFETCHED.set(Prefetched(entry.key, result))
+        try:
+            outcome = await report(owner)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "reporting a change of %s to %s/%s failed", entry.key, owner.namespace, owner.name
+            )
+            outcome = Delivery.RETRY
+        finally:
+            PREFETCHED.reset(token)
+            entry.reporting = False
+            self._reporting.release()
+        self.stats.reports += 1
+        if outcome is Delivery.GONE:
+            self.unfollow(owner)
+        elif outcome is Delivery.RETRY:
+            self.stats.reports_retried += 1
+            entry.seen = None  # describe it again on the next poll, and report that
+
+    def _forget_unfollowed(self) -> None:
+        """Drop jobs no resource follows: finished ones at once, others after `forget_after`
+        (a reconcile that noted a Describe follows its job right after, if it runs)."""
         cutoff = self.clock() - self.config.forget_after
         for key, entry in list(self.jobs.items()):
-            if entry.watchers or entry.pending is not None:
+            if entry.owner is not None or entry.reporting:
                 continue
-            if _finished(entry) or entry.unwatched_since < cutoff:
+            if _finished(entry) or entry.added < cutoff:
                 del self.jobs[key]
 
     async def _describe(self, key: str) -> None:
@@ -519,13 +557,13 @@ class RegionPoller:
             self.stats.describes += 1
             if isinstance(result, AwsFailure):
                 if result.kind is ErrorKind.NOT_FOUND:
-                    entry.deliver(result)
                     entry.seen = (None, "NotFound", "", "")
+                    await self._paced(entry, result)
                 return  # throttled or failed: `seen` is unchanged, so the next poll tries again
             entry.seen = signature(result)
             entry.noted_at = self.clock()
             entry.last = trimmed(result)
-            entry.deliver(result)
+        await self._paced(entry, result)
 
     # --- calls, all through the limiter -------------------------------------------------------
 
@@ -636,7 +674,8 @@ class PolledSageMaker(SageMaker):
 class SharedPoller(SageMakerClients):
     """The `shared` polling strategy, and the SageMaker clients that go with it.
 
-    Give it to `handlers.Operator` as its clients and to `handlers.register` as its strategy.
+    Give it to `handlers.Operator` as its clients and its polling strategy, and set `report` to
+    the operator's `reconcile_polled`.
     """
 
     def __init__(
@@ -650,6 +689,7 @@ class SharedPoller(SageMakerClients):
         self.reconcile = reconcile
         self.config = config
         self.limits = limits
+        self.report: Report | None = None
         self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
         self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
         self._lock = asyncio.Lock()
@@ -667,63 +707,38 @@ class SharedPoller(SageMakerClients):
         async with self._lock:
             found = self._ports.get(key)
             if found is None:
-                poller = RegionPoller(inner, RateLimiter(self.limits), self.config)
+                poller = RegionPoller(
+                    inner, RateLimiter(self.limits), self.config, report=self._report
+                )
                 self.pollers[key] = poller
                 found = self._ports[key] = PolledSageMaker(inner, poller)
             return found
 
+    async def _report(self, owner: Owner) -> Delivery:
+        if self.report is None:
+            return Delivery.RETRY
+        return await self.report(owner)
+
+    def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
+        """After a reconcile: follow the job in its region's poller while it runs, else stop."""
+        port = None
+        if status is not None and target.region:
+            port = self._ports.get((target.region, target.endpoint_url or None))
+        for poller in self.pollers.values():
+            if port is None or poller is not port.poller:
+                poller.unfollow(owner)
+        if port is not None and status is not None:
+            # target_of takes the job from the status ARN when that is a tuning-job ARN, else
+            # from the recorded name (a hand-edited garbage ARN must not make the poller follow
+            # a job that does not exist).
+            port.poller.follow(job_key(target.job_name), owner, status)
+
     def close(self) -> None:
         for poller in self.pollers.values():
-            if poller._task is not None:
-                poller._task.cancel()
+            for task in (poller._task, *poller._reports):
+                if task is not None:
+                    task.cancel()
         self.base.close()
 
     def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
-        """One kopf timer per running job that sleeps until the poller has news for it."""
-        wait_timeout = max(self.config.sweep_interval, self.config.slow_interval)
-
-        def when(status: Mapping[str, Any], meta: Mapping[str, Any], **_: Any) -> bool:
-            return needs_polling(status, meta)
-
-        async def timer(**kwargs: Any) -> None:
-            body = kwargs["body"]
-            namespace = str(body.get("metadata", {}).get("namespace") or "")
-            ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), namespace)
-            resource = to_resource(body, ns)
-            target = target_of(resource, self.reconcile)
-            if not target.region or target.problem is not None:
-                # Nothing to list for: look again now and then, like the per-resource timer.
-                stopped = kwargs.get("stopped")
-                if stopped is not None:
-                    await stopped.wait(self.config.slow_interval)
-                if not stopped:
-                    await poll(**kwargs)
-                return
-            port = await self.port(target.region, target.endpoint_url)
-            # The job reconcile will describe: target_of takes it from the status ARN when that
-            # is a tuning-job ARN, else from the recorded name (a hand-edited garbage ARN must
-            # not make the poller wait for a job that does not exist).
-            key = job_key(target.job_name)
-            entry = port.poller.watch(key, resource.status)
-            try:
-                found = await entry.wait(kwargs.get("stopped"), wait_timeout)
-            finally:
-                port.poller.unwatch(entry)
-            if found is None:
-                return
-            token = PREFETCHED.set(Prefetched(key, found))
-            try:
-                await poll(**kwargs)
-            finally:
-                PREFETCHED.reset(token)
-
-        kopf.timer(
-            GROUP,
-            VERSION,
-            PLURAL,
-            id="poll",
-            registry=registry,
-            interval=0.2,  # the handler itself waits for news; this is only the gap between two
-            sharp=False,
-            when=when,
-        )(timer)
+        """Nothing to register: reconciles tell the poller which jobs run (`follow`)."""

@@ -1,23 +1,26 @@
 """How the operator learns about SageMaker changes between Kubernetes events.
 
-The rest of the operator only needs `PollingStrategy.install(registry, poll)`: call `poll` (a
-kopf handler that describes one job and patches its resource) whenever that job may have changed.
-`PerResourceTimer` does it with one kopf timer per resource whose job is still running; a timer
-exists only while the status says InProgress/Stopping (kopf stops it when the filter stops
-matching), so a finished job costs nothing. A shared per-(region, account) poller that lists
-changed jobs and describes only those can replace it behind the same interface.
+The rest of the operator only needs the `PollingStrategy` interface: `install(registry, poll)`
+at startup, and `follow(owner, target, status)` after every reconcile (status when the job is
+running, None when it is not or the resource is going away). `PerResourceTimer` runs `poll` (a
+kopf handler that describes one job and patches its resource) from one kopf timer per resource
+whose job is still running; a timer exists only while the status says InProgress/Stopping (kopf
+stops it when the filter stops matching), so a finished job costs nothing. The shared poller
+(`poller.SharedPoller`) uses `follow` instead: no timer, no kopf state per running job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import kopf
 
-from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE, job_gone, status_arn
+from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE, Target, job_gone, status_arn
 
 GROUP = "sagemaker.services.k8s.aws"
 VERSION = "v1alpha1"
@@ -26,10 +29,30 @@ PLURAL = "hyperparametertuningjobs"
 PollHandler = Callable[..., Any]  # a kopf handler: (body=, patch=, logger=, memo=, ...) -> None
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The resource a followed job belongs to (the uid tells a re-created namesake apart)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+class Delivery(enum.Enum):
+    """What became of a change reported to a resource."""
+
+    DONE = "done"  # reconciled (status written if it changed)
+    RETRY = "retry"  # could not be reported now: observe the job again later
+    GONE = "gone"  # the resource is gone, deleting, or its job no longer runs: stop following
+
+
 class PollingStrategy(Protocol):
-    """Arranges for `poll` to run for resources whose jobs may change."""
+    """Arranges for resources whose jobs may change to be reconciled when they do."""
 
     def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None: ...
+
+    def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
+        """After a reconcile: `status` while the job runs, None once it no longer needs it."""
 
 
 def needs_polling(status: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
@@ -46,6 +69,9 @@ class PerResourceTimer:
         self.interval = interval
         self.jitter = jitter
         self.rng = rng or random.Random()
+
+    def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
+        """Nothing to do: kopf starts and stops the timers from the status (`needs_polling`)."""
 
     def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
         spread = self.interval * self.jitter

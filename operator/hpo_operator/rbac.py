@@ -40,8 +40,9 @@ USES: tuple[ApiUse, ...] = (
     ApiUse(
         GROUP,
         PLURAL,
-        ("list", "watch", "patch"),
-        "kopf: list+watch the jobs; patch for the finalizer and kopf's progress annotations",
+        ("get", "list", "watch", "patch"),
+        "kopf: list+watch the jobs; patch for the finalizer and kopf's progress annotations; "
+        "get: the shared poller reads a job's resource before reporting a change to it",
     ),
     ApiUse(
         GROUP, f"{PLURAL}/status", ("patch",), "handlers: status, conditions, observedGeneration"

@@ -78,7 +78,10 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         probes.observe_call(op, outcome, seconds)
 
     clients, strategy = polling_strategy(settings, SageMakerClients(settings.aws_config(), observe))
-    operator = handlers.Operator(settings, clients, metrics, probes)
+    kopf_config = kopf_settings(settings)
+    operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
+    if isinstance(strategy, SharedPoller):
+        strategy.report = operator.reconcile_polled
     registry = kopf.OperatorRegistry()
     handlers.register(registry, strategy)
 
@@ -105,7 +108,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     task = asyncio.create_task(
         kopf.operator(
             registry=registry,
-            settings=kopf_settings(settings),
+            settings=kopf_config,
             memo=kopf.Memo(operator=operator),
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),

@@ -96,6 +96,7 @@ def test_helm_install_cluster_scope(
 
         # What the operator does, anywhere in the cluster...
         for args in (
+            ("get", JOBS, "-n", "default"),
             ("list", JOBS, "-A"),
             ("watch", JOBS, "-A"),
             ("patch", JOBS, "-n", "default"),
@@ -107,7 +108,6 @@ def test_helm_install_cluster_scope(
             assert can(kubectl, account, *args), args
         # ...and nothing else.
         for args in (
-            ("get", JOBS, "-n", "default"),
             ("create", JOBS, "-n", "default"),
             ("update", JOBS, "-n", "default"),
             ("delete", JOBS, "-n", "default"),

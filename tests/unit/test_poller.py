@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hpo_operator.poller import (
+    PREFETCHED,
     AdaptiveInterval,
     ListFailure,
     PollerConfig,
@@ -20,6 +21,7 @@ from hpo_operator.poller import (
     signature,
     status_signature,
 )
+from hpo_operator.polling import Delivery, Owner
 from hpo_operator.ratelimit import RateLimiter
 from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
 
@@ -141,13 +143,38 @@ def test_status_signature_matches_the_describe_it_was_written_from() -> None:
 # --- one region's poll loop ----------------------------------------------------------------------
 
 
+class Reports:
+    """The operator's side: records each report (owner name → the Describe it carried)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, Any]] = []
+        self.outcome = Delivery.DONE
+
+    async def __call__(self, owner: Owner) -> Delivery:
+        prefetched = PREFETCHED.get()
+        assert prefetched is not None and prefetched.key == owner.name
+        self.got.append((owner.name, prefetched.result))
+        return self.outcome
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.got]
+
+
 class FakeRegion(RegionPoller):
     """A RegionPoller whose List and Describe answer from dicts (no boto3, no limiter waits)."""
 
     def __init__(self, jobs: dict[str, dict[str, Any]], clock: list[float]) -> None:
         limiter = RateLimiter({}, clock=lambda: clock[0])
         config = PollerConfig(page_budget=2, margin=5.0, sweep_interval=300.0)
-        super().__init__(None, limiter, config, clock=lambda: clock[0])  # type: ignore[arg-type]
+        self.reports = Reports()
+        super().__init__(
+            None,  # type: ignore[arg-type]
+            limiter,
+            config,
+            clock=lambda: clock[0],
+            report=self.reports,
+        )
         self.world = jobs
         self.list_requests: list[dict[str, Any]] = []
         self.described: list[str] = []
@@ -179,9 +206,26 @@ class FakeRegion(RegionPoller):
         return dict(found, HyperParameterTuningJobArn=f"arn:aws:sagemaker:r:1:x/{call.job_name}")
 
 
+def owner(name: str) -> Owner:
+    return Owner("ns", name, f"uid-{name}")
+
+
 def tracked(poller: RegionPoller, *names: str) -> None:
+    """Jobs a reconcile described and then followed (their resources' status shows them)."""
     for name in names:
         poller.note(name, poller_world(poller)[name])
+        poller.follow(name, owner(name), {"hyperParameterTuningJobStatus": "InProgress"})
+
+
+def poll(poller: FakeRegion) -> bool:
+    """One poll, and the reports it started run to their end."""
+
+    async def once() -> bool:
+        changed = await poller.poll_once()
+        await poller.settle()
+        return changed
+
+    return bool(run(once()))
 
 
 def poller_world(poller: RegionPoller) -> dict[str, dict[str, Any]]:
@@ -196,10 +240,10 @@ def test_first_poll_sweeps_in_progress_and_gives_a_finished_job_its_final_descri
     tracked(poller, "a", "b")
     world["b"] = summary("b", T0 + 40, state="Completed", done=1)  # b finished meanwhile
 
-    assert run(poller.poll_once()) is True
+    assert poll(poller) is True
     assert poller.list_requests[0]["StatusEquals"] == "InProgress"
     assert poller.described == ["b"]  # a is listed unchanged; b left InProgress
-    assert poller.jobs["b"].pending is not None
+    assert poller.reports.names == ["b"]
     assert poller.watermark == T0 - 5.0  # from a's LastModifiedTime, not the local clock
 
 
@@ -208,12 +252,12 @@ def test_changes_listing_uses_the_watermark_and_describes_only_changed_jobs() ->
     world = {name: summary(name, T0) for name in ("a", "b", "c")}
     poller = FakeRegion(world, clock)
     tracked(poller, "a", "b", "c")
-    run(poller.poll_once())  # the sweep: nothing changed
+    poll(poller)  # the sweep: nothing changed
     assert poller.described == []
 
     world["c"] = summary("c", T0 + 60, done=1)
     clock[0] += 10
-    assert run(poller.poll_once()) is True
+    assert poll(poller) is True
     request = poller.list_requests[-1]
     assert "StatusEquals" not in request
     assert request["LastModifiedTimeAfter"].timestamp() == T0 - 5.0
@@ -221,7 +265,7 @@ def test_changes_listing_uses_the_watermark_and_describes_only_changed_jobs() ->
     assert poller.watermark == pytest.approx(T0 + 55.0)
 
     clock[0] += 10
-    assert run(poller.poll_once()) is False  # c is listed again (margin) but unchanged
+    assert poll(poller) is False  # c is listed again (margin) but unchanged
     assert poller.described == ["c"]
 
 
@@ -232,11 +276,11 @@ def test_a_listing_cut_by_the_page_budget_resumes_and_only_then_moves_the_waterm
     poller.page_size = 1  # five pages; the budget is two per poll
     tracked(poller, *world)
 
-    run(poller.poll_once())
+    poll(poller)
     assert poller.resume is not None and poller.watermark is None
-    run(poller.poll_once())
+    poll(poller)
     assert poller.list_requests[2]["NextToken"] == "2"
-    run(poller.poll_once())
+    poll(poller)
     assert poller.resume is None and poller.watermark == T0 + 4 - 5.0
     assert len(poller.list_requests) == 5
     assert poller.described == []
@@ -247,15 +291,12 @@ def test_a_new_job_without_a_seen_state_is_described_once() -> None:
     world = {"a": summary("a", T0)}
     poller = FakeRegion(world, clock)
 
-    async def scenario() -> None:
-        entry = poller.watch("a", {"ackResourceMetadata": {"arn": "x"}})  # ARN, no state yet
-        assert entry.seen is None
-        await poller.poll_once()
-        await poller.poll_once()
-        await poller.stop()
-
-    run(scenario())
+    entry = poller.follow("a", owner("a"), {"ackResourceMetadata": {"arn": "x"}})  # no state
+    assert entry.seen is None
+    poll(poller)
+    poll(poller)
     assert poller.described == ["a"]
+    assert poller.reports.names == ["a"]
 
 
 def test_throttled_describe_is_retried_on_the_next_poll() -> None:
@@ -263,7 +304,7 @@ def test_throttled_describe_is_retried_on_the_next_poll() -> None:
     world = {"a": summary("a", T0)}
     poller = FakeRegion(world, clock)
     tracked(poller, "a")
-    run(poller.poll_once())
+    poll(poller)
     world["a"] = summary("a", T0 + 30, done=1)
     answers: list[Any] = [
         AwsFailure(Op.DESCRIBE, "ThrottlingException", "slow", ErrorKind.RECOVERABLE, True)
@@ -274,10 +315,10 @@ def test_throttled_describe_is_retried_on_the_next_poll() -> None:
         return answers.pop(0) if answers else await original(call, max_wait)
 
     poller.call = flaky  # type: ignore[method-assign]
-    run(poller.poll_once())
-    assert poller.jobs["a"].pending is None
-    run(poller.poll_once())  # still listed after the margin, still unseen: described now
-    assert poller.jobs["a"].pending is not None
+    poll(poller)
+    assert poller.reports.names == []
+    poll(poller)  # still listed after the margin, still unseen: described now
+    assert poller.reports.names == ["a"]
 
 
 def test_when_list_is_refused_running_jobs_are_described_once_per_slow_interval() -> None:
@@ -293,12 +334,12 @@ def test_when_list_is_refused_running_jobs_are_described_once_per_slow_interval(
         )
 
     poller._fetch = refused  # type: ignore[method-assign]
-    run(poller.poll_once())
+    poll(poller)
     assert poller.described == []  # a was described just now (noted)
     clock[0] += poller.config.slow_interval
-    run(poller.poll_once())
+    poll(poller)
     assert poller.described == ["a"]  # b is finished: never
-    run(poller.poll_once())
+    poll(poller)
     assert poller.described == ["a"]
 
 
@@ -336,14 +377,95 @@ def test_poll_delivers_a_summary_only_change_without_describing() -> None:
     poller = FakeRegion(world, clock)
     tracked(poller, "a")
     assert "HyperParameterTuningJobConfig" not in (poller.jobs["a"].last or {})
-    run(poller.poll_once())
+    poll(poller)
     world["a"] = described("a", T0 + 30, done=1, running=2)
-    assert run(poller.poll_once()) is True
+    assert poll(poller) is True
     assert poller.described == []
-    pending = poller.jobs["a"].pending
+    [(_, pending)] = poller.reports.got
     assert isinstance(pending, dict)
     assert pending["TrainingJobStatusCounters"]["InProgress"] == 2
     assert poller.stats.from_summaries == 1
     world["a"] = described("a", T0 + 60, done=2, running=1)
-    run(poller.poll_once())
+    poll(poller)
     assert poller.described == ["a"]
+
+
+# --- reporting to the resource that owns the job --------------------------------------------
+
+
+def test_a_report_that_could_not_be_written_is_described_and_reported_again() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0)}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a")
+    poll(poller)
+    world["a"] = summary("a", T0 + 30, state="Completed", done=1)
+    poller.reports.outcome = Delivery.RETRY  # e.g. the API server did not answer
+    poll(poller)
+    assert poller.reports.names == ["a"] and poller.jobs["a"].seen is None
+    poller.reports.outcome = Delivery.DONE
+    poll(poller)
+    assert poller.described == ["a", "a"]
+    assert poller.reports.names == ["a", "a"]
+    assert poller.stats.reports_retried == 1
+
+
+def test_a_resource_gone_or_finished_is_no_longer_followed() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0), "b": summary("b", T0)}
+    poller = FakeRegion(world, clock)
+    tracked(poller, "a", "b")
+    poll(poller)
+    world["a"] = summary("a", T0 + 30, state="Completed", done=1)
+    poller.reports.outcome = Delivery.GONE
+    poll(poller)
+    assert "a" not in poller.jobs and "uid-a" not in poller.owned
+    poller.unfollow(owner("b"))  # its reconcile said the job no longer needs watching
+    assert poller.jobs == {} and poller.owned == {}
+
+
+def test_following_another_job_stops_following_the_old_one() -> None:
+    poller = FakeRegion({}, [50.0])
+    poller.follow("old", owner("r"), {})
+    poller.follow("new", owner("r"), {})
+    assert set(poller.jobs) == {"new"} and poller.owned == {"uid-r": "new"}
+
+
+def test_a_job_noted_but_never_followed_is_not_reported_and_is_forgotten() -> None:
+    clock = [50.0]
+    world = {"a": summary("a", T0)}
+    poller = FakeRegion(world, clock)
+    poller.note("a", world["a"])  # a reconcile described it; no resource follows it
+    world["a"] = summary("a", T0 + 30, state="Completed", done=1)
+    poller._forget_unfollowed()
+    assert "a" in poller.jobs
+    clock[0] += poller.config.forget_after + 1
+    poller._forget_unfollowed()
+    assert poller.jobs == {} and poller.reports.got == []
+
+
+def test_reports_in_flight_are_bounded() -> None:
+    clock = [50.0]
+    names = [f"j{i:02d}" for i in range(20)]
+    world = {name: summary(name, T0) for name in names}
+    poller = FakeRegion(world, clock)
+    poller.config = PollerConfig(report_concurrency=3, page_budget=2)
+    poller._reporting = asyncio.Semaphore(3)
+    tracked(poller, *names)
+    in_flight = [0, 0]  # now, most
+
+    async def slow(who: Owner) -> Delivery:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        in_flight[0] -= 1
+        return Delivery.DONE
+
+    poller.report = slow
+    poll(poller)
+    for name in names:
+        world[name] = summary(name, T0 + 30, state="Completed", done=1)
+    poll(poller)
+    assert len(poller.described) == 20
+    assert in_flight[1] == 3

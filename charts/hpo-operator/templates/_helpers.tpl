@@ -71,7 +71,7 @@ tests/ship/test_chart_rbac.py holds these rules to hpo_operator.rbac.USES. */}}
 {{- define "hpo-operator.namespacedRules" -}}
 - apiGroups: ["sagemaker.services.k8s.aws"]
   resources: ["hyperparametertuningjobs"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["sagemaker.services.k8s.aws"]
   resources: ["hyperparametertuningjobs/status"]
   verbs: ["patch"]

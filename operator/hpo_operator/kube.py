@@ -1,0 +1,70 @@
+"""Read and patch HyperParameterTuningJob objects through kopf's own API session.
+
+The shared poller reports a job's change without a kopf handler running for that resource (no
+per-resource timer: that is most of the operator's memory at thousands of jobs), so it needs to
+read the resource and write its status itself. It does so with kopf's authenticated requests:
+the same credentials, re-login on 401, retries and timeouts as kopf's own patches, and no
+Kubernetes client library in the operator process. kopf's API functions live in `kopf._cogs`
+(kopf pins the signatures used here; `requirements/lock.txt` pins kopf), so this module is the
+only place that touches them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kopf._cogs.clients import api, errors
+from kopf._cogs.structs.references import NamespaceName
+
+log = logging.getLogger("hpo_operator.kube")
+
+
+class KubeObjects:
+    """GET and merge-PATCH one resource kind, with kopf's settings and credentials.
+
+    Build it inside the operator (from a handler's `settings` and `resource` arguments): kopf's
+    credentials reach the requests through context variables that its tasks inherit.
+    """
+
+    def __init__(self, settings: kopf.OperatorSettings, resource: kopf.Resource) -> None:
+        self.settings = settings
+        self.resource = resource
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object as the API server has it now; None if it is gone."""
+        url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
+        try:
+            body = await api.get(url, settings=self.settings, logger=log)
+        except errors.APINotFoundError:
+            return None
+        return dict(body) if isinstance(body, Mapping) else None
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> bool:
+        """Merge `status` into the status subresource (never spec); False if the object is gone."""
+        url = self.resource.get_url(
+            namespace=NamespaceName(namespace), name=name, subresource="status"
+        )
+        return await self._merge(url, {"status": dict(status)})
+
+    async def patch_annotations(
+        self, namespace: str, name: str, annotations: Mapping[str, str]
+    ) -> bool:
+        """Merge `annotations` into metadata; False if the object is gone."""
+        url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
+        return await self._merge(url, {"metadata": {"annotations": dict(annotations)}})
+
+    async def _merge(self, url: str, payload: dict[str, Any]) -> bool:
+        try:
+            await api.patch(
+                url,
+                settings=self.settings,
+                payload=payload,
+                headers={"Content-Type": "application/merge-patch+json"},
+                logger=log,
+            )
+        except errors.APINotFoundError:
+            return False
+        return True
