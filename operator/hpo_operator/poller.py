@@ -58,9 +58,14 @@ from hpo_operator.reconcile import (
 )
 from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
 
+ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
+
 log = logging.getLogger("hpo_operator.poller")
 
 LIST_OP = "ListHyperParameterTuningJobs"
+SEARCH_OP = "Search"
+SEARCH_VALUE_MAX = 1024  # characters in one Filter Value (botocore's FilterValue)
+SEARCH_FILTERS_MAX = 20  # Filters in one SearchExpression
 DELIVER = "deliver"  # the limiter's bucket for waking resources (see RegionPoller._paced)
 PAGE_SIZE = 100  # the API's maximum MaxResults
 
@@ -159,6 +164,71 @@ def from_summary(
     merged = dict(last)
     merged.update({k: summary[k] for k in SUMMARY_MEMBERS if summary.get(k) is not None})
     return merged
+
+
+def search_requests(names: Iterable[str]) -> list[dict[str, Any]]:
+    """Search requests that return the records of `names`, at most 100 per request (one page).
+
+    Each request ORs `In` filters on the job name; a filter's Value is a comma-separated list of
+    at most 1,024 characters, and an expression holds at most 20 filters.
+    """
+    requests: list[dict[str, Any]] = []
+    filters: list[dict[str, str]] = []
+    value: list[str] = []
+    count = 0
+
+    def close_filter() -> None:
+        if value:
+            filters.append(
+                {"Name": "HyperParameterTuningJobName", "Operator": "In", "Value": ",".join(value)}
+            )
+            value.clear()
+
+    def close_request() -> None:
+        nonlocal count
+        close_filter()
+        if filters:
+            requests.append(
+                {
+                    "Resource": "HyperParameterTuningJob",
+                    "SearchExpression": {"Filters": list(filters), "Operator": "Or"},
+                    "MaxResults": PAGE_SIZE,
+                }
+            )
+            filters.clear()
+        count = 0
+
+    for name in names:
+        if count == PAGE_SIZE:
+            close_request()
+        if value and len(",".join(value)) + 1 + len(name) > SEARCH_VALUE_MAX:
+            close_filter()
+            if len(filters) == SEARCH_FILTERS_MAX:
+                close_request()
+        value.append(name)
+        count += 1
+    close_request()
+    return requests
+
+
+def fresh_enough(record: Mapping[str, Any], expected: Signature | None) -> bool:
+    """Whether a Search record shows at least the change the List reported.
+
+    Search is served from an index that can lag behind the job (eventually consistent): a record
+    older than the List summary that announced the change, or still InProgress when the sweep
+    said the job left InProgress, is not used (a Describe is made instead).
+    """
+    if expected is None:
+        return True
+    modified = epoch(record.get("LastModifiedTime"))
+    if expected[0] is not None and (modified is None or int(modified) < expected[0]):
+        return False
+    if expected[1] == LEFT_IN_PROGRESS:
+        return record.get("HyperParameterTuningJobStatus") != "InProgress"
+    return True
+
+
+LEFT_IN_PROGRESS = "(left InProgress)"  # what a sweep knows of a job missing from its listing
 
 
 @dataclass(frozen=True)
@@ -278,6 +348,7 @@ class Tracked:
 
     key: str
     seen: Signature | None = None
+    name: str = ""  # the job's name as SageMaker spells it (Search matches it exactly)
     owner: Owner | None = None  # None: noted by a reconcile, not (or no longer) followed
     added: float = 0.0  # monotonic time the entry was made, to forget unfollowed ones
     noted_at: float = 0.0  # monotonic time of the last Describe seen
@@ -316,6 +387,8 @@ class PollerConfig:
     call_timeout: float = 40.0
     forget_after: float = 300.0  # drop a job noted by a reconcile but never followed after this
     report_concurrency: int = 8  # reports (a GET and a status PATCH each) in flight at once
+    search: bool = True  # describe bursts with Search (see `RegionPoller._search`)
+    search_min_batch: int = 5  # fewer changed jobs than this: Describe each (consistent reads)
 
 
 @dataclass
@@ -331,6 +404,9 @@ class PollerStats:
     from_summaries: int = 0  # changes delivered from a List summary, without a Describe
     reports: int = 0
     reports_retried: int = 0
+    searches: int = 0
+    searched: int = 0  # changes described by a Search record
+    search_stale: int = 0  # records older than the List said: described instead
 
 
 class RegionPoller:
@@ -364,11 +440,13 @@ class RegionPoller:
         self._reporting = asyncio.Semaphore(config.report_concurrency)
         self._reports: set[asyncio.Task[None]] = set()
         self.owned: dict[str, str] = {}  # owner uid → job key
+        self.search_refused: str | None = None  # why Search is not used (no permission)
 
     # --- bookkeeping from the reconciles ------------------------------------------------------
 
-    def follow(self, key: str, owner: Owner, status: Mapping[str, Any]) -> Tracked:
+    def follow(self, name: str, owner: Owner, status: Mapping[str, Any]) -> Tracked:
         """`owner`'s job is running (its status says so): report its changes from now on."""
+        key = job_key(name)
         previous = self.owned.get(owner.uid)
         if previous is not None and previous != key:
             self.unfollow(owner)
@@ -377,6 +455,7 @@ class RegionPoller:
             entry = self.jobs[key] = Tracked(key, added=self.clock())
             entry.seen = status_signature(status) if status.get(STATUS_JOB_STATE) else None
         entry.owner = owner
+        entry.name = entry.name or name
         self.owned[owner.uid] = key
         self.start()
         return entry
@@ -397,6 +476,7 @@ class RegionPoller:
             if state in FINISHED:
                 return
             entry = self.jobs[key] = Tracked(key, added=self.clock())
+        entry.name = str(described.get("HyperParameterTuningJobName") or entry.name or name)
         entry.seen = signature(described)
         entry.noted_at = self.clock()
         entry.last = trimmed(described)
@@ -448,18 +528,20 @@ class RegionPoller:
         )
         self.stats.pages += listing.pages
         self.stats.empty_pages_with_token += int(listing.empty_page_with_token)
-        dirty: set[str] = set()
+        dirty: dict[str, Signature | None] = {}  # job → what the List said of it (None: nothing)
         changed = False
         for summary in listing.summaries:
-            key = job_key(str(summary.get("HyperParameterTuningJobName") or ""))
+            name = str(summary.get("HyperParameterTuningJobName") or "")
+            key = job_key(name)
             current.listed.add(key)
             current.modified.append(epoch(summary.get("LastModifiedTime")))
             entry = self.jobs.get(key)
             if entry is None or entry.seen == signature(summary):
                 continue
+            entry.name = name
             rebuilt = from_summary(entry.last, summary)
             if rebuilt is None:
-                dirty.add(key)
+                dirty[key] = signature(summary)
             else:  # the List page already said everything that changed: no Describe
                 self.stats.from_summaries += 1
                 entry.seen, entry.last = signature(summary), rebuilt
@@ -470,28 +552,72 @@ class RegionPoller:
             self.watermark = next_watermark(self.watermark, current.modified, margin)
             if "StatusEquals" in current.params:
                 # Tracked before the sweep began and not InProgress now: finished or stopping.
-                dirty |= {
-                    key
-                    for key in current.before - current.listed
-                    if key in self.jobs and not _finished(self.jobs[key])
-                }
+                for key in current.before - current.listed:
+                    if key in self.jobs and not _finished(self.jobs[key]):
+                        dirty[key] = (None, LEFT_IN_PROGRESS, "", "")
                 self.next_sweep = self.clock() + self.config.sweep_interval
         elif listing.next_token and listing.failure is None:
             self.stats.budget_exhausted += 1
             current.token = listing.next_token
             self.resume = current
-        dirty |= {key for key, entry in self.jobs.items() if entry.seen is None}
+        for key, entry in self.jobs.items():
+            if entry.seen is None:
+                dirty.setdefault(key, None)
         if listing.failure is not None and not listing.failure.throttled:
             # List refused (a missing sagemaker:ListHyperParameterTuningJobs permission, an
             # outage): fall back to describing each running job once per slow interval.
             cutoff = self.clock() - self.config.slow_interval
-            dirty |= {
-                key
-                for key, entry in self.jobs.items()
-                if entry.noted_at <= cutoff and not _finished(entry)
-            }
-        await asyncio.gather(*(self._describe(key) for key in sorted(dirty)))
+            for key, entry in self.jobs.items():
+                if entry.noted_at <= cutoff and not _finished(entry):
+                    dirty.setdefault(key, None)
+        left = await self._search(dirty)
+        await asyncio.gather(*(self._describe(key) for key in sorted(left)))
         return changed or bool(dirty)
+
+    async def _search(self, dirty: Mapping[str, Signature | None]) -> list[str]:
+        """Describe a burst of changed jobs with Search, 100 records per call; the jobs left
+        (a small burst, Search refused or failed, a record missing or staler than the List)
+        get a Describe each."""
+        c = self.config
+        if not c.search or self.search_refused or len(dirty) < c.search_min_batch:
+            return list(dirty)
+        names = {self.jobs[k].name or k: k for k in sorted(dirty) if k in self.jobs}
+        left = set(dirty)
+        for request in search_requests(names):
+            await self.limiter.acquire(SEARCH_OP)
+            response = await self._search_page(request)
+            self.stats.searches += 1
+            if isinstance(response, ListFailure):
+                if response.throttled:
+                    self.limiter.throttled(SEARCH_OP, response.retry_after)
+                elif response.code in ACCESS_DENIED_CODES:
+                    self.search_refused = f"{response.code}: {response.message}"
+                    log.warning(
+                        "Search refused (%s): describing changed jobs one by one instead; grant "
+                        "sagemaker:Search to describe bursts of changes in fewer calls",
+                        self.search_refused,
+                    )
+                    break
+                log.warning("%s failed (%s): %s", SEARCH_OP, response.code, response.message)
+                continue
+            self.limiter.succeeded(SEARCH_OP)
+            for result in response.get("Results") or ():
+                record = (result or {}).get("HyperParameterTuningJob") or {}
+                key = job_key(str(record.get("HyperParameterTuningJobName") or ""))
+                entry = self.jobs.get(key)
+                if key not in left or entry is None:
+                    continue
+                if not fresh_enough(record, dirty[key]):
+                    self.stats.search_stale += 1
+                    continue
+                left.discard(key)
+                self.stats.searched += 1
+                described = {k: v for k, v in record.items() if k != "Tags"}
+                entry.seen = signature(described)
+                entry.noted_at = self.clock()
+                entry.last = trimmed(described)
+                await self._paced(entry, entry.last)
+        return sorted(left)
 
     async def _paced(self, entry: Tracked, result: Mapping[str, Any] | AwsFailure) -> None:
         """Report one change, at most `deliver_rate` per second and `report_concurrency` at
@@ -588,6 +714,9 @@ class RegionPoller:
             self.limiter.succeeded(operation)
         return result
 
+    async def _search_page(self, request: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
+        return await search_jobs(self.sagemaker, request, self.config.call_timeout)
+
     async def _fetch(self, params: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
         await self.limiter.acquire(LIST_OP)
         result = await list_jobs(self.sagemaker, params, self.config.call_timeout)
@@ -607,15 +736,27 @@ def _finished(entry: Tracked) -> bool:
 async def list_jobs(
     sagemaker: SageMaker, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
-    """ListHyperParameterTuningJobs on the adapter's client and thread pool.
+    """ListHyperParameterTuningJobs on the adapter's client and thread pool."""
+    return await _read(sagemaker, "list_hyper_parameter_tuning_jobs", params, deadline)
 
-    `sagemaker.SageMaker` has no List operation (the reconciler never lists), so this reaches
-    into its client; the error handling mirrors the adapter's, plus AWS's Retry-After header.
-    """
+
+async def search_jobs(
+    sagemaker: SageMaker, params: Mapping[str, Any], deadline: float
+) -> Mapping[str, Any] | ListFailure:
+    """Search (Resource=HyperParameterTuningJob) on the adapter's client and thread pool."""
+    return await _read(sagemaker, "search", params, deadline)
+
+
+async def _read(
+    sagemaker: SageMaker, method_name: str, params: Mapping[str, Any], deadline: float
+) -> Mapping[str, Any] | ListFailure:
+    """One read-only call the reconciler never makes (so `sagemaker.SageMaker` has no method for
+    it): this reaches into the adapter's client; the error handling mirrors the adapter's, plus
+    AWS's Retry-After header."""
     client: Any = sagemaker._client
     executor: Any = sagemaker._executor
     loop = asyncio.get_running_loop()
-    method = partial(client.list_hyper_parameter_tuning_jobs, **params)
+    method = partial(getattr(client, method_name), **params)
     try:
         response = await asyncio.wait_for(loop.run_in_executor(executor, method), deadline)
     except botocore.exceptions.ClientError as error:
@@ -731,7 +872,7 @@ class SharedPoller(SageMakerClients):
             # target_of takes the job from the status ARN when that is a tuning-job ARN, else
             # from the recorded name (a hand-edited garbage ARN must not make the poller follow
             # a job that does not exist).
-            port.poller.follow(job_key(target.job_name), owner, status)
+            port.poller.follow(target.job_name, owner, status)
 
     def close(self) -> None:
         for poller in self.pollers.values():

@@ -60,6 +60,7 @@ def polling_strategy(
         jitter=settings.poll_jitter,
         page_budget=settings.poll_page_budget,
         sweep_interval=settings.poll_sweep_interval,
+        search=settings.poll_search,
         call_timeout=settings.aws_call_timeout,
     )
     shared = SharedPoller(

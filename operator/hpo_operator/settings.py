@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     poll_fast_interval: float = Field(default=5.0, gt=0)  # shared: the interval after a change
     poll_page_budget: int = Field(default=10, ge=1)  # shared: List pages per poll at most
     poll_sweep_interval: float = Field(default=300.0, gt=0)  # shared: full InProgress listing
+    # shared: describe bursts of changed jobs with Search (up to 100 per call) instead of one
+    # Describe each; off, or without sagemaker:Search permission, Describe only.
+    poll_search: bool = True
     aws_rate_limits: str = ""  # shared: `Op=RATE[:BURST],...` over ratelimit.DEFAULT_LIMITS
     deletion_policy: Literal["delete", "retain"] = "delete"
     log_format: Literal["json", "text"] = "json"

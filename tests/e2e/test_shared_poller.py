@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from operator_harness import POLL_INTERVAL, Jobs, OperatorProcess, job_name, stats, tuning_job
 
-from hpo_operator.emulator.config import EmulatorConfig
+from hpo_operator.emulator.config import EmulatorConfig, Faults
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -22,6 +22,8 @@ JOBS = 8
 TRAINING_SECONDS = 6.0  # one wave of trainings: a job lives ~12 poll intervals (POLL_INTERVAL)
 DESCRIBE = "DescribeHyperParameterTuningJob"
 LIST = "ListHyperParameterTuningJobs"
+SEARCH = "Search"
+BURST = 12  # jobs that change together: more than the poller's smallest Search batch (5)
 
 
 @pytest.fixture
@@ -88,3 +90,40 @@ def test_per_resource_timer_stays_selectable(
     assert _calls(slow_emulator, LIST) == 0
     # One Describe per job per poll interval, give or take jitter: far above the shared bound.
     assert _calls(slow_emulator, DESCRIBE) > 5 * JOBS
+
+
+@pytest.mark.parametrize("search_lag", [0.0, 4.0], ids=["index-current", "index-4s-behind"])
+def test_a_burst_of_changes_is_described_with_search_and_a_stale_index_is_caught(
+    namespace: str,
+    jobs: Jobs,
+    start_operator: Callable[..., OperatorProcess],
+    search_lag: float,
+) -> None:
+    """Jobs created together finish together: one Search describes the burst. When SageMaker's
+    Search index lags behind (eventually consistent), records older than what the List said are
+    not used: those jobs get a Describe, and every status still ends Completed with its best
+    training job."""
+    config = EmulatorConfig(
+        training_seconds=TRAINING_SECONDS,
+        stop_seconds=1.0,
+        quotas={},
+        faults=Faults(search_lag=search_lag),
+    )
+    with run_in_thread(config) as emulator:
+        start_operator(namespace, endpoint=emulator.url, HPO_POLLING="shared")
+        names = [f"burst-{i}" for i in range(BURST)]
+        for name in names:
+            jobs.apply(namespace, tuning_job(name, job_name(name), max_jobs=2, parallel=2))
+        done = [jobs.wait_state(namespace, name, "Completed", timeout=120) for name in names]
+        searches = _calls(emulator, SEARCH)
+        describes = _calls(emulator, DESCRIBE)
+    for status in done:
+        assert status["trainingJobStatusCounters"]["completed"] == 2
+        assert status["bestTrainingJob"]["trainingJobName"]
+    assert searches >= 1
+    if search_lag == 0.0:
+        # One Describe after each Create; the changes after it came from List pages and Search.
+        assert describes < 2 * BURST, (searches, describes)
+    else:
+        # Every record that lagged was replaced by a Describe: no bound below one per change.
+        assert describes > BURST, (searches, describes)

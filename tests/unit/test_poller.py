@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from hpo_operator.poller import (
     ListFailure,
     PollerConfig,
     RegionPoller,
+    fresh_enough,
     from_summary,
     list_pages,
     next_watermark,
+    search_requests,
     signature,
     status_signature,
 )
@@ -143,6 +145,20 @@ def test_status_signature_matches_the_describe_it_was_written_from() -> None:
 # --- one region's poll loop ----------------------------------------------------------------------
 
 
+LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_loops() -> Iterator[None]:
+    yield
+    while LOOPS:
+        LOOPS.pop().close()
+
+
+async def no_sleep(seconds: float) -> None:
+    """The limiter's waits are not what these tests are about (test_ratelimit.py is)."""
+
+
 class Reports:
     """The operator's side: records each report (owner name → the Describe it carried)."""
 
@@ -152,7 +168,7 @@ class Reports:
 
     async def __call__(self, owner: Owner) -> Delivery:
         prefetched = PREFETCHED.get()
-        assert prefetched is not None and prefetched.key == owner.name
+        assert prefetched is not None and prefetched.key == owner.name.lower()
         self.got.append((owner.name, prefetched.result))
         return self.outcome
 
@@ -165,7 +181,7 @@ class FakeRegion(RegionPoller):
     """A RegionPoller whose List and Describe answer from dicts (no boto3, no limiter waits)."""
 
     def __init__(self, jobs: dict[str, dict[str, Any]], clock: list[float]) -> None:
-        limiter = RateLimiter({}, clock=lambda: clock[0])
+        limiter = RateLimiter({}, clock=lambda: clock[0], sleep=no_sleep)
         config = PollerConfig(page_budget=2, margin=5.0, sweep_interval=300.0)
         self.reports = Reports()
         super().__init__(
@@ -175,7 +191,12 @@ class FakeRegion(RegionPoller):
             clock=lambda: clock[0],
             report=self.reports,
         )
+        self.loop = asyncio.new_event_loop()  # one loop per poller, as in the operator
+        LOOPS.append(self.loop)
         self.world = jobs
+        self.index: dict[str, dict[str, Any]] | None = None  # Search's view; None: the world
+        self.searches: list[dict[str, Any]] = []
+        self.search_answer: ListFailure | None = None
         self.list_requests: list[dict[str, Any]] = []
         self.described: list[str] = []
         self.page_size = 100
@@ -198,9 +219,20 @@ class FakeRegion(RegionPoller):
             out["NextToken"] = str(start + self.page_size)
         return out
 
+    async def _search_page(self, request: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
+        self.searches.append(request)
+        if self.search_answer is not None:
+            return self.search_answer
+        wanted = {
+            name for f in request["SearchExpression"]["Filters"] for name in f["Value"].split(",")
+        }
+        index = self.world if self.index is None else self.index
+        records = [dict(row) for name, row in sorted(index.items()) if name in wanted]
+        return {"Results": [{"HyperParameterTuningJob": r} for r in records[:100]]}
+
     async def call(self, call: Call, max_wait: float | None = None) -> Any:
         self.described.append(call.job_name)
-        found = self.world.get(call.job_name)
+        found = {k.lower(): v for k, v in self.world.items()}.get(call.job_name.lower())
         if found is None:
             return AwsFailure(call.op, "ResourceNotFound", "gone", ErrorKind.NOT_FOUND)
         return dict(found, HyperParameterTuningJobArn=f"arn:aws:sagemaker:r:1:x/{call.job_name}")
@@ -225,7 +257,7 @@ def poll(poller: FakeRegion) -> bool:
         await poller.settle()
         return changed
 
-    return bool(run(once()))
+    return bool(poller.loop.run_until_complete(once()))
 
 
 def poller_world(poller: RegionPoller) -> dict[str, dict[str, Any]]:
@@ -467,5 +499,92 @@ def test_reports_in_flight_are_bounded() -> None:
     for name in names:
         world[name] = summary(name, T0 + 30, state="Completed", done=1)
     poll(poller)
-    assert len(poller.described) == 20
+    assert poller.stats.reports == 20
     assert in_flight[1] == 3
+
+
+# --- Search as a batch Describe ---------------------------------------------------------------
+
+
+def test_search_requests_stay_within_the_api_limits_and_cover_every_name_once() -> None:
+    names = [f"tuning-job-{i:05d}-with-a-long-nm"[:32] for i in range(250)]
+    requests = search_requests(names)
+    covered: list[str] = []
+    for request in requests:
+        expression = request["SearchExpression"]
+        assert request["Resource"] == "HyperParameterTuningJob"
+        assert expression["Operator"] == "Or" and 1 <= len(expression["Filters"]) <= 20
+        in_request = []
+        for f in expression["Filters"]:
+            assert f["Name"] == "HyperParameterTuningJobName" and f["Operator"] == "In"
+            assert 1 <= len(f["Value"]) <= 1024
+            in_request += f["Value"].split(",")
+        assert len(in_request) <= request["MaxResults"] == 100  # every record fits one page
+        covered += in_request
+    assert covered == names
+    assert len(requests) == 3
+    assert search_requests([]) == []
+
+
+def test_a_search_record_older_than_the_list_is_not_used() -> None:
+    listed = signature(summary("a", T0 + 30, state="Completed", done=1))
+    assert fresh_enough(summary("a", T0 + 30, state="Completed", done=1), listed)
+    assert fresh_enough(summary("a", T0 + 31, state="Completed", done=1), listed)
+    assert not fresh_enough(summary("a", T0, done=0), listed)
+    left = (None, "(left InProgress)", "", "")
+    assert not fresh_enough(summary("a", T0 + 99), left)
+    assert fresh_enough(summary("a", T0 + 99, state="Stopping"), left)
+    assert fresh_enough(summary("a", T0), None)
+
+
+def burst(n: int) -> tuple[FakeRegion, list[str]]:
+    clock = [50.0]
+    names = [f"Job-{i:02d}" for i in range(n)]  # Search matches the name as SageMaker spells it
+    world = {name: summary(name, T0) for name in names}
+    poller = FakeRegion(world, clock)
+    for name in names:
+        poller.note(name, world[name])
+        poller.follow(name, owner(name), {"hyperParameterTuningJobStatus": "InProgress"})
+    poll(poller)
+    for name in names:
+        world[name] = summary(name, T0 + 30, state="Completed", done=1)
+    return poller, names
+
+
+def test_a_burst_of_changes_is_described_by_search_in_one_call() -> None:
+    poller, names = burst(40)
+    poll(poller)
+    assert len(poller.searches) == 1 and poller.described == []
+    assert sorted(poller.reports.names) == sorted(names)
+    assert all(r["HyperParameterTuningJobStatus"] == "Completed" for _, r in poller.reports.got)
+    assert poller.stats.searched == 40
+
+
+def test_stale_or_missing_search_records_fall_back_to_describe() -> None:
+    poller, names = burst(10)
+    index = {name: dict(poller_world(poller)[name]) for name in names}
+    index[names[0]] = summary(names[0], T0)  # the index has not seen the change yet
+    del index[names[1]]  # nor the job
+    poller.index = index
+    poll(poller)
+    assert sorted(poller.described) == sorted(job.lower() for job in names[:2])
+    assert len(poller.reports.got) == 10
+    assert poller.stats.search_stale == 1
+
+
+def test_refused_search_is_not_tried_again_and_describe_takes_over() -> None:
+    poller, names = burst(10)
+    poller.search_answer = ListFailure("AccessDeniedException", "not authorized to Search")
+    poll(poller)
+    assert len(poller.searches) == 1 and len(poller.described) == 10
+    assert poller.search_refused is not None
+    for name in names:
+        poller_world(poller)[name] = summary(name, T0 + 60, state="Completed", done=2)
+    poll(poller)
+    assert len(poller.searches) == 1
+
+
+def test_a_small_burst_is_described_one_by_one() -> None:
+    poller, _ = burst(3)
+    poll(poller)
+    assert poller.searches == [] and len(poller.described) == 3
