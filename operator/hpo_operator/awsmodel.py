@@ -6,9 +6,12 @@ validation, the emulator's checks) comes from these shapes, never from a hand-ke
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 import botocore.session
+from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
 SERVICE = "sagemaker"
@@ -32,11 +35,140 @@ STATUS_MEMBERS: tuple[str, ...] = (
 )
 
 
+# The SageMaker operations `hpo-operator run` calls (sagemaker.py, poller.py). The operator process
+# loads only these and the shapes they reach (`use_operator_subset`).
+OPERATOR_OPERATIONS: tuple[str, ...] = (
+    CREATE,
+    DESCRIBE,
+    "StopHyperParameterTuningJob",
+    "ListHyperParameterTuningJobs",
+    "ListTags",
+    "AddTags",
+    "Search",
+)
+# Search records can hold any resource; the operator only searches tuning jobs.
+SEARCH_RECORD_MEMBERS = ("HyperParameterTuningJob",)
+# endpoints.json entries the operator process may need: SageMaker, and the services botocore's
+# credential providers call (web identity / IRSA and SSO). Other services fall back to their
+# partition's defaults, as any service botocore does not list does.
+ENDPOINT_SERVICES = frozenset({"api.sagemaker", "sts", "sso", "portal.sso", "sso-oidc"})
+
+_operator_subset = False
+
+
+def use_operator_subset() -> None:
+    """Load only what the operator calls (`hpo-operator run`, before anything loads the model).
+
+    botocore parses the whole SageMaker model (425 operations, 3,200 shapes, their
+    documentation: ~9.5 MB of Python objects) and every service's endpoints (~6.7 MB) into each
+    process. The operator needs 7 operations, their ~200 shapes and no documentation (~0.2 MB),
+    and the endpoints of SageMaker and STS. Validation and translation read the same shapes, so
+    they behave the same; the CRD generator and the emulator keep the whole model.
+    """
+    global _operator_subset
+    if botocore_session.cache_info().currsize:
+        raise RuntimeError("use_operator_subset() must come before the model is loaded")
+    _operator_subset = True
+
+
+class OperatorSubsetLoader(Loader):  # type: ignore[misc]  # botocore ships no type hints
+    """A data loader that keeps only the operator's part of SageMaker's model and endpoints.
+
+    botocore caches each loaded file per loader instance; the subset replaces the whole file in
+    that cache, so the full one is freed once trimmed.
+    """
+
+    def load_data_with_path(self, name: str) -> tuple[Any, str]:
+        key = ("load_data_with_path", name)  # botocore.loaders.instance_cache's key
+        if key in self._cache:
+            found: tuple[Any, str] = self._cache[key]
+            return found
+        data, path = super().load_data_with_path(name)
+        if name.startswith(f"{SERVICE}/") and name.endswith("/service-2"):
+            data = operator_model(data)
+        elif name == "endpoints":
+            data = operator_endpoints(data)
+        self._cache[key] = (data, path)
+        return data, path
+
+
+def _shape_refs(shape: dict[str, Any]) -> Iterator[str]:
+    for key in ("member", "key", "value"):
+        if key in shape:
+            yield shape[key]["shape"]
+    for member in shape.get("members", {}).values():
+        yield member["shape"]
+
+
+def _undocumented(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _undocumented(v) for k, v in value.items() if k != "documentation"}
+    if isinstance(value, list):
+        return [_undocumented(v) for v in value]
+    return value
+
+
+def operator_model(model: dict[str, Any]) -> dict[str, Any]:
+    """The service model cut to OPERATOR_OPERATIONS and the shapes they reach, undocumented."""
+    operations = {
+        n: model["operations"][n] for n in OPERATOR_OPERATIONS if n in model["operations"]
+    }
+    shapes: dict[str, Any] = model["shapes"]
+    kept: dict[str, Any] = {}
+    todo = [
+        ref["shape"]
+        for op in operations.values()
+        for ref in (op.get("input"), op.get("output"), *op.get("errors", ()))
+        if ref
+    ]
+    while todo:
+        name = todo.pop()
+        if name in kept:
+            continue
+        shape = _undocumented(shapes[name])
+        if name == "SearchRecord":
+            shape["members"] = {
+                k: v for k, v in shape["members"].items() if k in SEARCH_RECORD_MEMBERS
+            }
+        kept[name] = shape
+        todo.extend(_shape_refs(shape))
+    out = {k: v for k, v in model.items() if k not in ("operations", "shapes", "documentation")}
+    out["operations"] = _undocumented(operations)
+    out["shapes"] = kept
+    return out
+
+
+def operator_endpoints(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """endpoints.json with every partition, each listing only ENDPOINT_SERVICES."""
+    out = dict(endpoints)
+    out["partitions"] = [
+        {
+            **partition,
+            "services": {
+                name: service
+                for name, service in partition.get("services", {}).items()
+                if name in ENDPOINT_SERVICES
+            },
+        }
+        for partition in endpoints.get("partitions", ())
+    ]
+    return out
+
+
 @cache
 def botocore_session() -> botocore.session.Session:
     """The session whose data loader holds the parsed model; boto3 clients share that loader
-    (sagemaker.py), so the ~15 MB of parsed JSON is in memory once (docs/performance.md)."""
-    return botocore.session.get_session()
+    (sagemaker.py), so the parsed JSON is in memory once (docs/performance.md)."""
+    session = botocore.session.get_session()
+    if _operator_subset:
+        default = session.get_component("data_loader")
+        session.register_component(
+            "data_loader",
+            OperatorSubsetLoader(
+                extra_search_paths=default.search_paths, include_default_search_paths=False
+            ),
+        )
+    return session
 
 
 @cache

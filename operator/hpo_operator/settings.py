@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     watch_server_timeout: int = Field(default=300, gt=0)  # the API server wants an integer
     watch_client_timeout: float = Field(default=330.0, gt=0)
     watch_connect_timeout: float = Field(default=10.0, gt=0)
+    # Connections to the API server at most (0: the watch streams plus 16). Each costs ~0.2 MB
+    # (TLS buffers); kopf's own default is unlimited: a thousand resources changing at once
+    # opened ~100 connections that then stayed in the pool.
+    kube_connections: int = Field(default=0, ge=0)
     readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
@@ -102,6 +106,13 @@ class Settings(BaseSettings):
     def clusterwide(self) -> bool:
         """Watch every namespace (the default when no namespace is named)."""
         return not self.namespaces
+
+    def kube_connection_limit(self) -> int:
+        """`kube_connections`, or enough for every watch stream kopf keeps open (jobs per
+        namespace, kopf peering per namespace, namespaces, CRDs) plus 16 for requests."""
+        if self.kube_connections:
+            return self.kube_connections
+        return 2 * max(len(self.namespaces), 1) + 4 + 16
 
     def reconcile_settings(self) -> ReconcileSettings:
         """What the pure decisions need."""
