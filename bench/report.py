@@ -96,9 +96,10 @@ def table(results: dict[str, Any]) -> str:
     """A Markdown table of every run, then the targets."""
     head = (
         "| N | polling | ARN all (s) | finished | calls/job-hour (run) | calls/job-hour "
-        "(quiet) | Describe | List | lag p50/p95 (s) | peak RSS (MB) | CPU (s) | writes/job |"
+        "(quiet) | Describe | List | Search | lag p50/p95 (s) | peak RSS (MB) | CPU (s) "
+        "| writes/job |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for r in results["runs"]:
         per = r["calls_per_job_hour"]
         lines.append(
@@ -107,12 +108,13 @@ def table(results: dict[str, Any]) -> str:
             f"| {(r.get('quiet_window') or {}).get('calls_per_job_hour')} "
             f"| {per.get('DescribeHyperParameterTuningJob', 0)} "
             f"| {per.get('ListHyperParameterTuningJobs', 0)} "
+            f"| {per.get('Search', 0)} "
             f"| {r['lag_p50_seconds']}/{r['lag_p95_seconds']} | {r['operator_peak_rss_mb']} "
             f"| {r['operator_cpu_seconds']} | {r['apiserver_writes_per_job']} |"
         )
     lines.append(
         f"| (ACK, computed) | 2 Describe / 30 s | | | {results['ack_calls_per_job_hour']:g} "
-        f"| {results['ack_calls_per_job_hour']:g} | | | | | | |"
+        f"| {results['ack_calls_per_job_hour']:g} | | | | | | | |"
     )
     lines += [
         "",
