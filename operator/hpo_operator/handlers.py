@@ -304,11 +304,30 @@ def _operator(memo: Any) -> Operator:
 async def on_change(
     body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, **kwargs: Any
 ) -> None:
-    """create / update / resume: full reconcile (may Create); errors retry with backoff."""
+    """create / update: full reconcile (may Create); errors retry with backoff."""
+    await _change(Trigger.CHANGE, body, patch, memo, retry, kwargs)
+
+
+async def on_resume(
+    body: kopf.Body, patch: kopf.Patch, memo: Any, retry: int, **kwargs: Any
+) -> None:
+    """resume (operator start, resource unchanged): like a change, but a running job's status
+    may be trusted instead of described (`ReconcileSettings.resume_from_status`)."""
+    await _change(Trigger.RESUME, body, patch, memo, retry, kwargs)
+
+
+async def _change(
+    trigger: Trigger,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: Any,
+    retry: int,
+    kwargs: Mapping[str, Any],
+) -> None:
     operator = _operator(memo)
     operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
-    step = await operator.reconcile(Trigger.CHANGE, body, patch, ns, retry)
+    step = await operator.reconcile(trigger, body, patch, ns, retry)
     if step.retry is not None:
         raise kopf.TemporaryError(
             "will retry (see the resource's conditions)", delay=operator.retry_delay(step, retry)
@@ -381,12 +400,12 @@ def register(registry: kopf.OperatorRegistry, polling: PollingStrategy) -> None:
     """Put every handler into `registry` (no import-time decorators, no global registry)."""
     kopf.on.login(registry=registry)(login)
     kopf.index("namespaces", id=NAMESPACE_INDEX, registry=registry)(index_namespace)
-    for cause, decorator in (
-        ("create", kopf.on.create),
-        ("update", kopf.on.update),
-        ("resume", kopf.on.resume),
+    for cause, decorator, handler in (
+        ("create", kopf.on.create, on_change),
+        ("update", kopf.on.update, on_change),
+        ("resume", kopf.on.resume, on_resume),
     ):
-        decorator(GROUP, VERSION, PLURAL, id=f"reconcile-{cause}", registry=registry)(on_change)
+        decorator(GROUP, VERSION, PLURAL, id=f"reconcile-{cause}", registry=registry)(handler)
     kopf.on.delete(GROUP, VERSION, PLURAL, id="finalize", registry=registry)(on_delete)
     polling.install(registry, on_poll)
     kopf.on.cleanup(registry=registry)(on_cleanup)

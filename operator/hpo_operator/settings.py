@@ -122,6 +122,7 @@ class Settings(BaseSettings):
             deletion_policy=self.deletion_policy,
             poll_interval=self.poll_interval,
             operator_version=__version__,
+            resume_from_status=self.polling == "shared",
         )
 
     def aws_config(self) -> AwsConfig:

@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from operator_harness import POLL_INTERVAL, Jobs, OperatorProcess, job_name, stats, tuning_job
+from operator_harness import (
+    POLL_INTERVAL,
+    Jobs,
+    OperatorProcess,
+    job_name,
+    stats,
+    tuning_job,
+    wait_for,
+)
 
 from hpo_operator.emulator.config import EmulatorConfig, Faults
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
@@ -136,3 +144,35 @@ def test_a_burst_of_changes_is_described_with_search_and_a_stale_index_is_caught
         assert BURST <= describes <= 2 * BURST
     else:
         assert describes == 0  # the Search records described the whole burst
+
+
+def test_a_restart_costs_no_describe_per_running_job(
+    namespace: str,
+    jobs: Jobs,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    """ACK describes every job again after a restart; with the shared poller the resumed
+    resources keep their status and the first sweep (one List page here) checks them all. The
+    jobs still reach Completed afterwards, described by one Search."""
+    clock = ManualClock()
+    lifetime = TRAINING_SECONDS * 1.1
+    config = EmulatorConfig(training_seconds=TRAINING_SECONDS, stop_seconds=1.0, quotas={})
+    with run_in_thread(config, clock) as emulator:
+        first = start_operator(namespace, endpoint=emulator.url, HPO_POLLING="shared")
+        names = [f"restart-{i}" for i in range(BURST)]
+        for name in names:
+            jobs.apply(namespace, tuning_job(name, job_name(name), max_jobs=2, parallel=2))
+        for name in names:
+            jobs.wait_state(namespace, name, "InProgress", timeout=120)
+        first.stop()
+        describes, lists = _calls(emulator, DESCRIBE), _calls(emulator, LIST)
+
+        start_operator(namespace, endpoint=emulator.url, HPO_POLLING="shared")
+        wait_for(lambda: _calls(emulator, LIST) > lists, 60, "the resumed operator's first sweep")
+        assert _calls(emulator, DESCRIBE) == describes  # resume described nothing
+
+        clock.advance(lifetime + 1.0)
+        done = [jobs.wait_state(namespace, name, "Completed", timeout=120) for name in names]
+        assert _calls(emulator, DESCRIBE) == describes
+        assert _calls(emulator, SEARCH) >= 1
+    assert all(status["bestTrainingJob"]["trainingJobName"] for status in done)

@@ -428,6 +428,28 @@ def test_spec_edit_after_create_is_terminal_while_status_keeps_refreshing() -> N
     assert condition(r4, c.READY)["status"] == "True"  # type: ignore[index]
 
 
+def test_resume_trusts_a_running_jobs_status_only_with_the_shared_poller() -> None:
+    """A restart with the shared poller costs no Describe per running job (its first sweep
+    checks them all); without it, or for a job whose state is not known to run, resume looks."""
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    assert r.status["hyperParameterTuningJobStatus"] == "InProgress"
+    calls = len(sm.calls)
+    step = run(r, sm, Trigger.RESUME, resume_from_status=True)
+    assert len(sm.calls) == calls
+    assert apply(r, step).status == r.status and step.events == ()
+    run(r, sm, Trigger.RESUME)  # per-resource polling: resume describes
+    assert sm.calls[calls:] == [Op.DESCRIBE]
+    created_only = replace(r, status={**r.status, "hyperParameterTuningJobStatus": None})
+    run(created_only, sm, Trigger.RESUME, resume_from_status=True)
+    assert sm.calls[calls + 1 :] == [Op.DESCRIBE]
+    edited_spec = copy.deepcopy(SPEC)
+    edited_spec["hyperParameterTuningJobConfig"]["resourceLimits"]["maxNumberOfTrainingJobs"] = 8
+    edited = replace(r, spec=edited_spec, generation=2)
+    step = run(edited, sm, Trigger.RESUME, resume_from_status=True)
+    assert condition(step, c.TERMINAL)["reason"] == "SpecImmutable"  # type: ignore[index]
+
+
 # --- Delete -------------------------------------------------------------------------------------
 
 
