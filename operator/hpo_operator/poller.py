@@ -389,6 +389,7 @@ class PollerConfig:
     report_concurrency: int = 8  # reports (a GET and a status PATCH each) in flight at once
     search: bool = True  # describe bursts with Search (see `RegionPoller._search`)
     search_min_batch: int = 5  # fewer changed jobs than this: Describe each (consistent reads)
+    first_status_delay: float = 1.0  # a new job's first status waits this long for others
 
 
 @dataclass
@@ -441,6 +442,7 @@ class RegionPoller:
         self._reports: set[asyncio.Task[None]] = set()
         self.owned: dict[str, str] = {}  # owner uid → job key
         self.search_refused: str | None = None  # why Search is not used (no permission)
+        self._new_job = asyncio.Event()  # a job was followed with no known state
 
     # --- bookkeeping from the reconciles ------------------------------------------------------
 
@@ -457,6 +459,8 @@ class RegionPoller:
         entry.owner = owner
         entry.name = entry.name or name
         self.owned[owner.uid] = key
+        if entry.seen is None:
+            self._new_job.set()
         self.start()
         return entry
 
@@ -496,7 +500,9 @@ class RegionPoller:
                 await task
 
     async def run(self) -> None:
-        """Poll until cancelled; a bug in one poll is logged and the loop goes on."""
+        """Poll until cancelled; a bug in one poll is logged and the loop goes on. A job
+        followed without a known state (just created) cuts the pause short: its first status
+        is looked up within `first_status_delay`, together with the others created meanwhile."""
         while True:
             changed = False
             try:
@@ -507,7 +513,34 @@ class RegionPoller:
                 raise
             except Exception:
                 log.exception("poll failed")
-            await asyncio.sleep(self.interval.next(changed, self.rng.random()))
+            pause = self.interval.next(changed, self.rng.random())
+            woken = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_job.wait(), pause)
+                woken = True
+            while woken:
+                await asyncio.sleep(self.config.first_status_delay)  # let a burst gather
+                self._new_job.clear()
+                try:
+                    await self.describe_new()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("looking up new jobs failed")
+                pause -= self.config.first_status_delay
+                woken = False
+                if pause > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._new_job.wait(), pause)
+                        woken = True
+
+    async def describe_new(self) -> None:
+        """The first status of jobs followed without one (created without a Describe): one
+        Search for a burst, a Describe each for a few."""
+        fresh = {key: None for key, entry in self.jobs.items() if entry.seen is None}
+        if fresh:
+            left = await self._search(fresh)
+            await asyncio.gather(*(self._describe(key) for key in left))
 
     async def poll_once(self) -> bool:
         """One poll: list (changes, or a sweep), then describe what changed; True if any did."""

@@ -21,7 +21,7 @@ The table, in the order `decide` reads it:
 | adoption-policy adopt | Describe, ListTags | adopt unless another resource's tags name it |
 | spec invalid | — | ACK.Terminal naming the fields; no call until the spec changes |
 | Terminal for this generation | — | nothing until the spec changes |
-| not created | Create, Describe | ARN + status; Event Created |
+| not created | Create, Describe (shared poller: Create) | ARN + status; Event Created |
 | Create: ResourceInUse | Describe, ListTags | adopt if the tags name this resource, else Terminal |
 | Create: ValidationException etc. | — | ACK.Terminal with AWS's message |
 | any call: throttled, 5xx, network, credentials | — | ACK.Recoverable, retry with backoff |
@@ -150,6 +150,9 @@ class ReconcileSettings:
     # first sweep compares every running job with its status and describes only those that
     # changed (a restart with 1,000 running jobs: ~10 List pages, not 1,000 Describes).
     resume_from_status: bool = False
+    # Describe a job right after creating it. The shared poller looks up new jobs' first status
+    # itself, a burst of them with one Search, so with it the status says "Created" until then.
+    describe_after_create: bool = True
 
 
 @dataclass(frozen=True)
@@ -420,7 +423,7 @@ def _create(
     if not obs.asked():
         return Step(Call(Op.CREATE, t.job_name, request=create_request(r, cfg)))
     if obs.created_arn:
-        if obs.describes == 0 and obs.failure is None:
+        if obs.describes == 0 and obs.failure is None and cfg.describe_after_create:
             return Step(Call(Op.DESCRIBE, t.job_name))
         event = Event("Normal", "Created", f"Created SageMaker tuning job {t.job_name}")
         return _known(r, t, obs, now, obs.created_arn, events=(event,), record_job=True)

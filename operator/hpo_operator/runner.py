@@ -39,6 +39,8 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
         prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration"
     )
+    k.queueing.worker_limit = settings.worker_limit or None
+    k.queueing.idle_timeout = settings.worker_idle_timeout
     k.watching.server_timeout = settings.watch_server_timeout
     k.watching.client_timeout = settings.watch_client_timeout
     k.watching.connect_timeout = settings.watch_connect_timeout

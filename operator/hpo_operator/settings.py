@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # (TLS buffers); kopf's own default is unlimited: a thousand resources changing at once
     # opened ~100 connections that then stayed in the pool.
     kube_connections: int = Field(default=0, ge=0)
+    # Resources kopf processes at once (0: no limit) and how long an idle per-resource worker
+    # lingers. Every resource being processed holds its handler's state (~35-50 KB) while it
+    # waits for the Create budget: a limit bounds that when thousands are applied together.
+    worker_limit: int = Field(default=0, ge=0)
+    worker_idle_timeout: float = Field(default=5.0, gt=0)
     readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
@@ -123,6 +128,7 @@ class Settings(BaseSettings):
             poll_interval=self.poll_interval,
             operator_version=__version__,
             resume_from_status=self.polling == "shared",
+            describe_after_create=self.polling != "shared",
         )
 
     def aws_config(self) -> AwsConfig:

@@ -588,3 +588,29 @@ def test_a_small_burst_is_described_one_by_one() -> None:
     poller, _ = burst(3)
     poll(poller)
     assert poller.searches == [] and len(poller.described) == 3
+
+
+def test_jobs_followed_without_a_state_get_their_first_status_in_one_search() -> None:
+    clock = [50.0]
+    names = [f"new-{i}" for i in range(8)]
+    world = {name: summary(name, T0) for name in names}
+    poller = FakeRegion(world, clock)
+    for name in names:  # created without a Describe: the status has only the ARN
+        poller.follow(name, owner(name), {"ackResourceMetadata": {"arn": f"arn:{name}"}})
+    assert poller._new_job.is_set()
+    poller.loop.run_until_complete(poller.describe_new())
+    poller.loop.run_until_complete(poller.settle())
+    assert len(poller.searches) == 1 and poller.described == []
+    assert sorted(poller.reports.names) == names
+    assert all(poller.jobs[name].seen is not None for name in names)
+    poller.loop.run_until_complete(poller.describe_new())  # nothing new: no call
+    assert len(poller.searches) == 1
+
+
+def test_a_single_new_job_is_described() -> None:
+    poller = FakeRegion({"solo": summary("solo", T0)}, [50.0])
+    poller.follow("solo", owner("solo"), {"ackResourceMetadata": {"arn": "arn:solo"}})
+    poller.loop.run_until_complete(poller.describe_new())
+    poller.loop.run_until_complete(poller.settle())
+    assert poller.searches == [] and poller.described == ["solo"]
+    assert poller.reports.names == ["solo"]

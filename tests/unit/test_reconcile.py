@@ -428,6 +428,19 @@ def test_spec_edit_after_create_is_terminal_while_status_keeps_refreshing() -> N
     assert condition(r4, c.READY)["status"] == "True"  # type: ignore[index]
 
 
+def test_with_the_shared_poller_create_makes_no_describe_and_says_created() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(), sm, describe_after_create=False)
+    assert sm.calls == [Op.CREATE]
+    r = apply(resource(), step)
+    assert r.status["ackResourceMetadata"]["arn"].endswith("/xgb-tuning-1")
+    assert "hyperParameterTuningJobStatus" not in r.status
+    assert condition(r, c.READY)["reason"] == "Created"  # type: ignore[index]
+    assert "Created" in reasons(step)
+    later = apply(r, run(r, sm, Trigger.POLL))  # the poller's first look
+    assert later.status["hyperParameterTuningJobStatus"] == "InProgress"
+
+
 def test_resume_trusts_a_running_jobs_status_only_with_the_shared_poller() -> None:
     """A restart with the shared poller costs no Describe per running job (its first sweep
     checks them all); without it, or for a job whose state is not known to run, resume looks."""

@@ -72,3 +72,15 @@ def test_the_api_connection_pool_fits_every_watch_stream_plus_requests() -> None
     assert Settings().kube_connection_limit() == 2 + 4 + 16
     assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 16
     assert Settings(kube_connections=50).kube_connection_limit() == 50
+
+
+def test_kopf_settings_keep_bookkeeping_in_annotations_and_bound_the_workers() -> None:
+    from hpo_operator.runner import kopf_settings
+    from hpo_operator.settings import Settings
+
+    unlimited = kopf_settings(Settings())
+    assert unlimited.queueing.worker_limit is None
+    assert unlimited.persistence.finalizer.startswith("finalizers.sagemaker.services.k8s.aws/")
+    bounded = kopf_settings(Settings(worker_limit=100, worker_idle_timeout=1.0))
+    assert bounded.queueing.worker_limit == 100
+    assert bounded.queueing.idle_timeout == 1.0
