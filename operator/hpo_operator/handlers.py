@@ -263,9 +263,10 @@ class Operator:
         if self.polling is None:
             return
         status = step.status if step.status is not None else resource.status
-        meta = {"deletionTimestamp": "yes"} if resource.deleting or step.release else {}
+        going = resource.deleting or step.release
         owner = Owner(resource.namespace, resource.name, resource.uid)
-        self.polling.follow(owner, target, status if needs_polling(status, meta) else None)
+        running = not going and needs_polling(status, {})
+        self.polling.follow(owner, target, status if running else None)
 
     def _observe_status(self, resource: Resource, status: Mapping[str, Any]) -> None:
         state = status.get(STATUS_JOB_STATE)

@@ -513,26 +513,26 @@ class RegionPoller:
                 raise
             except Exception:
                 log.exception("poll failed")
-            pause = self.interval.next(changed, self.rng.random())
-            woken = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_job.wait(), pause)
-                woken = True
-            while woken:
-                await asyncio.sleep(self.config.first_status_delay)  # let a burst gather
-                self._new_job.clear()
-                try:
-                    await self.describe_new()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("looking up new jobs failed")
-                pause -= self.config.first_status_delay
-                woken = False
-                if pause > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._new_job.wait(), pause)
-                        woken = True
+            await self._pause(self.interval.next(changed, self.rng.random()))
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep until the next poll; meanwhile look up the first status of new jobs, each
+        burst after `first_status_delay` (so that the others created meanwhile join it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(self._new_job.wait(), remaining)
+            except TimeoutError:
+                return
+            await asyncio.sleep(self.config.first_status_delay)
+            self._new_job.clear()
+            try:
+                await self.describe_new()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("looking up new jobs failed")
 
     async def describe_new(self) -> None:
         """The first status of jobs followed without one (created without a Describe): one

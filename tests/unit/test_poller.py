@@ -614,3 +614,15 @@ def test_a_single_new_job_is_described() -> None:
     poller.loop.run_until_complete(poller.settle())
     assert poller.searches == [] and poller.described == ["solo"]
     assert poller.reports.names == ["solo"]
+
+
+def test_the_pause_between_polls_looks_up_new_jobs_and_still_ends() -> None:
+    names = [f"made-{i}" for i in range(6)]
+    poller = FakeRegion({name: summary(name, T0) for name in names}, [50.0])
+    poller.config = PollerConfig(first_status_delay=0.01)
+    for name in names:
+        poller.follow(name, owner(name), {"ackResourceMetadata": {"arn": f"arn:{name}"}})
+    poller.loop.run_until_complete(poller._pause(0.2))  # returns at its deadline
+    poller.loop.run_until_complete(poller.settle())
+    assert len(poller.searches) == 1 and sorted(poller.reports.names) == names
+    assert not poller._new_job.is_set()
