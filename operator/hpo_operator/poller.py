@@ -53,7 +53,6 @@ from hpo_operator.reconcile import (
     Call,
     ErrorKind,
     Op,
-    ReconcileSettings,
     Target,
 )
 from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
@@ -491,11 +490,15 @@ class RegionPoller:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(), name="hpo-poller")
 
-    async def stop(self) -> None:
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Cancel the poll loop and the reports in flight; returns them (to await)."""
         tasks = [t for t in (self._task, *self._reports) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
+        return tasks
+
+    async def stop(self) -> None:
+        for task in self.cancel():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -855,12 +858,10 @@ class SharedPoller(SageMakerClients):
     def __init__(
         self,
         clients: SageMakerClients,
-        reconcile: ReconcileSettings,
         config: PollerConfig,
         limits: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self.base = clients
-        self.reconcile = reconcile
         self.config = config
         self.limits = limits
         self.report: Report | None = None
@@ -909,9 +910,7 @@ class SharedPoller(SageMakerClients):
 
     def close(self) -> None:
         for poller in self.pollers.values():
-            for task in (poller._task, *poller._reports):
-                if task is not None:
-                    task.cancel()
+            poller.cancel()
         self.base.close()
 
     def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:

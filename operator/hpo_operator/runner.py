@@ -65,9 +65,7 @@ def polling_strategy(
         search=settings.poll_search,
         call_timeout=settings.aws_call_timeout,
     )
-    shared = SharedPoller(
-        clients, settings.reconcile_settings(), config, parse_limits(settings.aws_rate_limits)
-    )
+    shared = SharedPoller(clients, config, parse_limits(settings.aws_rate_limits))
     return shared, shared
 
 
