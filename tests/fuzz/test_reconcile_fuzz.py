@@ -271,7 +271,9 @@ def test_decide_keeps_its_promises_on_any_input(
     known_arn = status_arn(r.status)
 
     if Op.CREATE in ops:
-        assert trigger is Trigger.CHANGE and not deleting
+        # A change creates; so does a restart that finds no job in status (a create that was
+        # interrupted, a status lost in a restore). A poll never does.
+        assert trigger in (Trigger.CHANGE, Trigger.RESUME) and not deleting
         assert target.mode is Mode.MANAGED and target.problem is None and not known_arn
         assert spec_problems(r.spec) == []
     if Op.STOP in ops:
