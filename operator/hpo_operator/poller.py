@@ -37,7 +37,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import botocore.exceptions
@@ -786,15 +785,10 @@ async def search_jobs(
 async def _read(
     sagemaker: SageMaker, method_name: str, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
-    """One read-only call the reconciler never makes (so `sagemaker.SageMaker` has no method for
-    it): this reaches into the adapter's client; the error handling mirrors the adapter's, plus
-    AWS's Retry-After header."""
-    client: Any = sagemaker._client
-    executor: Any = sagemaker._executor
-    loop = asyncio.get_running_loop()
-    method = partial(getattr(client, method_name), **params)
+    """One read-only call the reconciler never makes; a failure is data (with AWS's Retry-After
+    header), like the adapter's."""
     try:
-        response = await asyncio.wait_for(loop.run_in_executor(executor, method), deadline)
+        return await sagemaker.read(method_name, params, deadline)
     except botocore.exceptions.ClientError as error:
         details = error.response.get("Error", {})
         meta = error.response.get("ResponseMetadata", {})
@@ -805,7 +799,6 @@ async def _read(
         )
     except Exception as error:  # network, timeout, credentials: the next poll tries again
         return ListFailure(type(error).__name__, str(error) or "no answer")
-    return {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
 
 
 def _retry_after(value: Any) -> float | None:
@@ -826,8 +819,6 @@ class PolledSageMaker(SageMaker):
     def __init__(self, inner: SageMaker, poller: RegionPoller) -> None:
         self.inner = inner
         self.poller = poller
-        self._client = inner._client
-        self._executor = inner._executor
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         prefetched = PREFETCHED.get()
@@ -846,6 +837,11 @@ class PolledSageMaker(SageMaker):
         return result
 
     __call__ = execute
+
+    async def read(
+        self, method_name: str, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any]:
+        return await self.inner.read(method_name, params, deadline)
 
 
 class SharedPoller(SageMakerClients):

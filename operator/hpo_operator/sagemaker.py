@@ -169,13 +169,10 @@ class SageMaker:
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         """Make the call; the response (without ResponseMetadata) or how it failed."""
         method, kwargs = self._method(call)
-        loop = asyncio.get_running_loop()
         started = time.monotonic()
         result: Mapping[str, Any] | AwsFailure
         try:
-            future = loop.run_in_executor(self._executor, partial(method, **kwargs))
-            response = await asyncio.wait_for(future, timeout=self._config.call_timeout)
-            result = {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
+            result = await self._run(method, kwargs, self._config.call_timeout)
         except Exception as error:  # every failure is data for the reconciler
             result = classify_exception(call.op, error)
         if self._observer is not None:
@@ -187,6 +184,22 @@ class SageMaker:
         return result
 
     __call__ = execute
+
+    async def read(
+        self, method_name: str, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any]:
+        """A read-only call outside the reconciler's operations (the shared poller's List and
+        Search) on this client and thread pool, within `deadline` seconds. Raises what boto3
+        raises, or TimeoutError."""
+        return await self._run(getattr(self._client, method_name), params, deadline)
+
+    async def _run(
+        self, method: Callable[..., Any], kwargs: Mapping[str, Any], seconds: float
+    ) -> Mapping[str, Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, partial(method, **kwargs))
+        response = await asyncio.wait_for(future, timeout=seconds)
+        return {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
 
     def _method(self, call: Call) -> tuple[Callable[..., Any], dict[str, Any]]:
         c = self._client
