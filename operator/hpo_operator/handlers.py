@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
+import json
 import logging
 import os
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -84,6 +86,12 @@ def to_resource(body: Mapping[str, Any], namespace_annotations: Mapping[str, str
     )
 
 
+def status_digest(status: Mapping[str, Any]) -> str:
+    """A short fingerprint of a status (what `Operator.written` keeps instead of the status)."""
+    text = json.dumps(status, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def namespace_annotations_of(index: Any, namespace: str) -> Mapping[str, str]:
     """The ACK annotations of a namespace, from the kopf index (empty when unknown)."""
     if index is None:
@@ -123,6 +131,10 @@ class Operator:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     kube: KubeObjects | None = None
     namespace_index: Any = None
+    # uid → digest of the status the API server returned for our last status write. A handler's
+    # body whose status differs was read before that write (the shared poller wrote while the
+    # handler waited for the lock) or someone else wrote status: either way it is read again.
+    written: dict[str, str] = field(default_factory=dict)
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
         """Keep what kopf hands every resource handler and the poller's reports need later:
@@ -146,7 +158,24 @@ class Operator:
         resource = to_resource(body, namespace_annotations)
         lock = self.locks.setdefault(resource.uid, asyncio.Lock())
         async with lock:
+            resource, body = await self._fresh(resource, body)
             return await self._reconcile_locked(trigger, resource, body, patch)
+
+    async def _fresh(
+        self, resource: Resource, body: kopf.Body | Mapping[str, Any]
+    ) -> tuple[Resource, kopf.Body | Mapping[str, Any]]:
+        """The resource with the status this process last wrote, when kopf's body predates it:
+        deciding on an older status would describe again and repeat the Events of a change
+        already reported."""
+        last = self.written.get(resource.uid)
+        if self.kube is None or last is None or last == status_digest(resource.status):
+            return resource, body
+        current = await self.kube.get(resource.namespace, resource.name)
+        meta = (current or {}).get("metadata") or {}
+        if current is None or meta.get("uid") != resource.uid:
+            return resource, body  # gone or replaced: the handler's own view decides
+        fresh = to_resource(current, resource.namespace_annotations)
+        return replace(resource, status=fresh.status), body
 
     async def reconcile_polled(self, owner: Owner) -> Delivery:
         """The shared poller has news for `owner`'s job (in `poller.PREFETCHED`): read the
@@ -214,6 +243,7 @@ class Operator:
             self.metrics.reconcile_errors.labels("recoverable").inc()
         if step.release:
             self.locks.pop(resource.uid, None)
+            self.written.pop(resource.uid, None)
             self.metrics.job_state(resource.uid, None)
         return step
 
@@ -239,7 +269,9 @@ class Operator:
             diff = merge_patch(resource.status, step.status)
             if diff:
                 if self.kube is not None:
-                    await self.kube.patch_status(ns, name, diff)
+                    written = await self.kube.patch_status(ns, name, diff)
+                    if written is not None:
+                        self.written[resource.uid] = status_digest(written)
                 elif patch is not None:
                     patch.status.update(diff)
                 self._observe_status(resource, step.status)

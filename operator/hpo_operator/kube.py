@@ -42,23 +42,31 @@ class KubeObjects:
             return None
         return dict(body) if isinstance(body, Mapping) else None
 
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> bool:
-        """Merge `status` into the status subresource (never spec); False if the object is gone."""
+    async def patch_status(
+        self, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge `status` into the status subresource (never spec); the whole status as the API
+        server now has it, or None if the object is gone."""
         url = self.resource.get_url(
             namespace=NamespaceName(namespace), name=name, subresource="status"
         )
-        return await self._merge(url, {"status": dict(status)})
+        written = await self._merge(url, {"status": dict(status)})
+        if written is None:
+            return None
+        result = written.get("status")
+        return dict(result) if isinstance(result, Mapping) else {}
 
     async def patch_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str]
     ) -> bool:
         """Merge `annotations` into metadata; False if the object is gone."""
         url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
-        return await self._merge(url, {"metadata": {"annotations": dict(annotations)}})
+        return await self._merge(url, {"metadata": {"annotations": dict(annotations)}}) is not None
 
-    async def _merge(self, url: str, payload: dict[str, Any]) -> bool:
+    async def _merge(self, url: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The patched object, or None if it is gone."""
         try:
-            await api.patch(
+            body = await api.patch(
                 url,
                 settings=self.settings,
                 payload=payload,
@@ -66,5 +74,5 @@ class KubeObjects:
                 logger=log,
             )
         except errors.APINotFoundError:
-            return False
-        return True
+            return None
+        return dict(body) if isinstance(body, Mapping) else {}

@@ -1,0 +1,157 @@
+"""`handlers.Operator` over fake Kubernetes and SageMaker: what it writes and which Events it posts
+when a kopf handler and the shared poller's report race for the same resource."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+import pytest
+
+from hpo_operator.handlers import Operator, status_digest
+from hpo_operator.health import Health
+from hpo_operator.metrics import Metrics
+from hpo_operator.polling import Owner
+from hpo_operator.reconcile import Call, Op, Trigger
+from hpo_operator.settings import Settings
+
+ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/xgb"
+UID = "0b4c6d1e-0000-4000-8000-000000000001"
+
+
+def merged(old: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7386 merge patch, as the API server applies it."""
+    out = dict(old)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class FakeKube:
+    """One stored object; GET and merge-PATCH of its status, counted."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.gets = 0
+        self.status_writes = 0
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.gets += 1
+        return copy.deepcopy(self.body)
+
+    async def patch_status(
+        self, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        self.status_writes += 1
+        self.body["status"] = merged(self.body.get("status") or {}, status)
+        return copy.deepcopy(self.body["status"])
+
+    async def patch_annotations(self, namespace: str, name: str, annotations: Any) -> bool:
+        annotated = self.body["metadata"].setdefault("annotations", {})
+        annotated.update(annotations)
+        return True
+
+
+class FakeSageMaker:
+    """Describe answers with `state`; every call is counted."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+        self.calls: list[Op] = []
+
+    async def get(self, region: str, endpoint_url: str | None) -> FakeSageMaker:
+        return self
+
+    async def __call__(self, call: Call) -> Mapping[str, Any]:
+        self.calls.append(call.op)
+        assert call.op is Op.DESCRIBE, call
+        return {
+            "HyperParameterTuningJobName": "xgb",
+            "HyperParameterTuningJobArn": ARN,
+            "HyperParameterTuningJobStatus": self.state,
+            "CreationTime": datetime(2026, 11, 1, tzinfo=UTC),
+            "LastModifiedTime": datetime(2026, 11, 1, 1, tzinfo=UTC),
+        }
+
+    def close(self) -> None:
+        pass
+
+
+def running_body() -> dict[str, Any]:
+    return {
+        "apiVersion": "sagemaker.services.k8s.aws/v1alpha1",
+        "kind": "HyperParameterTuningJob",
+        "metadata": {"namespace": "team-a", "name": "tuning", "uid": UID, "generation": 1},
+        "spec": {"hyperParameterTuningJobName": "xgb"},
+        "status": {
+            "ackResourceMetadata": {"arn": ARN, "ownerAccountID": "123456789012"},
+            "hyperParameterTuningJobStatus": "InProgress",
+            "observedGeneration": 1,
+        },
+    }
+
+
+@pytest.fixture
+def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    posted: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda body, *, type, reason, message: posted.append(reason))
+    return posted
+
+
+def build(kube: FakeKube, sagemaker: FakeSageMaker) -> Operator:
+    settings = Settings(region="us-west-2", polling="per-resource")
+    operator = Operator(settings, sagemaker, Metrics(), Health())  # type: ignore[arg-type]
+    operator.kube = kube  # type: ignore[assignment]
+    return operator
+
+
+def test_a_handler_with_a_body_older_than_the_pollers_write_posts_no_second_event(
+    events: list[str],
+) -> None:
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("Completed")
+    operator = build(kube, sagemaker)
+    stale = copy.deepcopy(kube.body)  # kopf read it before the poller's write below
+
+    async def scenario() -> None:
+        await operator.reconcile_polled(Owner("team-a", "tuning", UID))
+        assert kube.body["status"]["hyperParameterTuningJobStatus"] == "Completed"
+        writes = kube.status_writes
+        await operator.reconcile(Trigger.CHANGE, stale, None, {})
+        assert kube.status_writes == writes  # the status was already right: nothing to write
+
+    asyncio.run(scenario())
+    assert events == ["JobCompleted"]  # posted once, by the poller's reconcile
+    assert kube.gets == 2  # the poller's read, then the handler's re-read of its stale body
+
+
+def test_a_handler_whose_body_has_the_last_written_status_reads_nothing(
+    events: list[str],
+) -> None:
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("Completed")
+    operator = build(kube, sagemaker)
+
+    async def scenario() -> None:
+        await operator.reconcile_polled(Owner("team-a", "tuning", UID))
+        assert operator.written[UID] == status_digest(kube.body["status"])
+        await operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
+
+    asyncio.run(scenario())
+    assert kube.gets == 1  # only the poller's: the handler's body was current
+    assert events == ["JobCompleted"]
+
+
+def test_before_any_write_the_handler_trusts_kopfs_body(events: list[str]) -> None:
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("Completed")
+    operator = build(kube, sagemaker)
+    asyncio.run(operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {}))
+    assert kube.gets == 0 and kube.status_writes == 1
+    assert events == ["JobCompleted"]
