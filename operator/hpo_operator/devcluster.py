@@ -53,7 +53,7 @@ CONTEXT_NAME = "hpo-devcluster"
 # Admission plugins that only act on pods, nodes, volumes and quotas. No pod runs here (no kubelet,
 # no controller manager), and the ServiceAccount plugin would reject every pod because nothing
 # creates the `default` ServiceAccount. ServiceAccount tokens, TokenRequest and RBAC do not depend
-# on any of these.
+# on any of these. PodSecurity stays on: the chart's pod is checked against "restricted".
 DISABLED_ADMISSION_PLUGINS = (
     "ServiceAccount",
     "TaintNodesByCondition",
@@ -66,7 +66,6 @@ DISABLED_ADMISSION_PLUGINS = (
     "DefaultIngressClass",
     "LimitRanger",
     "ResourceQuota",
-    "PodSecurity",
 )
 
 # Files and folders this module creates inside its directory; `stop` removes exactly these.
