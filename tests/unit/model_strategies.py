@@ -72,7 +72,7 @@ def value_for(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
 
         @st.composite
         def build(draw: st.DrawFn) -> dict[str, Any]:
-            chosen = list(required)
+            chosen = sorted(required)  # not set order: derandomized runs must draw alike
             if depth < 6:
                 chosen += (
                     draw(st.lists(st.sampled_from(optional), unique=True, max_size=4))
