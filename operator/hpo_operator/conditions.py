@@ -9,6 +9,7 @@ only updates counters never looks like a transition.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ TERMINAL = "ACK.Terminal"
 RECOVERABLE = "ACK.Recoverable"
 
 ORDER = (READY, SYNCED, TERMINAL, RECOVERABLE)
+LINE_BREAKS = re.compile(r"\s*[^\S ]\s*")  # whitespace that holds a break or a tab
 MESSAGE_LIMIT = 1000  # kopf cuts Event messages at 1,024 characters; keep conditions readable too
 
 
@@ -91,5 +93,7 @@ def is_true(conditions: Iterable[Mapping[str, Any]] | None, kind: str) -> bool:
 
 
 def _clip(message: str) -> str:
-    text = " ".join(message.split())
+    """One line of at most MESSAGE_LIMIT characters: a line break or tab and the whitespace
+    around it become one space; runs of plain spaces stay (a quoted key in a path may hold them)."""
+    text = LINE_BREAKS.sub(" ", message).strip()
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"

@@ -10,7 +10,9 @@ whoever holds the state.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,7 @@ from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields
 from hpo_operator.translate import spec_to_request
 
 Path = tuple[str | int, ...]
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # printed bare in a path; any other key is quoted
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,15 @@ class Problem:
 
 
 def format_path(path: Sequence[str | int]) -> str:
-    """Keys joined by dots, list indexes as `[i]`: `spec.tags[0].key`."""
+    """Keys joined by dots, list indexes as `[i]`: `spec.tags[0].key`. A map key that is not
+    plain (a dot, a space, a colon, a quote, non-ASCII) is quoted, `environment["A B"]`, so the
+    path stays unambiguous and on one line whatever the key holds."""
     out = ""
     for segment in path:
         if isinstance(segment, int):
             out += f"[{segment}]"
+        elif not PLAIN_KEY.fullmatch(segment):
+            out += f"[{json.dumps(segment)}]"
         else:
             out += f".{segment}" if out else segment
     return out

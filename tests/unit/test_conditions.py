@@ -73,6 +73,9 @@ def test_messages_are_one_line_and_bounded() -> None:
     )
     assert built[0]["message"].startswith("a b x")
     assert len(built[0]["message"]) <= c.MESSAGE_LIMIT
+    quoted = 'spec.environment["A  B"]: must be a string\r\n\tsecond line'
+    built = c.build(None, now=T0, ready=Cond(False, "r", quoted), synced=Cond(True, "r", "ok"))
+    assert built[0]["message"] == 'spec.environment["A  B"]: must be a string second line'
 
 
 def test_is_true_and_find_tolerate_junk() -> None:

@@ -78,6 +78,17 @@ def test_problem_paths_in_both_styles() -> None:
     assert format_path(()) == ""
 
 
+def test_map_keys_that_are_not_plain_are_quoted_in_paths() -> None:
+    static = ("spec", "trainingJobDefinition", "staticHyperParameters")
+    assert format_path((*static, "eta")) == "spec.trainingJobDefinition.staticHyperParameters.eta"
+    assert format_path((*static, "1_max-depth")).endswith(".1_max-depth")
+    assert format_path((*static, "learning rate")).endswith('Parameters["learning rate"]')
+    assert format_path((*static, "a.b")).endswith('["a.b"]')  # not two keys
+    assert format_path((*static, "x:\ny")).endswith('["x:\\ny"]')  # one line, no bare colon
+    problem = validate_spec({"trainingJobDefinition": {"environment": {"A B": 1}}})
+    assert any('spec.trainingJobDefinition.environment["A B"]' in str(p) for p in problem)
+
+
 def _edit(path: str, value: Any) -> dict[str, Any]:
     spec = _spec()
     node: Any = spec
