@@ -247,6 +247,29 @@ class Operator:
             self.metrics.job_state(resource.uid, None)
         return step
 
+    def forget(self, body: Mapping[str, Any]) -> None:
+        """The resource is gone from the API server, maybe without our finalizer's delete handler
+        (a finalizer removed by hand, a force delete): drop its job from the metrics and the
+        poller, and its lock and written-status digest unless a reconcile still holds the lock."""
+        resource = to_resource(body, {})
+        target = target_of(resource, self.settings.reconcile_settings())
+        state = self.metrics.state_of(resource.uid)  # None once the delete handler released it
+        if state is not None and needs_polling(resource.status, {}):
+            log.warning(
+                "the resource was deleted without the operator's delete handler (its finalizer "
+                "was removed), so its %s SageMaker job was left as it is",
+                state,
+                extra=logs.fields(resource.namespace, resource.name, target.job_name),
+            )
+        lock = self.locks.get(resource.uid)
+        if lock is None or not lock.locked():
+            self.locks.pop(resource.uid, None)
+        self.written.pop(resource.uid, None)
+        self.metrics.job_state(resource.uid, None)
+        if self.polling is not None:
+            owner = Owner(resource.namespace, resource.name, resource.uid)
+            self.polling.follow(owner, target, None)
+
     def retry_delay(self, step: Step, attempt: int) -> float:
         """Seconds before the next try: exponential backoff for errors, else the poll interval."""
         s = self.settings
@@ -388,6 +411,12 @@ async def on_poll(body: kopf.Body, patch: kopf.Patch, memo: Any, **kwargs: Any) 
     await operator.reconcile(Trigger.POLL, body, patch, ns)
 
 
+async def on_event(body: kopf.Body, memo: Any, type: str | None, **_: Any) -> None:
+    """Every watch event; only DELETED matters: the object no longer exists (`Operator.forget`)."""
+    if type == "DELETED":
+        _operator(memo).forget(body)
+
+
 def index_namespace(name: str, annotations: Mapping[str, str], **_: Any) -> dict[str, Any]:
     """Namespace → its ACK annotations (region, endpoint, deletion policy)."""
     wanted = {k: v for k, v in annotations.items() if k.startswith(ACK_ANNOTATION_PREFIXES)}
@@ -440,5 +469,6 @@ def register(registry: kopf.OperatorRegistry, polling: PollingStrategy) -> None:
     ):
         decorator(GROUP, VERSION, PLURAL, id=f"reconcile-{cause}", registry=registry)(handler)
     kopf.on.delete(GROUP, VERSION, PLURAL, id="finalize", registry=registry)(on_delete)
+    kopf.on.event(GROUP, VERSION, PLURAL, id="forget", registry=registry)(on_event)
     polling.install(registry, on_poll)
     kopf.on.cleanup(registry=registry)(on_cleanup)

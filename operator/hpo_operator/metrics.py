@@ -80,6 +80,10 @@ class Metrics:
             self._tally[state] += 1
             self.jobs.labels(state).set(self._tally[state])
 
+    def state_of(self, uid: str) -> str | None:
+        """The last job state counted for resource `uid` (None: not counted, or released)."""
+        return self._states.get(uid)
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)

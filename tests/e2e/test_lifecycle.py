@@ -20,7 +20,8 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_operator.emulator.config import EmulatorConfig, Faults
+from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +164,34 @@ def test_retain_policy_releases_without_stopping(
     job = emulator.store.jobs[name.lower()]
     assert job.status(emulator.emulator.clock()) == "InProgress"
     assert _calls(emulator, "StopHyperParameterTuningJob") == stops
+
+
+def test_a_finalizer_removed_by_hand_leaves_no_stale_metric(
+    namespace: str, jobs: Jobs, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    """A deletion stuck on a failing Stop, then the finalizer stripped by hand: Kubernetes lets
+    the job run on, as asked, but the operator forgets the resource (no job counted without a
+    resource) and says in its log which job it left running."""
+    stop_fails = Faults(error_rate=1.0, operations=["StopHyperParameterTuningJob"])
+    config = EmulatorConfig(training_seconds=600.0, quotas={}, faults=stop_fails)
+    with run_in_thread(config) as emulator:
+        operator = start_operator(namespace, endpoint=emulator.url, HPO_BACKOFF_CAP="2")
+        name = job_name("stripped")
+        jobs.apply(namespace, tuning_job("stripped", name))
+        jobs.wait_state(namespace, "stripped", "InProgress", timeout=30)
+        running = 'hpo_tuning_jobs{status="InProgress"} 1.0'
+        wait_for(lambda: running in operator.metrics(), 30, "the job counted as InProgress")
+        jobs.delete(namespace, "stripped")
+        wait_for(lambda: _calls(emulator, "StopHyperParameterTuningJob"), 30, "a failed Stop")
+        jobs.kubectl(
+            "patch", "hyperparametertuningjobs", "stripped", "-n", namespace, "--type=merge",
+            "-p", '{"metadata": {"finalizers": null}}',
+        )  # fmt: skip
+        jobs.wait_gone(namespace, "stripped", timeout=30)
+        gone = 'hpo_tuning_jobs{status="InProgress"} 0.0'
+        wait_for(lambda: gone in operator.metrics(), 30, "the job no longer counted")
+        wait_for(lambda: "left as it is" in operator.tail(200), 30, "a warning naming the job")
+        assert emulator.store.jobs[name.lower()].status(emulator.emulator.clock()) == "InProgress"
 
 
 def test_aws_validation_exception_is_terminal_until_the_spec_changes(

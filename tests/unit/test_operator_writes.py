@@ -155,3 +155,19 @@ def test_before_any_write_the_handler_trusts_kopfs_body(events: list[str]) -> No
     asyncio.run(operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {}))
     assert kube.gets == 0 and kube.status_writes == 1
     assert events == ["JobCompleted"]
+
+
+def test_a_resource_gone_without_the_delete_handler_leaves_no_trace(
+    events: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("InProgress")
+    operator = build(kube, sagemaker)
+    asyncio.run(operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {}))
+    assert operator.metrics.state_of(UID) == "InProgress" and UID in operator.written
+    assert b'hpo_tuning_jobs{status="InProgress"} 1.0' in operator.metrics.render()
+
+    operator.forget(copy.deepcopy(kube.body))  # the DELETED watch event, finalizer stripped
+    assert operator.metrics.state_of(UID) is None
+    assert UID not in operator.written and UID not in operator.locks
+    assert b'hpo_tuning_jobs{status="InProgress"} 0.0' in operator.metrics.render()
+    assert "left as it is" in caplog.text  # the running job is named, not silently dropped
