@@ -158,24 +158,21 @@ class Operator:
         resource = to_resource(body, namespace_annotations)
         lock = self.locks.setdefault(resource.uid, asyncio.Lock())
         async with lock:
-            resource, body = await self._fresh(resource, body)
+            resource = await self._fresh(resource)
             return await self._reconcile_locked(trigger, resource, body, patch)
 
-    async def _fresh(
-        self, resource: Resource, body: kopf.Body | Mapping[str, Any]
-    ) -> tuple[Resource, kopf.Body | Mapping[str, Any]]:
+    async def _fresh(self, resource: Resource) -> Resource:
         """The resource with the status this process last wrote, when kopf's body predates it:
         deciding on an older status would describe again and repeat the Events of a change
         already reported."""
         last = self.written.get(resource.uid)
         if self.kube is None or last is None or last == status_digest(resource.status):
-            return resource, body
+            return resource
         current = await self.kube.get(resource.namespace, resource.name)
         meta = (current or {}).get("metadata") or {}
         if current is None or meta.get("uid") != resource.uid:
-            return resource, body  # gone or replaced: the handler's own view decides
-        fresh = to_resource(current, resource.namespace_annotations)
-        return replace(resource, status=fresh.status), body
+            return resource  # gone or replaced: the handler's own view decides
+        return replace(resource, status=to_resource(current, {}).status)
 
     async def reconcile_polled(self, owner: Owner) -> Delivery:
         """The shared poller has news for `owner`'s job (in `poller.PREFETCHED`): read the
