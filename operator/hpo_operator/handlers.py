@@ -131,9 +131,10 @@ class Operator:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     kube: KubeObjects | None = None
     namespace_index: Any = None
-    # uid → digest of the status the API server returned for our last status write. A handler's
-    # body whose status differs was read before that write (the shared poller wrote while the
-    # handler waited for the lock) or someone else wrote status: either way it is read again.
+    # uid → digest of the newest status this process has seen from the API server (the answer to
+    # its last status write, or a read). A handler's body whose status differs was read before
+    # that (the shared poller wrote while the handler waited for the lock) or someone else wrote
+    # status: either way it is read again.
     written: dict[str, str] = field(default_factory=dict)
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
@@ -172,7 +173,9 @@ class Operator:
         meta = (current or {}).get("metadata") or {}
         if current is None or meta.get("uid") != resource.uid:
             return resource  # gone or replaced: the handler's own view decides
-        return replace(resource, status=to_resource(current, {}).status)
+        status = to_resource(current, {}).status
+        self.written[resource.uid] = status_digest(status)  # read once, even if none is written
+        return replace(resource, status=status)
 
     async def reconcile_polled(self, owner: Owner) -> Delivery:
         """The shared poller has news for `owner`'s job (in `poller.PREFETCHED`): read the

@@ -171,3 +171,25 @@ def test_a_resource_gone_without_the_delete_handler_leaves_no_trace(
     assert UID not in operator.written and UID not in operator.locks
     assert b'hpo_tuning_jobs{status="InProgress"} 0.0' in operator.metrics.render()
     assert "left as it is" in caplog.text  # the running job is named, not silently dropped
+
+
+def test_a_status_written_by_someone_else_is_read_once_not_on_every_handler(
+    events: list[str],
+) -> None:
+    """Another replica (a peering handover) writes a newer status than this one last wrote:
+    the next handler reads it, and the ones after that trust kopf's body again."""
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("InProgress")
+    this, other = build(kube, sagemaker), build(kube, sagemaker)
+
+    async def scenario() -> None:
+        await this.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
+        sagemaker.state = "Completed"
+        await other.reconcile_polled(Owner("team-a", "tuning", UID))
+        writes, gets = kube.status_writes, kube.gets
+        for _ in range(3):  # e.g. annotation edits: the status is already right, nothing written
+            await this.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
+        assert kube.status_writes == writes
+        assert kube.gets == gets + 1
+
+    asyncio.run(scenario())
+    assert events == ["JobCompleted"]  # posted by the replica that saw the change, only
