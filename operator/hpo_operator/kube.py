@@ -18,8 +18,14 @@ from typing import Any
 import kopf
 from kopf._cogs.clients import api, errors
 from kopf._cogs.structs.references import NamespaceName
+from kopf._core.engines.peering import Identity
 
 log = logging.getLogger("hpo_operator.kube")
+
+
+def kopf_identity(identity: str) -> Identity:
+    """`identity` as the type `kopf.operator(identity=...)` takes (kopf does not export it)."""
+    return Identity(identity)
 
 
 class KubeObjects:

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
+import os
 import secrets
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import kopf
 from pydantic import ValidationError
 
 from hpo_operator import __version__, handlers, health, logs
 from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
+from hpo_operator.kube import kopf_identity
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
 from hpo_operator.poller import PollerConfig, SharedPoller
 from hpo_operator.polling import PerResourceTimer, PollingStrategy
@@ -48,6 +52,29 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     k.networking.request_timeout = 60.0
     k.posting.level = logging.INFO  # explicit kopf.event() calls only (posting.loggers is off)
     return k
+
+
+def peering_identity(
+    env: Mapping[str, str] | None = None,
+    *,
+    uid: int | None = None,
+    hostname: str | None = None,
+    now: datetime.datetime | None = None,
+) -> str:
+    """This process's kopf identity, built without the passwd database.
+
+    kopf's default identity calls `getpass.getuser()`, which raises under a UID with no passwd
+    entry: the chart's 65532 in an image that has no such user, OpenShift's random UIDs. It also
+    resolves the host name through DNS. Here: kopf's own `POD_ID` convention when set, else
+    `uid@hostname/time/random` (in a pod the host name is the pod's name).
+    """
+    env = os.environ if env is None else env
+    if pod := env.get("POD_ID"):
+        return pod
+    uid = os.getuid() if uid is None else uid
+    host = socket.gethostname() if hostname is None else hostname
+    stamp = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%d%H%M%S")
+    return f"{uid}@{host}/{stamp}/{secrets.token_hex(3)}"
 
 
 def polling_strategy(
@@ -113,6 +140,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
             memo=kopf.Memo(operator=operator),
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),
+            identity=kopf_identity(peering_identity()),
             standalone=not settings.peering_name,
             peering_name=settings.peering_name or None,
             priority=secrets.randbelow(2**31) if settings.peering_name else None,
