@@ -12,12 +12,13 @@ COPY hack/install-wheel.sh hack/install-wheel.sh
 RUN hack/install-wheel.sh /src /opt/hpo-operator
 
 FROM ${PYTHON_IMAGE}
+ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="hpo-operator" \
       org.opencontainers.image.description="Kubernetes operator for Amazon SageMaker hyperparameter tuning jobs (ACK-compatible HyperParameterTuningJob)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 COPY --from=build /opt/hpo-operator /opt/hpo-operator
 # HOME and TMPDIR point at /tmp, which the chart mounts as an emptyDir: the root filesystem stays
 # read-only. No .pyc is written at run time (it was compiled at install time).

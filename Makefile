@@ -13,7 +13,7 @@ TOOLS_ENV := $(CURDIR)/.cache/tools.env
 PYTEST_ARGS ?=
 
 .PHONY: help venv tools lint typecheck test unit e2e cluster-up cluster-down kind-up kind-down \
-        demo crds manifests bench chaos image emulator lock audit policy clean
+        demo crds manifests bench chaos image docker-up emulator lock audit policy clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,8 +78,18 @@ chaos: $(STAMP) $(TOOLS_ENV) ## The full fault suite
 emulator: $(STAMP) ## Run the SageMaker emulator on 127.0.0.1:8090
 	$(BIN)/hpo-operator emulator --port 8090
 
-image: ## Build the container image (needs Docker)
-	docker build -t hpo-operator:$$(grep -m1 '^version' pyproject.toml | cut -d'"' -f2) .
+VERSION := $(shell grep -m1 '^version' pyproject.toml | cut -d'"' -f2)
+# The image's tag, and its base: empty keeps the Dockerfile's (python:3.11-slim). The container
+# tests build on a local Debian base (hack/base-image.sh), as no registry is reachable there.
+IMAGE ?= hpo-operator:$(VERSION)
+PYTHON_IMAGE ?=
+
+image: ## Build the container image (needs Docker; IMAGE=..., PYTHON_IMAGE=... to override)
+	docker build --network host --build-arg VERSION=$(VERSION) \
+	  $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) .
+
+docker-up: ## Start a Docker engine (no bridge, no iptables) unless one answers
+	@hack/docker-up.sh
 
 lock: ## Re-resolve requirements/lock.txt from pyproject.toml
 	$(BIN)/python -m pip install -q uv==0.13.9

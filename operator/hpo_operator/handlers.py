@@ -423,13 +423,30 @@ def index_namespace(name: str, annotations: Mapping[str, str], **_: Any) -> dict
     return {name: wanted}
 
 
+def in_cluster_server(env: Mapping[str, str]) -> str | None:
+    """The API server a pod is told about, as client-go's in-cluster configuration reads it.
+
+    kopf's service-account login always dials `kubernetes.default.svc`, which needs cluster DNS;
+    the kubelet also puts the `kubernetes` Service's address in every pod's environment, which
+    needs none (host-network pods, clusters whose DNS is down or slow to start).
+    """
+    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
 async def login(memo: Any, **kwargs: Any) -> Any:
     """In-cluster service account, else kubeconfig: no Kubernetes client library needed.
 
     The session is kopf's own, but with a bounded connection pool: kopf's default opens one TLS
     connection per concurrent request and keeps it, ~0.2 MB each.
     """
-    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    info = kopf.login_with_service_account(**kwargs)
+    server = in_cluster_server(os.environ)
+    if isinstance(info, kopf.ConnectionInfo) and server:
+        info = replace(info, server=server)
+    info = info or kopf.login_with_kubeconfig(**kwargs)
     if not isinstance(info, kopf.ConnectionInfo):
         return info
     limit = _operator(memo).settings.kube_connection_limit()

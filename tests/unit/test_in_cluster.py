@@ -1,4 +1,4 @@
-"""The operator's kopf identity needs no passwd entry, and the private kopf pieces it uses exist."""
+"""Running in a pod: an identity without a passwd entry, the API server from the environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import kopf
 import pytest
 
 from hpo_operator import kube
+from hpo_operator.handlers import in_cluster_server
 from hpo_operator.runner import peering_identity
 
 NOW = datetime.datetime(2026, 11, 26, 16, 50, 0, tzinfo=datetime.UTC)
@@ -41,3 +42,21 @@ def test_kopf_takes_an_identity() -> None:
     assert "identity" in inspect.signature(kopf.operator).parameters
     assert kube.kopf_identity("x@y") == "x@y"
     assert kopf.__version__.startswith("1.45."), "re-check kube.py's private kopf imports"
+
+
+@pytest.mark.parametrize(
+    ("env", "server"),
+    [
+        ({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+         "https://10.96.0.1:443"),
+        ({"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"},
+         "https://[fd00::1]:6443"),
+        ({"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, None),
+        ({}, None),
+    ],
+)  # fmt: skip
+def test_in_cluster_server_follows_the_kubelets_environment(
+    env: dict[str, str], server: str | None
+) -> None:
+    """Like client-go's in-cluster config: no cluster DNS needed to find the API server."""
+    assert in_cluster_server(env) == server
