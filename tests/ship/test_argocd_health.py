@@ -109,6 +109,7 @@ def test_readme_argocd_cm_snippet_is_the_script_and_argocd_picks_it(argocd_cm: P
     assert config_map["kind"] == "ConfigMap"
     assert config_map["metadata"]["name"] == "argocd-cm"
     assert config_map["data"][HEALTH_KEY] == SCRIPT.read_text()
+    readme_health_table()  # parses (the live test holds its rows to what Argo CD said)
     obj = {"apiVersion": f"{GROUP_KIND.split('/')[0]}/v1alpha1", "kind": "HyperParameterTuningJob"}
     answer = ask_argocd({"fresh": obj}, argocd_cm)  # asserts built-in vs argocd-cm scripts
     assert answer["_keys"] == [GROUP_KIND]
@@ -346,6 +347,42 @@ def record_every_state(scene: Scene) -> None:
     scene.record("spec edited after create", "edited", lambda o: is_true(o, "ACK.Terminal"))
 
 
+# The README's table of what Argo CD shows: the start of each row's first cell, and the states
+# (labels below) that the row speaks for.
+README_ROWS = {
+    "no status yet": ["_unwritten"],
+    "`status.observedGeneration` <": ["_newer"],
+    "`InProgress`, `Stopping`": ["InProgress", "Stopping", "read-only", "adopted"],
+    "`ACK.Recoverable=True`": ["throttled (Recoverable)"],
+    "`Completed`": ["Completed"],
+    "`Failed`": ["Failed"],
+    "`ACK.Terminal=True`": ["invalid spec", "ValidationException", "spec edited after create"],
+    "`Stopped`": ["Stopped"],
+    "being deleted": ["deleted while running"],
+}
+
+
+def readme_health_table() -> dict[str, tuple[str, str]]:
+    """README row (its key in README_ROWS) → (stock, ours) as the README states them: the first
+    word of each cell; "the same" repeats the stock cell, "as the status says" is None."""
+    readme = (REPO / "README.md").read_text()
+    header = "| job state | stock check | with `argocd/health.lua` |"
+    assert readme.count(header) == 1, "README needs the table of Argo CD health"
+    lines = readme.split(header, 1)[1].splitlines()[2:]
+    table: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        first, stock, ours = (cell.strip() for cell in line.strip("|").split("|"))
+        row = next((key for key in README_ROWS if first.startswith(key)), None)
+        assert row is not None, f"a README row the test does not know: {first}"
+        stock_word = "" if stock.startswith("as the status") else stock.split()[0].strip(",")
+        ours_word = stock_word if ours == "the same" else ours.split()[0].strip(",")
+        table[row] = (stock_word, ours_word)
+    assert sorted(table) == sorted(README_ROWS)
+    return table
+
+
 @pytest.mark.e2e
 def test_argocd_health_of_every_state_the_operator_writes(
     helm: Helm,
@@ -404,3 +441,9 @@ def test_argocd_health_of_every_state_the_operator_writes(
     assert health(answer["_newer"]) == ("Healthy", "Progressing")
     assert health(answer["_unwritten"]) == ("Progressing", "Progressing")
     assert health(answer["_ready_first"]) == ("Progressing", "Degraded")
+
+    # The README says what Argo CD said.
+    for row, (stock, ours) in readme_health_table().items():
+        for label in README_ROWS[row]:
+            said = health(answer[label])
+            assert (stock or said[0], ours) == said, f"README row {row!r}, state {label}: {said}"
