@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 venv: $(STAMP) ## Create or update .venv from the lock file
 
 $(TOOLS_ENV): hack/build-tools.sh hack/envtest/go.mod hack/helm/go.mod hack/argocd-health/go.mod \
-              hack/argocd-health/main.go
+              hack/argocd-health/go.sum hack/argocd-health/main.go
 	@mkdir -p $(dir $@)
 	@hack/build-tools.sh --print-env > $@.tmp && mv $@.tmp $@
 
