@@ -266,6 +266,11 @@ def in_state(wanted: str) -> Callable[[dict[str, Any]], bool]:
     return lambda obj: state(obj) == wanted
 
 
+# Training jobs in a job that must still run when it is recorded: one a second, one at a time, so
+# several minutes even on a slow machine.
+LONG = 300
+
+
 def record_every_state(scene: Scene) -> None:
     """Drive one resource into each state the operator writes, recording each live object."""
     # Throttled first, while nothing else is being created: every Create is throttled.
@@ -277,7 +282,7 @@ def record_every_state(scene: Scene) -> None:
     )
     scene.faults(throttle_rate=0.0, operations=None)
 
-    long_running = scene.manifest("running", training_jobs=60)
+    long_running = scene.manifest("running", training_jobs=LONG)
     scene.apply(long_running)
     scene.apply(scene.manifest("completed"))
     failing = scene.manifest("failed")
@@ -295,11 +300,11 @@ def record_every_state(scene: Scene) -> None:
     }
     scene.apply(refused)
     read_only = scene.manifest(
-        "read-only", training_jobs=60, annotations={"services.k8s.aws/read-only": "true"}
+        "read-only", training_jobs=LONG, annotations={"services.k8s.aws/read-only": "true"}
     )
     scene.create_outside(read_only)
     scene.apply(read_only)
-    adopted = scene.manifest("adopted", training_jobs=60)
+    adopted = scene.manifest("adopted", training_jobs=LONG)
     scene.create_outside(adopted)
     job = adopted["spec"]["hyperParameterTuningJobName"]
     adopted["metadata"]["annotations"] = {
@@ -307,11 +312,11 @@ def record_every_state(scene: Scene) -> None:
         "services.k8s.aws/adoption-fields": json.dumps({"hyperParameterTuningJobName": job}),
     }
     scene.apply(adopted)
-    stopped = scene.manifest("stopped", training_jobs=60)
+    stopped = scene.manifest("stopped", training_jobs=LONG)
     scene.apply(stopped)
-    deleted = scene.manifest("deleted", training_jobs=60)
+    deleted = scene.manifest("deleted", training_jobs=LONG)
     scene.apply(deleted)
-    edited = scene.manifest("edited", training_jobs=60)
+    edited = scene.manifest("edited", training_jobs=LONG)
     scene.apply(edited)
 
     scene.record("InProgress", "running", in_state("InProgress"))
@@ -340,9 +345,9 @@ def record_every_state(scene: Scene) -> None:
 
     # A spec edit SageMaker cannot apply: ACK.Terminal while the job keeps running.
     scene.record("_edited-running", "edited", in_state("InProgress"))
-    edited["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"]["maxNumberOfTrainingJobs"] = (
-        59
-    )
+    edited["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"][
+        "maxNumberOfTrainingJobs"
+    ] -= 1
     scene.apply(edited)
     scene.record("spec edited after create", "edited", lambda o: is_true(o, "ACK.Terminal"))
 
