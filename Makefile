@@ -25,11 +25,12 @@ $(STAMP): pyproject.toml requirements/lock.txt
 
 venv: $(STAMP) ## Create or update .venv from the lock file
 
-$(TOOLS_ENV): hack/build-tools.sh hack/envtest/go.mod hack/helm/go.mod
+$(TOOLS_ENV): hack/build-tools.sh hack/envtest/go.mod hack/helm/go.mod hack/argocd-health/go.mod \
+              hack/argocd-health/go.sum hack/argocd-health/main.go
 	@mkdir -p $(dir $@)
 	@hack/build-tools.sh --print-env > $@.tmp && mv $@.tmp $@
 
-tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl and helm from Go modules
+tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl, helm and argocd-health from Go modules
 	@cat $(TOOLS_ENV)
 
 lint: $(STAMP) ## ruff check + ruff format --check

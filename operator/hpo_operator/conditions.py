@@ -5,6 +5,11 @@ ACK's types: `ACK.ResourceSynced` (status reflects the final state of the job), 
 Terminal and Recoverable are present only while True, as ACK's runtime clears them on success.
 `lastTransitionTime` is kept when a condition's status did not change, so a status refresh that
 only updates counters never looks like a transition.
+
+The order is part of the contract: Argo CD's stock health check for `*.services.k8s.aws` (v3.6)
+walks the list and answers at the first `ACK.Terminal=True` (Degraded) or `Ready` (False:
+Progressing, True: Healthy). Terminal (and Recoverable) come first, so a Failed job or a refused
+spec shows as Degraded there, not as Progressing (tests/ship/test_argocd_health.py asks Argo CD).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ SYNCED = "ACK.ResourceSynced"
 TERMINAL = "ACK.Terminal"
 RECOVERABLE = "ACK.Recoverable"
 
-ORDER = (READY, SYNCED, TERMINAL, RECOVERABLE)
+# The problems first: see the module docstring for why the order matters.
+ORDER = (TERMINAL, RECOVERABLE, READY, SYNCED)
 LINE_BREAKS = re.compile(r"\s*[^\S ]\s*")  # whitespace that holds a break or a tab
 MESSAGE_LIMIT = 1000  # kopf cuts Event messages at 1,024 characters; keep conditions readable too
 
@@ -42,7 +48,7 @@ def build(
     terminal: Cond | None = None,
     recoverable: Cond | None = None,
 ) -> list[dict[str, str]]:
-    """The conditions list in ACK's shape, ordered Ready, Synced, Terminal, Recoverable.
+    """The conditions list in ACK's shape, ordered Terminal, Recoverable, Ready, Synced.
 
     `terminal` and `recoverable` are given only when True; when None they are left out.
     """

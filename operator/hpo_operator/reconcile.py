@@ -652,7 +652,7 @@ def job_conditions(job_name: str, job: Mapping[str, Any]) -> tuple[Cond, Cond, C
         message = f"Tuning job {job_name} completed" + (f"; best: {best}" if best else "")
         return Cond(True, COMPLETED, message), Cond(True, COMPLETED, message), None
     if state == FAILED:
-        reason = job.get("failureReason") or "no reason given"
+        reason = str(job.get("failureReason") or "no reason given").rstrip(". ")
         message = (
             f"Tuning job {job_name} failed: {reason}. Fix the cause, then create a new resource "
             "with a new hyperParameterTuningJobName (SageMaker cannot restart a tuning job)."

@@ -18,15 +18,16 @@ def test_shape_and_order_with_every_condition() -> None:
         terminal=Cond(True, "JobFailed", "job failed: bad image"),
         recoverable=Cond(True, "ThrottlingException", "slow down"),
     )
-    assert [x["type"] for x in built] == [c.READY, c.SYNCED, c.TERMINAL, c.RECOVERABLE]
-    assert built[0] == {
+    # Terminal before Ready: Argo CD's stock ACK check answers at the first of them it meets.
+    assert [x["type"] for x in built] == [c.TERMINAL, c.RECOVERABLE, c.READY, c.SYNCED]
+    assert built[2] == {
         "type": "Ready",
         "status": "False",
         "reason": "Failed",
         "message": "job failed",
         "lastTransitionTime": T0,
     }
-    assert built[2]["status"] == "True"
+    assert built[0]["status"] == "True"
 
 
 def test_terminal_and_recoverable_are_left_out_when_not_given() -> None:

@@ -260,6 +260,18 @@ def test_failed_job_is_terminal_with_the_failure_reason() -> None:
     assert condition(r2, c.SYNCED)["status"] == "True"  # type: ignore[index]
     assert r2.status["failureReason"] == "ClientError: image not found"
     assert [(e.type, e.reason) for e in step.events] == [("Warning", "JobFailed")]
+    # Listed first, so Argo CD's stock ACK check meets it before Ready (Degraded, not Progressing).
+    assert r2.status["conditions"][0]["type"] == c.TERMINAL
+
+
+def test_failure_reason_ending_in_a_period_reads_as_one_sentence() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.set_state("xgb-tuning-1", "Failed", FailureReason="No training job succeeded.")
+    r2 = apply(r, run(r, sm, Trigger.POLL))
+    terminal = condition(r2, c.TERMINAL)
+    assert terminal is not None
+    assert "failed: No training job succeeded. Fix the cause" in terminal["message"]
 
 
 def test_stopped_job_is_synced_not_ready_and_not_terminal() -> None:
