@@ -3,8 +3,12 @@ exact CreateHyperParameterTuningJob request the operator would send.
 
 For CI and GitOps pre-checks: the same validation (validate.validate_spec) and translation
 (translate.spec_to_request + system tags) as the operator, without a cluster, AWS or kopf.
+Manifests are read as kubectl reads them (kubeyaml: go-yaml v2's YAML 1.1 types, then
+sigs.k8s.io/yaml's conversion to JSON), so a field has the type the API server will see: an
+unquoted `minValue: 1e-6` is a number, and is refused as the cluster refuses it.
 Exit codes: 0 all valid (one JSON request per resource on stdout, in input order), 1 a manifest
-is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable or not YAML.
+is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable, not YAML, or
+not what kubectl can read (a `.nan`, a null map key, a bad `---` line: the path is named).
 """
 
 from __future__ import annotations
@@ -19,16 +23,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from hpo_operator import __version__, awsmodel, schema
+from hpo_operator import __version__, awsmodel, kubeyaml, schema
 from hpo_operator.naming import field_path
 from hpo_operator.translate import spec_to_request, with_system_tags
-from hpo_operator.validate import Problem, validate_request, validate_spec
+from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
 
 API_VERSION = f"{schema.GROUP}/{schema.VERSION}"
 
 
 class Unreadable(Exception):
-    """A file that cannot be read or parsed as YAML (exit 2)."""
+    """A file that cannot be read, or parsed as kubectl parses it (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,12 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
 def _documents(source: str, stdin: TextIO) -> Iterator[Any]:
     try:
         text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-        documents = list(yaml.safe_load_all(text))
+        documents = kubeyaml.load_all(text)
     except (OSError, UnicodeDecodeError) as error:
         raise Unreadable(f"{source}: cannot read: {error}") from error
+    except kubeyaml.ManifestError as error:
+        where = f"{format_path(error.path)}: " if error.path else ""
+        raise Unreadable(f"{source}: kubectl cannot read it: {where}{error.message}") from error
     except yaml.YAMLError as error:
         raise Unreadable(f"{source}: not valid YAML: {' '.join(str(error).split())}") from error
     for document in documents:
