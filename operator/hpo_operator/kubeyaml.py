@@ -58,7 +58,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -515,6 +515,35 @@ def go_format_float32_g(value: float) -> str:
     if point >= len(digits):
         return f"{sign}{digits}{'0' * (point - len(digits))}"
     return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+# --- writing YAML that kubectl reads back unchanged ------------------------------------------
+
+
+class Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper with go-yaml's resolution: a string that kubectl would read as
+    something else (`y`, `1e-6`, `0o17`, `<<`, `1_000`) is quoted, which PyYAML alone does not
+    do. What it writes, load_all reads back unchanged (short of NaN and infinities)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            if value == "<<":
+                return MERGE  # a plain `<<` key merges
+            tag = _resolve("", value)[0]
+            return STR if tag == TIMESTAMP else tag  # a timestamp reaches kubectl as its text
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+def dump(document: Any, **options: Any) -> str:
+    """`yaml.dump` with `Dumper`: block style and key order kept unless `options` say else."""
+    options.setdefault("sort_keys", False)
+    return str(yaml.dump(document, Dumper=Dumper, **options))
+
+
+def dump_all(documents: Iterable[Any], **options: Any) -> str:
+    """`dump` for a stream of documents, separated by `---`."""
+    options.setdefault("sort_keys", False)
+    return str(yaml.dump_all(documents, Dumper=Dumper, **options))
 
 
 # --- streams ---------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
     if spec is None:
         problems.append(Problem(("spec",), "is required"))
         return Rendered(label, None, problems)
-    problems += validate_spec(spec)
+    problems += [_with_yaml_hint(problem, manifest) for problem in validate_spec(spec)]
     if problems:
         return Rendered(label, None, problems)
     uid = metadata.get("uid")
@@ -73,6 +73,29 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
         path = ("spec", *field_path(root, problem.path))
         problems.append(Problem(path, f"{problem.message} (with the system tags added)"))
     return Rendered(label, None if problems else request, problems)
+
+
+def _with_yaml_hint(problem: Problem, manifest: Mapping[str, Any]) -> Problem:
+    """A string field given an unquoted number or boolean: say what YAML made of it, since
+    `1e-6` or `yes` look like text to a reader but are not to kubectl."""
+    if problem.message != "must be a string":
+        return problem
+    value: Any = manifest
+    for segment in problem.path:
+        try:
+            value = value[segment]
+        except (KeyError, IndexError, TypeError):
+            return problem
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, int | float):
+        kind = "a number"
+    else:
+        return problem
+    shown = json.dumps(value)
+    return Problem(
+        problem.path, f"must be a string (kubectl reads it as {kind}, {shown}: quote it)"
+    )
 
 
 def _documents(source: str, stdin: TextIO) -> Iterator[Any]:

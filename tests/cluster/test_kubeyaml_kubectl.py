@@ -1,0 +1,159 @@
+"""kubectl itself, on the table of tricky YAML: `kubectl create --dry-run=client -o json` reads
+each case, and hpo_operator.kubeyaml (so `hpo-operator render`) must read it the same, type for
+type; the table's recorded answer must still be kubectl's. Then the API server: a manifest it
+refuses for a type (an unquoted `minValue: 1e-6`) is refused by render at the same fields.
+
+Why a cluster: `kubectl create --dry-run=client` still asks the API server's discovery which
+resource a kind is (a ConfigMap here); nothing is created.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cluster.test_crd_schema import crd_installed  # noqa: F401 (the fixture, used by name)
+from hpo_operator import kubeyaml, render
+from support.kube import Kubectl
+from unit.kubectl_yaml_cases import (
+    CASES,
+    STREAMS,
+    Case,
+    Refused,
+    Stream,
+    document,
+    read_kubectl_json,
+    typed,
+)
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
+
+
+def _kubectl_read(kubectl: Kubectl, text: str) -> list[Any] | str:
+    """The objects kubectl read from `text`, or its error message."""
+    result = kubectl(
+        "create", "--dry-run=client", "--validate=false", "-o", "json", "-f", "-",
+        input=text, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return result.stderr.strip()
+    objects = read_kubectl_json(result.stdout)
+    items = [obj.get("items", [obj]) if obj.get("kind") == "List" else [obj] for obj in objects]
+    return [item for group in items for item in group]
+
+
+def _kubeyaml_read(text: str) -> list[Any] | str:
+    try:
+        return kubeyaml.load_all(text)
+    except kubeyaml.ManifestError as error:
+        return f"refused: {error}"
+    except Exception as error:  # not YAML at all
+        return f"refused: {' '.join(str(error).split())}"
+
+
+def _compare(kubectl_said: list[Any] | str, ours: list[Any] | str, expected: Any) -> None:
+    if isinstance(expected, Refused):
+        assert isinstance(kubectl_said, str), f"kubectl now accepts it: {kubectl_said}"
+        assert expected.fragment in kubectl_said, kubectl_said
+        assert isinstance(ours, str), f"kubectl refuses ({kubectl_said}), kubeyaml reads {ours}"
+        assert expected.fragment in ours, ours
+        return
+    assert not isinstance(kubectl_said, str), f"kubectl refused it: {kubectl_said}"
+    assert not isinstance(ours, str), f"kubectl reads {kubectl_said}, kubeyaml says {ours}"
+    theirs = [obj.get("value") for obj in kubectl_said]
+    assert typed(theirs) == typed(expected), "kubectl no longer says what the table says"
+    assert typed([obj.get("value") for obj in ours]) == typed(theirs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_kubectl_and_kubeyaml_read_each_scalar_alike(kubectl: Kubectl, case: Case) -> None:
+    text = document(case)
+    expected = case.expected if isinstance(case.expected, Refused) else [case.expected]
+    _compare(_kubectl_read(kubectl, text), _kubeyaml_read(text), expected)
+
+
+@pytest.mark.parametrize("stream", STREAMS, ids=[stream.name for stream in STREAMS])
+def test_kubectl_and_kubeyaml_split_each_stream_alike(kubectl: Kubectl, stream: Stream) -> None:
+    _compare(_kubectl_read(kubectl, stream.text), _kubeyaml_read(stream.text), stream.expected)
+
+
+# --- what the API server refuses, render refuses ------------------------------------------------
+
+IMAGE_CLASSIFICATION_RANGES = """\
+      continuousParameterRanges:
+      - name: learning_rate
+        minValue: {low}
+        maxValue: {high}
+        scalingType: Logarithmic
+      - name: weight_decay
+        minValue: {low}
+        maxValue: "0.001"
+        scalingType: Auto
+"""
+
+
+def _image_classification(name: str, low: str, high: str) -> str:
+    """The example with the continuous ranges of SageMaker's image-classification notebooks."""
+    text = EXAMPLE.read_text().replace("name: xgboost-tuning", f"name: {name}")
+    text = text.replace(
+        "hyperParameterTuningJobName: xgboost-tuning", f"hyperParameterTuningJobName: {name}"
+    )
+    ranges = IMAGE_CLASSIFICATION_RANGES.format(low=low, high=high)
+    return text.replace("      continuousParameterRanges: []\n", ranges)
+
+
+def _render(text: str) -> tuple[int, list[str]]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = render.main(["-"], stdin=io.StringIO(text))
+    return code, err.getvalue().splitlines()
+
+
+def _server_paths(message: str) -> set[str]:
+    return set(re.findall(r"^\* (\S+): Invalid value", message, re.MULTILINE))
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_the_api_server_and_render_refuse_an_unquoted_exponent_at_the_same_fields(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    text = _image_classification("image-classification", "1e-6", "0.5")
+    result = kubectl(
+        "create", "--dry-run=server", "-n", namespace, "-f", "-", input=text, check=False
+    )
+    assert result.returncode != 0
+    assert "must be of type string" in result.stderr
+    ranges = "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges"
+    expected = {f"{ranges}[0].minValue", f"{ranges}[0].maxValue", f"{ranges}[1].minValue"}
+    assert _server_paths(result.stderr) == expected, result.stderr
+
+    code, lines = _render(text)
+    assert code == 1
+    assert {line.split(": ", 1)[0] for line in lines} == expected, lines
+    assert all("must be a string" in line for line in lines), lines
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_quoted_the_same_manifest_passes_both(kubectl: Kubectl, namespace: str) -> None:
+    text = _image_classification("image-classification-quoted", '"1e-6"', '"0.5"')
+    kubectl("create", "--dry-run=server", "-n", namespace, "-f", "-", input=text)
+    code, lines = _render(text)
+    assert (code, lines) == (0, [])
+
+
+@pytest.mark.usefixtures("crd_installed")
+def test_a_whole_float_in_an_integer_field_passes_both(kubectl: Kubectl, namespace: str) -> None:
+    """`maxNumberOfTrainingJobs: 2.0` and `1E1` reach the API server as 2 and 10."""
+    text = EXAMPLE.read_text().replace("maxNumberOfTrainingJobs: 2", "maxNumberOfTrainingJobs: 1E1")
+    text = text.replace("maxParallelTrainingJobs: 2", "maxParallelTrainingJobs: 2.0")
+    kubectl("create", "--dry-run=server", "-n", namespace, "-f", "-", input=text)
+    code, lines = _render(text)
+    assert (code, lines) == (0, [])
