@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from model_strategies import valid_specs
 from mutations import JSON, apply, mutations, related
 from sizes import fuzz_settings
 
-from hpo_operator import render
+from hpo_operator import kubeyaml, render
 from hpo_operator.validate import validate_spec
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
@@ -84,7 +85,7 @@ def test_render_cli_names_the_field_of_a_broken_manifest(
     spec: dict[str, Any], data: st.DataObject
 ) -> None:
     mutation = data.draw(mutations(spec))
-    text = yaml.safe_dump(manifest(apply(spec, mutation)))
+    text = kubeyaml.dump(manifest(apply(spec, mutation)))  # quoted where kubectl needs it
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = render.main(["-"], stdin=io.StringIO(text))
@@ -94,3 +95,15 @@ def test_render_cli_names_the_field_of_a_broken_manifest(
         assert lines and all(line.startswith("spec") for line in lines), lines
     else:
         assert out.getvalue().strip().startswith("{")
+
+
+@fuzz_settings(ci=12)
+@given(valid_specs())
+def test_a_valid_spec_written_for_kubectl_renders_the_same_request(spec: dict[str, Any]) -> None:
+    """kubeyaml.dump quotes every string kubectl would misread, so render reads back the spec."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = render.main(["-"], stdin=io.StringIO(kubeyaml.dump(manifest(spec))))
+    assert code == 0
+    expected = render.render_manifest(manifest(spec)).request
+    assert json.loads(out.getvalue()) == json.loads(json.dumps(expected))
