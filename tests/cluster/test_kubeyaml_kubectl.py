@@ -10,12 +10,14 @@ resource a kind is (a ConfigMap here); nothing is created.
 from __future__ import annotations
 
 import io
+import random
 import re
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cluster.test_crd_schema import crd_installed  # noqa: F401 (the fixture, used by name)
 from hpo_operator import kubeyaml, render
@@ -83,6 +85,58 @@ def test_kubectl_and_kubeyaml_read_each_scalar_alike(kubectl: Kubectl, case: Cas
 @pytest.mark.parametrize("stream", STREAMS, ids=[stream.name for stream in STREAMS])
 def test_kubectl_and_kubeyaml_split_each_stream_alike(kubectl: Kubectl, stream: Stream) -> None:
     _compare(_kubectl_read(kubectl, stream.text), _kubeyaml_read(stream.text), stream.expected)
+
+
+# --- random scalars: thousands of them in two kubectl runs ---------------------------------------
+
+ALPHABET = "0123456789+-._eExXoObB:~yYnNtTfFaAlL"
+
+
+def _random_scalars(seed: int, count: int) -> list[str]:
+    """Short plain scalars from the characters that steer YAML 1.1's resolution (digits, signs,
+    dots, exponents, base prefixes, `_`, `:`, `~`, the boolean and null letters): the same list
+    on every run."""
+    rng = random.Random(seed)
+    scalars: set[str] = set()
+    while len(scalars) < count:
+        scalars.add("".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 9))))
+    return sorted(scalars)
+
+
+def _accepted(text: str) -> bool:
+    try:
+        kubeyaml.load_all(text)
+    except yaml.YAMLError:
+        return False
+    return True
+
+
+def test_kubectl_and_kubeyaml_read_random_scalars_alike(kubectl: Kubectl) -> None:
+    scalars = _random_scalars(seed=12, count=2000)
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: random\n"
+    values = [s for s in scalars if _accepted(f"{head}value: {s}\n")]
+    keys = [s for s in values if _accepted(f"{head}keys:\n- {s}: 1\n")]
+    refused = [s for s in scalars if s not in values]
+    assert len(values) > 1800 and len(keys) > 1800 and refused  # the draw covers both sides
+
+    text = head + "".join(f"v{i}: {s}\n" for i, s in enumerate(values))
+    text += "keys:\n" + "".join(f"- {s}: 1\n" for s in keys)
+    theirs, ours = _kubectl_read(kubectl, text), kubeyaml.load_all(text)
+    assert not isinstance(theirs, str), theirs
+    differ = [
+        (s, theirs[0].get(f"v{i}"), ours[0].get(f"v{i}"))
+        for i, s in enumerate(values)
+        if typed(theirs[0].get(f"v{i}")) != typed(ours[0].get(f"v{i}"))
+    ]
+    differ += [
+        (f"{s}: (a key)", mine, kube)
+        for s, kube, mine in zip(keys, theirs[0]["keys"], ours[0]["keys"], strict=True)
+        if kube != mine
+    ]
+    assert differ == [], "(scalar, kubectl, kubeyaml)"
+    for scalar in refused[:: max(1, len(refused) // 15)]:  # kubectl refuses them too
+        said = _kubectl_read(kubectl, f"{head}value: {scalar}\n")
+        assert isinstance(said, str), (scalar, said)
 
 
 # --- what the API server refuses, render refuses ------------------------------------------------
