@@ -6,11 +6,12 @@ refuses it: `must be of type string`). This module follows kubectl v1.37's path 
 step, and cites the Go code it ports:
 
 1. Documents (k8s.io/apimachinery `util/yaml` `YAMLOrJSONDecoder`): a stream whose first
-   non-space character is `{` is a stream of JSON values (falling back to YAML if the first or
-   second value does not parse); otherwise it is cut into documents at lines that start with
-   `---` (a `---` line followed by anything but a comment is an error, "invalid Yaml document
-   separator"). Lines are read with Go's `bufio.ReadLine`, so CRLF becomes LF. Each YAML chunk is
-   parsed as one document (go-yaml's `Unmarshal` reads only the first).
+   non-space character (in its first 4096 bytes) is `{` is a stream of JSON values (falling
+   back to YAML if the first or second value does not parse); otherwise it is cut into
+   documents at lines that start with `---` (a `---` line followed by anything but a comment
+   is an error, "invalid Yaml document separator"). Lines are read with Go's `bufio.ReadLine`,
+   so CRLF becomes LF. Each YAML chunk is parsed as one document (go-yaml's `Unmarshal` reads
+   only the first).
 2. Parsing and scalar types (sigs.k8s.io/yaml v1.6 calls go.yaml.in/yaml/v2 v2.4, a port of
    libyaml). The events come from PyYAML's parser (libyaml's C parser when PyYAML has it); the
    rest ports go-yaml v2's `decode.go` and `resolve.go`:
@@ -152,11 +153,10 @@ def go_parse_uint(text: str) -> int | None:
             base, digits = 8, text[1:]
     value = 0
     for char in digits:
-        lower = char.lower()
         if "0" <= char <= "9":
             digit = ord(char) - ord("0")
-        elif "a" <= lower <= "z":
-            digit = ord(lower) - ord("a") + 10
+        elif "a" <= char <= "z" or "A" <= char <= "Z":
+            digit = ord(char.lower()) - ord("a") + 10
         else:
             return None
         if digit >= base:
@@ -418,8 +418,9 @@ class _Decoder:
 
     def _key(self, node: _Node, path: Path) -> str:
         self._count()
-        while isinstance(node, _Alias):
-            node = node.target
+        if isinstance(node, _Alias):
+            key: str = self._alias(node, path, self._key)
+            return key
         if not isinstance(node, _Scalar):
             raise ManifestError(
                 "invalid map key: a key must be a scalar, not a map or a list", path
@@ -437,7 +438,6 @@ class _Decoder:
                 raise ManifestError("map merge requires map or sequence of maps as the value", at)
 
         if isinstance(node, _Sequence):
-            self._count()
             for item in reversed(node.items):  # earlier maps take precedence
                 into(item, path)
         else:
@@ -578,7 +578,7 @@ def yaml_documents(text: str) -> Iterator[str]:
 def _yaml_document(chunk: str) -> Any:
     try:
         node = _Composer(chunk).first_document()
-        return None if node is None else _Decoder().value(node, ())
+        return None if node is None else _Decoder(decodes=1).value(node, ())  # 1: the document
     except RecursionError as error:
         raise ManifestError("the document is nested too deeply") from error
 
@@ -626,11 +626,17 @@ def load_all(text: str) -> list[Any]:
 
 def _load_all(text: str) -> list[Any]:
     documents: list[Any] = []
-    if text.lstrip().startswith("{"):
+    if _looks_like_json(text):
         documents, text = _json_stream(text)
     for chunk in yaml_documents(text):
         documents.append(_yaml_document(chunk))
     return documents
+
+
+def _looks_like_json(text: str) -> bool:
+    """apimachinery's `GuessJSONStream`: `{` first, after spaces, in the first 4096 bytes."""
+    head = text.encode("utf-8", errors="surrogatepass")[:4096].decode("utf-8", errors="ignore")
+    return head.lstrip().startswith("{")
 
 
 def _json_stream(text: str) -> tuple[list[Any], str]:

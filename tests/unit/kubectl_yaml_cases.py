@@ -90,6 +90,8 @@ CASES: list[Case] = [
     _c("underscores-float", "1__0.5", 10.5),
     _c("underscore-lead", "_1", "_1"),
     _c("plus", "+1", 1),
+    _c("digit-then-non-ascii", "1İ", "1İ"),
+    _c("hex-then-non-ascii", "0xİ", "0xİ"),
     # sexagesimal: YAML 1.1 has it, go-yaml does not
     _c("sexagesimal", "1:20", "1:20"),
     _c("sexagesimal-long", "190:20:30", "190:20:30"),
