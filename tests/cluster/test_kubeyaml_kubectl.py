@@ -139,6 +139,20 @@ def test_kubectl_and_kubeyaml_read_random_scalars_alike(kubectl: Kubectl) -> Non
         assert isinstance(said, str), (scalar, said)
 
 
+def _aliases(count: int) -> str:
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aliases\n"
+    return head + f"a: &a [{', '.join(['x'] * 100)}]\nvalue: [{', '.join(['*a'] * count)}]\n"
+
+
+def test_excessive_aliasing_starts_at_the_same_alias_for_both(kubectl: Kubectl) -> None:
+    """go-yaml refuses a document whose decoding is more than 99% alias expansion: kubeyaml
+    counts as go-yaml counts, so the first alias too many (the 3,924th here) is the same one."""
+    assert _accepted(_aliases(3923)) and not _accepted(_aliases(3924))
+    assert not isinstance(_kubectl_read(kubectl, _aliases(3923)), str)
+    refused = _kubectl_read(kubectl, _aliases(3924))
+    assert isinstance(refused, str) and "excessive aliasing" in refused, refused
+
+
 # --- what the API server refuses, render refuses ------------------------------------------------
 
 IMAGE_CLASSIFICATION_RANGES = """\
