@@ -23,7 +23,8 @@ step, and cites the Go code it ports:
        `strconv.ParseInt(s, 0, 64)` reads it (`0x1F`, `0o17`, `0b101` and `017` octal, `+1`),
        else an unsigned int if `ParseUint` does (up to 2^64-1), else a float if it matches
        `^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$` and fits a float64 (`1e-6`,
-       `5.`, `08`), else a `0b`/`-0b` binary int, else a string;
+       `5.`, `08`), else a `0b`/`-0b` binary int (where go-yaml takes a sign after the
+       prefix: `0b-1` is -1), else a string;
      - a scalar that starts with `.` is a float if `strconv.ParseFloat` reads it (`.5`);
      - anything else is a string: sexagesimal `1:20`, timestamps (go-yaml recognises them but
        hands them to an `interface{}` as the original text), `1e400` (out of float range);
@@ -140,17 +141,20 @@ def _hint(text: str) -> str:
     return "." if first == "." else ""
 
 
-def go_parse_uint(text: str) -> int | None:
-    """Go's `strconv.ParseUint(text, 0, 64)`, or None where Go returns an error."""
+def go_parse_uint(text: str, base: int = 0) -> int | None:
+    """Go's `strconv.ParseUint(text, base, 64)` for base 0 (a `0x`, `0o`, `0b` or `0` prefix
+    picks it) or 2 to 36, or None where Go returns an error. (No `_`: go-yaml removes them.)"""
     if not text:
         return None
-    base, digits = 10, text
-    if text[0] == "0":
-        prefix = text[1:2].lower()
-        if len(text) >= 3 and prefix in ("b", "o", "x"):
-            base, digits = {"b": 2, "o": 8, "x": 16}[prefix], text[2:]
-        else:
-            base, digits = 8, text[1:]
+    digits = text
+    if base == 0:
+        base = 10
+        if text[0] == "0":
+            prefix = text[1:2].lower()
+            if len(text) >= 3 and prefix in ("b", "o", "x"):
+                base, digits = {"b": 2, "o": 8, "x": 16}[prefix], text[2:]
+            else:
+                base, digits = 8, text[1:]
     value = 0
     for char in digits:
         if "0" <= char <= "9":
@@ -167,10 +171,10 @@ def go_parse_uint(text: str) -> int | None:
     return value
 
 
-def go_parse_int(text: str) -> int | None:
-    """Go's `strconv.ParseInt(text, 0, 64)`, or None where Go returns an error."""
+def go_parse_int(text: str, base: int = 0) -> int | None:
+    """Go's `strconv.ParseInt(text, base, 64)`: an optional sign, then `go_parse_uint`."""
     negative = text[:1] == "-"
-    magnitude = go_parse_uint(text[1:] if text[:1] in ("+", "-") else text)
+    magnitude = go_parse_uint(text[1:] if text[:1] in ("+", "-") else text, base)
     if magnitude is None:
         return None
     value = -magnitude if negative else magnitude
@@ -249,13 +253,16 @@ def _resolve(tag: str, text: str) -> tuple[str, Any]:
 
 
 def _binary(plain: str) -> int | None:
-    """go-yaml's own `0b`/`-0b` branch (reached only when ParseInt and ParseUint failed)."""
-    if plain.startswith("0b") and re.fullmatch(r"[01]+", plain[2:]):
-        value = int(plain[2:], 2)
-        return value if value <= INT64_MAX else Uint64(value) if value <= UINT64_MAX else None
-    if plain.startswith("-0b") and re.fullmatch(r"[01]+", plain[3:]):
-        value = -int(plain[3:], 2)
-        return value if value >= INT64_MIN else None
+    """go-yaml's own `0b`/`-0b` branch, reached when ParseInt and ParseUint failed. It parses
+    what follows `0b` with `ParseInt(s, 2, 64)`, which takes a sign, so `0b-1` is -1."""
+    if plain.startswith("0b"):
+        value = go_parse_int(plain[2:], 2)
+        if value is not None:
+            return value
+        unsigned = go_parse_uint(plain[2:], 2)
+        return None if unsigned is None else Uint64(unsigned)
+    if plain.startswith("-0b"):
+        return go_parse_int("-" + plain[3:], 2)
     return None
 
 
@@ -267,7 +274,6 @@ class _Scalar:
     value: str
     tag: str  # "" when the scalar has no tag
     implicit: bool  # libyaml's plain_implicit
-    anchor: str | None = None
 
 
 @dataclass(eq=False)

@@ -90,16 +90,18 @@ def test_kubectl_and_kubeyaml_split_each_stream_alike(kubectl: Kubectl, stream: 
 # --- random scalars: thousands of them in two kubectl runs ---------------------------------------
 
 ALPHABET = "0123456789+-._eExXoObB:~yYnNtTfFaAlL"
+PREFIXES = ["0b", "-0b", "0x", "0o", "0", "+", "-", ".", "1e", "2002-1-", "1_"]
 
 
 def _random_scalars(seed: int, count: int) -> list[str]:
     """Short plain scalars from the characters that steer YAML 1.1's resolution (digits, signs,
-    dots, exponents, base prefixes, `_`, `:`, `~`, the boolean and null letters): the same list
-    on every run."""
+    dots, exponents, base prefixes, `_`, `:`, `~`, the boolean and null letters), half of them
+    after a prefix that starts a number: the same list on every run."""
     rng = random.Random(seed)
     scalars: set[str] = set()
     while len(scalars) < count:
-        scalars.add("".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 9))))
+        head = rng.choice(PREFIXES) if rng.random() < 0.5 else ""
+        scalars.add(head + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 9))))
     return sorted(scalars)
 
 
