@@ -122,6 +122,8 @@ CASES: list[Case] = [
     _c("uint64-max-plus-1", "18446744073709551616", 1.8446744073709552e19),
     _c("beyond-uint64", "123456789012345678901234567890", 1.2345678901234568e29),
     _c("int-past-float-precision", "9007199254740993", 9007199254740993),
+    _c("whole-float-past-2-53", "7.142041819614106e16", 71420418196141060),  # not ...056
+    _c("whole-float-near-int64-max", "9.223372036854775e18", 9223372036854775000),
     # infinities and NaN are not JSON: kubectl refuses the file
     _c("inf", ".inf", Refused("json: unsupported value: +Inf")),
     _c("minus-Inf", "-.Inf", Refused("json: unsupported value: -Inf")),
