@@ -8,7 +8,8 @@ sigs.k8s.io/yaml's conversion to JSON), so a field has the type the API server w
 unquoted `minValue: 1e-6` is a number, and is refused as the cluster refuses it.
 Exit codes: 0 all valid (one JSON request per resource on stdout, in input order), 1 a manifest
 is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable, not YAML, or
-not what kubectl can read (a `.nan`, a null map key, a bad `---` line: the path is named).
+not what kubectl can read (a `.nan`, a null map key, a bad `---` line: the path is named; a
+document that is not an object with a kind).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -98,7 +99,8 @@ def _with_yaml_hint(problem: Problem, manifest: Mapping[str, Any]) -> Problem:
     )
 
 
-def _documents(source: str, stdin: TextIO) -> Iterator[Any]:
+def _documents(source: str, stdin: TextIO) -> list[Mapping[str, Any]]:
+    """The objects in one file, as kubectl reads them (a List's items in its place)."""
     try:
         text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         documents = kubeyaml.load_all(text)
@@ -109,11 +111,26 @@ def _documents(source: str, stdin: TextIO) -> Iterator[Any]:
         raise Unreadable(f"{source}: kubectl cannot read it: {where}{error.message}") from error
     except yaml.YAMLError as error:
         raise Unreadable(f"{source}: not valid YAML: {' '.join(str(error).split())}") from error
-    for document in documents:
-        if isinstance(document, Mapping) and document.get("kind") == "List":
-            yield from document.get("items") or []
+    objects: list[Mapping[str, Any]] = []
+    for number, document in enumerate(documents, 1):
+        _check_object(source, f"document {number}", document)
+        if document.get("kind") == "List":
+            items = document.get("items") or []
+            for index, item in enumerate(items if isinstance(items, list) else [items]):
+                _check_object(source, f"document {number}, items[{index}]", item)
+                objects.append(item)
         else:
-            yield document
+            objects.append(document)
+    return objects
+
+
+def _check_object(source: str, where: str, document: Any) -> None:
+    """kubectl refuses the whole input at a document that is not an object with a kind."""
+    if not isinstance(document, Mapping):
+        raise Unreadable(f"{source}: kubectl cannot read it: {where} is not an object")
+    kind = document.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise Unreadable(f"{source}: kubectl cannot read it: {where} has no kind")
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
@@ -129,11 +146,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     try:
         for source in args.files:
             for document in _documents(source, stdin or sys.stdin):
-                if document is None:
-                    continue
-                if not isinstance(document, Mapping) or document.get("kind") != schema.KIND:
-                    kind = document.get("kind") if isinstance(document, Mapping) else None
-                    print(f"{source}: skipping a {kind or 'non-object'} document", file=sys.stderr)
+                if document.get("kind") != schema.KIND:
+                    print(f"{source}: skipping a {document['kind']} document", file=sys.stderr)
                     continue
                 results.append((source, render_manifest(document)))
     except Unreadable as error:

@@ -183,6 +183,36 @@ def test_excessive_aliasing_starts_at_the_same_alias_for_both(kubectl: Kubectl) 
     assert isinstance(refused, str) and "excessive aliasing" in refused, refused
 
 
+# --- documents kubectl cannot decode -----------------------------------------------------------
+
+UNDECODABLE = {
+    "scalar": "hello\n",
+    "list": "[1, 2]\n",
+    "no-kind": "apiVersion: v1\nmetadata: {name: x}\n",
+    "kind-not-a-string": "apiVersion: v1\nkind: 5\nmetadata: {name: x}\n",
+    "list-item-not-an-object": "apiVersion: v1\nkind: List\nitems: [5]\n",
+    "list-item-without-kind": "apiVersion: v1\nkind: List\nitems: [{a: 1}]\n",
+}
+
+
+@pytest.mark.parametrize("text", UNDECODABLE.values(), ids=UNDECODABLE.keys())
+def test_what_kubectl_cannot_decode_render_refuses(kubectl: Kubectl, text: str) -> None:
+    stream = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n---\n" + text
+    said = _kubectl_read(kubectl, stream)
+    assert isinstance(said, str), said
+    code, lines = _render(stream)
+    assert code == 2 and len(lines) == 1 and "kubectl cannot read it: document 2" in lines[0]
+
+
+def test_a_kind_without_api_version_is_read_by_both(kubectl: Kubectl) -> None:
+    said = _kubectl_read(kubectl, "kind: ConfigMap\nmetadata: {name: x}\n")
+    assert not isinstance(said, str), said
+    assert _render("kind: ConfigMap\nmetadata: {name: x}\n") == (
+        1,
+        ["-: skipping a ConfigMap document", "no HyperParameterTuningJob found"],
+    )
+
+
 # --- what the API server refuses, render refuses ------------------------------------------------
 
 IMAGE_CLASSIFICATION_RANGES = """\

@@ -248,3 +248,23 @@ def test_json_manifests_read_as_kubectl_reads_json(capsys: pytest.CaptureFixture
     assert (code, err) == (0, "")
     volume = json.loads(out)["TrainingJobDefinition"]["ResourceConfig"]["VolumeSizeInGB"]
     assert (type(volume), volume) == (int, 25)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("hello\n", "document 1 is not an object"),
+        ("[1, 2]\n", "document 1 is not an object"),
+        ("a: 1\n", "document 1 has no kind"),
+        ("kind: ConfigMap\n---\nkind: 5\n", "document 2 has no kind"),
+        ("kind: List\nitems: [5]\n", "document 1, items[0] is not an object"),
+        ("kind: List\nitems: [{a: 1}]\n", "document 1, items[0] has no kind"),
+    ],
+)
+def test_a_document_kubectl_cannot_decode_exits_2(
+    capsys: pytest.CaptureFixture[str], text: str, where: str
+) -> None:
+    """kubectl refuses the whole input at such a document, so render does too."""
+    code, out, err = _run(capsys, "-", stdin=text + "---\n" + EXAMPLE.read_text())
+    assert (code, out) == (2, "")
+    assert err == f"-: kubectl cannot read it: {where}\n"
