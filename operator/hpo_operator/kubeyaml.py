@@ -47,9 +47,11 @@ step, and cites the Go code it ports:
    12345678901234567890 (beyond int64) is a float.
 
 `tests/cluster/test_kubeyaml_kubectl.py` compares every rule above with the real kubectl.
-What is not ported: libyaml and PyYAML's scanners differ in a few error cases (malformed input
-is an error either way, with different messages), and when two keys of different YAML types
-become the same string (`1` and `"1"`), Go keeps one of them at random where this keeps the last.
+What is not ported, all on input that is broken or made up to tell the two apart: the error
+messages (an error is an error for both, the words differ); which key survives when two keys of
+different YAML types become the same string (`1` and `"1"`: Go keeps one at random, this the
+last); Python's `str.isspace` stands for Go's `unicode.IsSpace` around JSON values; and invalid
+UTF-8 in a `!!binary` text may get a different number of U+FFFD than Go's encoder writes.
 """
 
 from __future__ import annotations
