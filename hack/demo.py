@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from hpo_operator import kubeyaml
 from hpo_operator.devcluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +120,7 @@ def main() -> int:
 
         say(f"Applying {EXAMPLE.relative_to(REPO)}")
         print(kubectl(kubeconfig, "apply", "-n", NAMESPACE, "-f", str(EXAMPLE)).rstrip())
-        name = str(yaml.safe_load(EXAMPLE.read_text())["metadata"]["name"])
+        name = str(kubeyaml.load_all(EXAMPLE.read_text())[0]["metadata"]["name"])
         stack.callback(_delete, kubeconfig, name)  # runs before the operator stops
 
         say("kubectl get hyperparametertuningjobs (refreshed while the job runs)")

@@ -3,8 +3,13 @@ exact CreateHyperParameterTuningJob request the operator would send.
 
 For CI and GitOps pre-checks: the same validation (validate.validate_spec) and translation
 (translate.spec_to_request + system tags) as the operator, without a cluster, AWS or kopf.
+Manifests are read as kubectl reads them (kubeyaml: go-yaml v2's YAML 1.1 types, then
+sigs.k8s.io/yaml's conversion to JSON), so a field has the type the API server will see: an
+unquoted `minValue: 1e-6` is a number, and is refused as the cluster refuses it.
 Exit codes: 0 all valid (one JSON request per resource on stdout, in input order), 1 a manifest
-is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable or not YAML.
+is invalid (one `path: message` line per problem on stderr), 2 a file is unreadable, not YAML, or
+not what kubectl can read (a `.nan`, a null map key, a bad `---` line: the path is named; a
+document that is not an object with a kind).
 """
 
 from __future__ import annotations
@@ -12,23 +17,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
-from hpo_operator import __version__, awsmodel, schema
+from hpo_operator import __version__, awsmodel, kubeyaml, schema
 from hpo_operator.naming import field_path
 from hpo_operator.translate import spec_to_request, with_system_tags
-from hpo_operator.validate import Problem, validate_request, validate_spec
+from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
 
 API_VERSION = f"{schema.GROUP}/{schema.VERSION}"
 
 
 class Unreadable(Exception):
-    """A file that cannot be read or parsed as YAML (exit 2)."""
+    """A file that cannot be read, or parsed as kubectl parses it (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
     if spec is None:
         problems.append(Problem(("spec",), "is required"))
         return Rendered(label, None, problems)
-    problems += validate_spec(spec)
+    problems += [_with_yaml_hint(problem, manifest) for problem in validate_spec(spec)]
     if problems:
         return Rendered(label, None, problems)
     uid = metadata.get("uid")
@@ -71,19 +76,61 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
     return Rendered(label, None if problems else request, problems)
 
 
-def _documents(source: str, stdin: TextIO) -> Iterator[Any]:
+def _with_yaml_hint(problem: Problem, manifest: Mapping[str, Any]) -> Problem:
+    """A string field given an unquoted number or boolean: say what YAML made of it, since
+    `1e-6` or `yes` look like text to a reader but are not to kubectl."""
+    if problem.message != "must be a string":
+        return problem
+    value: Any = manifest
+    for segment in problem.path:
+        try:
+            value = value[segment]
+        except (KeyError, IndexError, TypeError):
+            return problem
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, int | float):
+        kind = "a number"
+    else:
+        return problem
+    shown = json.dumps(value)
+    return Problem(
+        problem.path, f"must be a string (kubectl reads it as {kind}, {shown}: quote it)"
+    )
+
+
+def _documents(source: str, stdin: TextIO) -> list[Mapping[str, Any]]:
+    """The objects in one file, as kubectl reads them (a List's items in its place)."""
     try:
         text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-        documents = list(yaml.safe_load_all(text))
+        documents = kubeyaml.load_all(text)
     except (OSError, UnicodeDecodeError) as error:
         raise Unreadable(f"{source}: cannot read: {error}") from error
+    except kubeyaml.ManifestError as error:
+        where = f"{format_path(error.path)}: " if error.path else ""
+        raise Unreadable(f"{source}: kubectl cannot read it: {where}{error.message}") from error
     except yaml.YAMLError as error:
         raise Unreadable(f"{source}: not valid YAML: {' '.join(str(error).split())}") from error
-    for document in documents:
-        if isinstance(document, Mapping) and document.get("kind") == "List":
-            yield from document.get("items") or []
+    objects: list[Mapping[str, Any]] = []
+    for number, document in enumerate(documents, 1):
+        _check_object(source, f"document {number}", document)
+        if document.get("kind") == "List":
+            items = document.get("items") or []
+            for index, item in enumerate(items if isinstance(items, list) else [items]):
+                _check_object(source, f"document {number}, items[{index}]", item)
+                objects.append(item)
         else:
-            yield document
+            objects.append(document)
+    return objects
+
+
+def _check_object(source: str, where: str, document: Any) -> None:
+    """kubectl refuses the whole input at a document that is not an object with a kind."""
+    if not isinstance(document, Mapping):
+        raise Unreadable(f"{source}: kubectl cannot read it: {where} is not an object")
+    kind = document.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise Unreadable(f"{source}: kubectl cannot read it: {where} has no kind")
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
@@ -99,11 +146,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     try:
         for source in args.files:
             for document in _documents(source, stdin or sys.stdin):
-                if document is None:
-                    continue
-                if not isinstance(document, Mapping) or document.get("kind") != schema.KIND:
-                    kind = document.get("kind") if isinstance(document, Mapping) else None
-                    print(f"{source}: skipping a {kind or 'non-object'} document", file=sys.stderr)
+                if document.get("kind") != schema.KIND:
+                    print(f"{source}: skipping a {document['kind']} document", file=sys.stderr)
                     continue
                 results.append((source, render_manifest(document)))
     except Unreadable as error:

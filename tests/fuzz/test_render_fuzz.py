@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from model_strategies import valid_specs
 from mutations import JSON, apply, mutations, related
 from sizes import fuzz_settings
 
-from hpo_operator import render
+from hpo_operator import kubeyaml, render
 from hpo_operator.validate import validate_spec
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
@@ -84,7 +85,7 @@ def test_render_cli_names_the_field_of_a_broken_manifest(
     spec: dict[str, Any], data: st.DataObject
 ) -> None:
     mutation = data.draw(mutations(spec))
-    text = yaml.safe_dump(manifest(apply(spec, mutation)))
+    text = kubeyaml.dump(manifest(apply(spec, mutation)))  # quoted where kubectl needs it
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = render.main(["-"], stdin=io.StringIO(text))
@@ -94,3 +95,47 @@ def test_render_cli_names_the_field_of_a_broken_manifest(
         assert lines and all(line.startswith("spec") for line in lines), lines
     else:
         assert out.getvalue().strip().startswith("{")
+
+
+_WHOLE_FLOAT_SPEC = {  # found by the full run: a whole float past 2**53 comes back an int
+    "hyperParameterTuningJobConfig": {
+        "resourceLimits": {"maxParallelTrainingJobs": 1},
+        "strategy": "Bayesian",
+        "tuningJobCompletionCriteria": {"targetObjectiveMetricValue": 7.142041819614106e16},
+    },
+    "hyperParameterTuningJobName": "0",
+    "trainingJobDefinitions": [
+        {
+            "algorithmSpecification": {"trainingInputMode": "Pipe"},
+            "outputDataConfig": {"s3OutputPath": "https://0"},
+            "roleARN": "arn:aws:iam::000000000000:role0",
+            "stoppingCondition": {},
+        }
+    ],
+}
+
+
+@fuzz_settings(ci=12)
+@given(valid_specs())
+@example(spec=_WHOLE_FLOAT_SPEC)
+def test_a_valid_spec_written_for_kubectl_renders_the_same_request(spec: dict[str, Any]) -> None:
+    """kubeyaml.dump quotes every string kubectl would misread, so render reads back the spec."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = render.main(["-"], stdin=io.StringIO(kubeyaml.dump(manifest(spec))))
+    assert code == 0
+    expected = render.render_manifest(manifest(spec)).request
+    assert _as_floats(json.loads(out.getvalue())) == _as_floats(expected)
+
+
+def _as_floats(value: Any) -> Any:
+    """Numbers as the float64 that boto3 sends. Through kubectl, a whole float such as
+    7.142041819614106e16 becomes the int its shortest digits spell, 71420418196141060, not the
+    float's exact 71420418196141056: the same float64 again, not the same Python number."""
+    if isinstance(value, dict):
+        return {key: _as_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_floats(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value

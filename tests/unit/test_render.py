@@ -168,3 +168,103 @@ def test_render_does_not_import_kopf_or_clients() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- YAML read as kubectl reads it (kubeyaml; tests/cluster/test_kubeyaml_kubectl.py asks kubectl)
+
+RANGES = "spec.hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges"
+
+
+def _with_continuous_range(low: str, high: str) -> str:
+    """The example with a learning-rate range written as SageMaker's image-classification
+    notebooks write it."""
+    ranges = (
+        "      continuousParameterRanges:\n"
+        "      - name: learning_rate\n"
+        f"        minValue: {low}\n"
+        f"        maxValue: {high}\n"
+        "        scalingType: Logarithmic\n"
+    )
+    text = EXAMPLE.read_text()
+    assert "      continuousParameterRanges: []\n" in text
+    return text.replace("      continuousParameterRanges: []\n", ranges)
+
+
+def test_an_unquoted_exponent_is_a_number_and_refused_naming_the_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, "-", stdin=_with_continuous_range("1e-6", "0.5"))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{RANGES}[0].minValue: must be a string (kubectl reads it as a number, 1e-06: quote it)",
+        f"{RANGES}[0].maxValue: must be a string (kubectl reads it as a number, 0.5: quote it)",
+    ]
+
+
+def test_the_quoted_exponent_renders(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "-", stdin=_with_continuous_range('"1e-6"', "'0.5'"))
+    assert (code, err) == (0, "")
+    ranges = json.loads(out)["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert ranges["ContinuousParameterRanges"][0]["MinValue"] == "1e-6"
+
+
+def test_yes_for_a_string_is_a_boolean(capsys: pytest.CaptureFixture[str]) -> None:
+    text = EXAMPLE.read_text().replace("value: testing", "value: yes")
+    code, _, err = _run(capsys, "-", stdin=text)
+    assert code == 1
+    assert err.splitlines() == [
+        "spec.tags[1].value: must be a string (kubectl reads it as a boolean, true: quote it)"
+    ]
+
+
+def test_a_whole_float_in_an_integer_field_is_the_integer_the_server_reads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = EXAMPLE.read_text().replace("volumeSizeInGB: 25", "volumeSizeInGB: 2.5e1")
+    code, out, err = _run(capsys, "-", stdin=text)
+    assert (code, err) == (0, "")
+    volume = json.loads(out)["TrainingJobDefinition"]["ResourceConfig"]["VolumeSizeInGB"]
+    assert (type(volume), volume) == (int, 25)
+
+
+def test_what_kubectl_cannot_read_exits_2_naming_the_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(capsys, "-", stdin=_with_continuous_range(".nan", "0.5"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"-: kubectl cannot read it: {RANGES}[0].minValue: "
+        "json: unsupported value: NaN (not a JSON number)\n"
+    )
+    code, _, err = _run(capsys, "-", stdin=EXAMPLE.read_text() + "--- next\n")
+    assert code == 2
+    assert err == "-: kubectl cannot read it: invalid Yaml document separator: next\n"
+
+
+def test_json_manifests_read_as_kubectl_reads_json(capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _example()
+    manifest["spec"]["trainingJobDefinition"]["resourceConfig"]["volumeSizeInGB"] = 25.0
+    code, out, err = _run(capsys, "-", stdin=json.dumps(manifest))
+    assert (code, err) == (0, "")
+    volume = json.loads(out)["TrainingJobDefinition"]["ResourceConfig"]["VolumeSizeInGB"]
+    assert (type(volume), volume) == (int, 25)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("hello\n", "document 1 is not an object"),
+        ("[1, 2]\n", "document 1 is not an object"),
+        ("a: 1\n", "document 1 has no kind"),
+        ("kind: ConfigMap\n---\nkind: 5\n", "document 2 has no kind"),
+        ("kind: List\nitems: [5]\n", "document 1, items[0] is not an object"),
+        ("kind: List\nitems: [{a: 1}]\n", "document 1, items[0] has no kind"),
+    ],
+)
+def test_a_document_kubectl_cannot_decode_exits_2(
+    capsys: pytest.CaptureFixture[str], text: str, where: str
+) -> None:
+    """kubectl refuses the whole input at such a document, so render does too."""
+    code, out, err = _run(capsys, "-", stdin=text + "---\n" + EXAMPLE.read_text())
+    assert (code, out) == (2, "")
+    assert err == f"-: kubectl cannot read it: {where}\n"
