@@ -7,6 +7,10 @@ Python: two binaries from `$KUBEBUILDER_ASSETS` on free loopback ports, certific
 
 There is no kube-controller-manager, scheduler or kubelet, so: deleted namespaces stay Terminating,
 owner references are not garbage-collected, no pod runs and no `default` ServiceAccount appears.
+`serve_pods=True` prepares the API server for a node (`hpo_operator.devnode`, which adds those):
+it listens on `address` (a veth the node reaches) instead of loopback, publishes itself as the
+`kubernetes` Service's endpoint, admits pods with ServiceAccount tokens, and its certificate names
+the Service's ClusterIP and DNS names, so pods reach it the in-cluster way.
 
 In-process (pytest):
 
@@ -47,6 +51,14 @@ from typing import Any, Self
 __all__ = ["Binaries", "DevCluster", "DevClusterError", "main"]
 
 LOOPBACK = "127.0.0.1"
+SERVICE_CIDR = "10.0.0.0/24"
+KUBERNETES_SERVICE_IP = "10.0.0.1"  # the first address of SERVICE_CIDR
+KUBERNETES_SERVICE_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 CONTEXT_NAME = "hpo-devcluster"
 
@@ -77,6 +89,9 @@ _LOGS = ("etcd.log", "kube-apiserver.log")
 _OWNED = (_STATE, _KUBECONFIG, _CERTS, _ETCD_DATA, *_LOGS)
 
 _PORT_IN_USE = "address already in use"
+
+# With a node (`serve_pods=True`) the ServiceAccount plugin is on: it mounts the projected token.
+_POD_ADMISSION_PLUGINS = ("ServiceAccount",)
 
 
 class DevClusterError(RuntimeError):
@@ -149,8 +164,12 @@ class DevCluster:
         stop_timeout: float = 15.0,
         detached: bool = False,
         remove_directory: bool = False,
+        address: str = LOOPBACK,
+        serve_pods: bool = False,
     ) -> None:
         self.directory = Path(directory).resolve()
+        self.address = address
+        self.serve_pods = serve_pods
         self._binaries = binaries
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -162,10 +181,24 @@ class DevCluster:
         self._apiserver_argv: list[str] | None = None  # kept by stop_apiserver()
 
     @classmethod
-    def temporary(cls, *, binaries: Binaries | None = None, start_timeout: float = 120.0) -> Self:
+    def temporary(
+        cls,
+        *,
+        binaries: Binaries | None = None,
+        start_timeout: float = 120.0,
+        address: str = LOOPBACK,
+        serve_pods: bool = False,
+    ) -> Self:
         """A cluster in a fresh temporary directory that `stop()` deletes entirely."""
         directory = tempfile.mkdtemp(prefix="hpo-devcluster-")
-        return cls(directory, binaries=binaries, start_timeout=start_timeout, remove_directory=True)
+        return cls(
+            directory,
+            binaries=binaries,
+            start_timeout=start_timeout,
+            remove_directory=True,
+            address=address,
+            serve_pods=serve_pods,
+        )
 
     # -- public surface -------------------------------------------------------------------------
 
@@ -180,6 +213,11 @@ class DevCluster:
         if self._server is None:
             raise DevClusterError("the cluster is not started")
         return self._server
+
+    @property
+    def certs_dir(self) -> Path:
+        """The CA (`ca.crt`), admin client pair (`admin.*`) and ServiceAccount keys (`sa.*`)."""
+        return self.directory / _CERTS
 
     @property
     def pids(self) -> dict[str, int]:
@@ -198,10 +236,14 @@ class DevCluster:
         deadline = began + self.start_timeout
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
-            certs = _make_certs(self.directory / _CERTS)
+            sans = [f"IP:{self.address}", f"IP:{LOOPBACK}", "DNS:localhost"]
+            if self.serve_pods:
+                sans += [f"IP:{KUBERNETES_SERVICE_IP}"]
+                sans += [f"DNS:{name}" for name in KUBERNETES_SERVICE_NAMES]
+            certs = _make_certs(self.directory / _CERTS, sorted(set(sans)))
             for attempt in range(3):
                 try:
-                    self._start_once(binaries, certs, _free_ports(), deadline)
+                    self._start_once(binaries, certs, _free_ports(self.address), deadline)
                     break
                 except _PortTaken:
                     self._terminate_all()
@@ -316,14 +358,28 @@ class DevCluster:
             lambda: _etcd_healthy(etcd_url), etcd, deadline, what=f"etcd at {etcd_url}/health"
         )
 
-        self._server = f"https://{LOOPBACK}:{ports.apiserver}"
+        self._server = f"https://{self.address}:{ports.apiserver}"
+        if self.serve_pods:
+            disabled = [p for p in DISABLED_ADMISSION_PLUGINS if p not in _POD_ADMISSION_PLUGINS]
+            node_flags = [
+                # The `kubernetes` Service's endpoint is this address, kept by the lease
+                # reconciler; the API server dials kubelets by their InternalIP with the admin
+                # certificate (kubectl logs, exec).
+                "--endpoint-reconciler-type=lease",
+                f"--kubelet-client-certificate={certs.admin_cert}",
+                f"--kubelet-client-key={certs.admin_key}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            disabled = list(DISABLED_ADMISSION_PLUGINS)
+            node_flags = ["--endpoint-reconciler-type=none"]  # loopback cannot be an endpoint
         apiserver = self._spawn(
             "kube-apiserver",
             [
                 str(binaries.kube_apiserver),
                 f"--etcd-servers={etcd_url}",
-                f"--bind-address={LOOPBACK}",
-                f"--advertise-address={LOOPBACK}",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={ports.apiserver}",
                 f"--cert-dir={certs.root}",
                 f"--tls-cert-file={certs.serving_cert}",
@@ -333,10 +389,10 @@ class DevCluster:
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 f"--service-account-key-file={certs.sa_public}",
                 f"--service-account-signing-key-file={certs.sa_key}",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
-                f"--disable-admission-plugins={','.join(DISABLED_ADMISSION_PLUGINS)}",
-                "--endpoint-reconciler-type=none",  # loopback cannot be an endpoint
+                f"--disable-admission-plugins={','.join(disabled)}",
+                *node_flags,
                 "--profiling=false",
             ],
         )
@@ -418,7 +474,7 @@ _SERVING_EXT = (
     "basicConstraints = critical, CA:FALSE\n"
     "keyUsage = critical, digitalSignature, keyEncipherment\n"
     "extendedKeyUsage = serverAuth\n"
-    f"subjectAltName = IP:{LOOPBACK}, DNS:localhost\n"
+    "subjectAltName = {sans}\n"
 )
 _CLIENT_EXT = (
     "basicConstraints = critical, CA:FALSE\n"
@@ -427,7 +483,7 @@ _CLIENT_EXT = (
 )
 
 
-def _make_certs(root: Path) -> _Certs:
+def _make_certs(root: Path, sans: Sequence[str] = (f"IP:{LOOPBACK}", "DNS:localhost")) -> _Certs:
     """A throwaway CA, the serving certificate, the admin client certificate and the SA key.
 
     P-256 keys: RSA key generation would cost seconds on a busy machine, for nothing.
@@ -447,7 +503,8 @@ def _make_certs(root: Path) -> _Certs:
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         "-out", certs.ca_cert,
     )  # fmt: skip
-    _sign(certs, config, certs.serving_key, "/CN=kube-apiserver", _SERVING_EXT, certs.serving_cert)
+    serving_ext = _SERVING_EXT.format(sans=", ".join(sans))
+    _sign(certs, config, certs.serving_key, "/CN=kube-apiserver", serving_ext, certs.serving_cert)
     _sign(certs, config, certs.admin_key, "/O=system:masters/CN=hpo-admin", _CLIENT_EXT,
           certs.admin_cert)  # fmt: skip
     return certs
@@ -528,13 +585,16 @@ def _write_json(path: Path, value: object) -> None:
 # -- processes ----------------------------------------------------------------------------------
 
 
-def _free_ports() -> _Ports:
-    """Three distinct free loopback ports, held open together so they cannot repeat."""
+def _free_ports(address: str = LOOPBACK) -> _Ports:
+    """Three distinct free ports, held open together so they cannot repeat.
+
+    etcd's two stay on loopback; the API server's is free on `address`, where it listens.
+    """
     with contextlib.ExitStack() as stack:
         ports: list[int] = []
-        for _ in range(3):
+        for host in (LOOPBACK, LOOPBACK, address):
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((LOOPBACK, 0))
+            sock.bind((host, 0))
             ports.append(int(sock.getsockname()[1]))
     return _Ports(etcd_client=ports[0], etcd_peer=ports[1], apiserver=ports[2])
 

@@ -1,0 +1,982 @@
+"""A local Kubernetes node that runs pods: the node tier of the tests, and `make node-up`.
+
+Why: the chart's Deployment is only proven when a kubelet runs it: probes, the projected
+ServiceAccount token, the in-cluster route to the API server through the `kubernetes` Service
+(kube-proxy), the `/tmp` emptyDir, `fsGroup` and the Recreate strategy. This module adds to a
+`DevCluster` what a real cluster has around its API server:
+
+- kube-controller-manager and kube-scheduler (ServiceAccounts, `kube-root-ca.crt`, ReplicaSets,
+  garbage collection, scheduling), on the host, talking to the API server like any client;
+- containerd (CRI, runc, the CNI bridge plugin), kubelet and kube-proxy (iptables mode), all inside
+  one network namespace and one private mount namespace made here.
+
+Isolation, so the host is left as it was:
+- Network: a namespace joined to the host by one veth pair on a /30 of 10.250.0.0/16. The API
+  server (and any server a pod must reach, e.g. the SageMaker emulator) listens on the veth's host
+  address. The namespace has no default route, so nothing a pod sends can leave the machine; the
+  CNI bridge, its masquerade rule and kube-proxy's rules live only in the namespace.
+- Mounts: the node's daemons share a private mount namespace, so overlay, tmpfs and netns mounts
+  never appear on the host. In it, the kernel tunables the kubelet insists on (vm.overcommit_memory,
+  kernel.panic, ...) are read-only files holding the values it wants, so it never writes the host's
+  sysctls.
+- Processes: stopping kills every process in that mount namespace (containerd, shims, containers),
+  by pid, then removes the namespaces and the node's cgroups.
+
+Needs root, Linux, and on PATH: containerd, runc, ip, iptables, mount, unshare, nsenter, plus the
+CNI plugins in /usr/lib/cni (Debian's containernetworking-plugins). The Kubernetes binaries come
+from `hack/build-node.sh` (`$HPO_NODE_BIN`, the pause image `$HPO_PAUSE_IMAGE_TAR`) and
+`hack/build-tools.sh` (`$KUBEBUILDER_ASSETS`).
+
+In-process (pytest):
+
+    with DevNode.temporary() as node:
+        node.import_image(Path("operator.tar"))   # `docker save` output
+        use(node.kubeconfig, node.host_address)
+
+CLI (`make node-up` / `make node-down`):
+
+    python -m hpo_operator.devnode up --dir DIR    # prints DIR/cluster/kubeconfig
+    python -m hpo_operator.devnode down --dir DIR  # idempotent
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ipaddress
+import json
+import os
+import random
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from hpo_operator.devcluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
+
+__all__ = ["DevNode", "DevNodeError", "NodeBinaries", "main"]
+
+NODE_NAME = "hpo-node"
+POD_CIDR = "10.244.0.0/24"
+VETH_SUPERNET = ipaddress.ip_network("10.250.0.0/16")
+PAUSE_IMAGE = "localhost/hpo-operator/pause:dev"
+CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+CRI_NAMESPACE = "k8s.io"  # containerd's namespace for CRI images and containers
+
+# What kubelet's container manager wants these sysctls to be (kubelet/cm setupKernelTunables);
+# it writes them when they differ unless protectKernelDefaults is on, and then it refuses to start.
+KUBELET_SYSCTLS = {
+    "vm/overcommit_memory": 1,
+    "vm/panic_on_oom": 0,
+    "kernel/panic": 10,
+    "kernel/panic_on_oops": 1,
+    "kernel/keys/root_maxkeys": 1000000,
+    "kernel/keys/root_maxbytes": 25000000,
+}
+
+_STATE = "node-state.json"
+_RUN_ROOT = Path("/run/hpo-devnode")  # short: unix socket paths are limited to 107 bytes
+
+
+class DevNodeError(RuntimeError):
+    """The node could not start or stop; the message carries the relevant log tail."""
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    """The node's programs: Kubernetes binaries built here, the runtime from the system."""
+
+    kubelet: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kube_proxy: Path
+    pause_image: Path
+    containerd: Path
+    cni_bin_dir: Path
+
+    @classmethod
+    def from_env(cls, node_bin: str | None = None, pause_image: str | None = None) -> NodeBinaries:
+        """From `node_bin` / `$HPO_NODE_BIN`, `pause_image` / `$HPO_PAUSE_IMAGE_TAR` and PATH."""
+        folder = node_bin or os.environ.get("HPO_NODE_BIN")
+        pause = pause_image or os.environ.get("HPO_PAUSE_IMAGE_TAR")
+        if not folder or not pause:
+            raise DevNodeError(
+                "HPO_NODE_BIN and HPO_PAUSE_IMAGE_TAR are not set: run `hack/build-node.sh "
+                "--print-env` and export what it prints"
+            )
+        root = Path(folder)
+        containerd = shutil.which("containerd")
+        if containerd is None:
+            raise DevNodeError("containerd is not on PATH (Debian: apt-get install containerd)")
+        cni = next((Path(d) for d in CNI_BIN_DIRS if (Path(d) / "bridge").exists()), None)
+        if cni is None:
+            raise DevNodeError(
+                f"no CNI bridge plugin in {' or '.join(CNI_BIN_DIRS)} "
+                "(Debian: apt-get install containernetworking-plugins)"
+            )
+        found = cls(
+            kubelet=root / "kubelet",
+            kube_controller_manager=root / "kube-controller-manager",
+            kube_scheduler=root / "kube-scheduler",
+            kube_proxy=root / "kube-proxy",
+            pause_image=Path(pause),
+            containerd=Path(containerd),
+            cni_bin_dir=cni,
+        )
+        for path in (found.kubelet, found.kube_controller_manager, found.kube_scheduler,
+                     found.kube_proxy):  # fmt: skip
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise DevNodeError(f"{path} is missing or not executable")
+        if not found.pause_image.is_file():
+            raise DevNodeError(f"{found.pause_image} is missing")
+        for tool in ("ip", "iptables", "mount", "umount", "unshare", "nsenter", "runc"):
+            if shutil.which(tool) is None:
+                raise DevNodeError(f"{tool} is not on PATH")
+        return found
+
+
+def cannot_run_pods() -> str | None:
+    """Why this machine cannot run the node (not root, not Linux, no cgroups), or None."""
+    if not sys.platform.startswith("linux"):
+        return "the node tier needs Linux (network, mount and cgroup namespaces)"
+    if os.geteuid() != 0:
+        return "the node tier needs root (network namespace, veth, mounts, containerd)"
+    if (
+        not Path("/sys/fs/cgroup/memory").is_dir()
+        and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    ):
+        return "no cgroup filesystem at /sys/fs/cgroup"
+    return None
+
+
+# -- the network namespace and its veth ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """A network namespace joined to the host by a veth pair on a /30 of VETH_SUPERNET."""
+
+    netns: str
+    host_interface: str
+    host_address: str  # the host's end: the API server and host services listen here
+    node_address: str  # the namespace's end (`eth0`): the node's InternalIP, the kubelet's
+
+    @classmethod
+    def create(cls, attempts: int = 20) -> NodeNetwork:
+        """Pick a free /30 and interface name, and make the namespace and the pair."""
+        taken = _host_addresses()
+        subnets = list(VETH_SUPERNET.subnets(new_prefix=30))
+        for _ in range(attempts):
+            index = random.randrange(1, len(subnets))
+            subnet = subnets[index]
+            host, node = (str(a) for a in list(subnet.hosts())[:2])
+            if host in taken or node in taken:
+                continue
+            network = cls(
+                netns=f"hpo-node-{index}",
+                host_interface=f"hpon{index}",
+                host_address=host,
+                node_address=node,
+            )
+            if network._make():
+                return network
+        raise DevNodeError(f"no free /30 in {VETH_SUPERNET} after {attempts} attempts")
+
+    def _make(self) -> bool:
+        if _run(["ip", "netns", "add", self.netns], check=False).returncode != 0:
+            return False  # taken by a parallel node
+        try:
+            link = ["ip", "link", "add", self.host_interface, "type", "veth"]
+            if _run([*link, "peer", "name", "eth0", "netns", self.netns], check=False).returncode:
+                self.delete()
+                return False
+            ns = ["ip", "-n", self.netns]
+            _run(["ip", "addr", "add", f"{self.host_address}/30", "dev", self.host_interface])
+            _run(["ip", "link", "set", self.host_interface, "up"])
+            _run([*ns, "addr", "add", f"{self.node_address}/30", "dev", "eth0"])
+            _run([*ns, "link", "set", "eth0", "up"])
+            _run([*ns, "link", "set", "lo", "up"])
+        except BaseException:
+            self.delete()
+            raise
+        return True
+
+    def delete(self) -> None:
+        """Remove the namespace; the veth pair goes with it. Idempotent."""
+        _run(["ip", "link", "del", self.host_interface], check=False)
+        _run(["ip", "netns", "del", self.netns], check=False)
+
+    @property
+    def path(self) -> Path:
+        return Path("/run/netns") / self.netns
+
+
+def _host_addresses() -> set[str]:
+    out = _run(["ip", "-o", "-4", "addr", "show"]).stdout
+    return {word.split("/")[0] for line in out.splitlines() for word in line.split()[3:4]}
+
+
+# -- the node -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Process:
+    name: str
+    pid: int
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class _Timings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Any:
+        began = time.monotonic()
+        yield
+        self.seconds[name] = round(time.monotonic() - began, 2)
+
+
+class DevNode:
+    """A DevCluster (API server on the veth) plus one node that runs pods, in `directory`."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        binaries: NodeBinaries | None = None,
+        cluster_binaries: Binaries | None = None,
+        start_timeout: float = 300.0,
+        stop_timeout: float = 20.0,
+        detached: bool = False,
+        remove_directory: bool = False,
+    ) -> None:
+        self.directory = Path(directory).resolve()
+        self._binaries = binaries
+        self._cluster_binaries = cluster_binaries
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.detached = detached
+        self._remove_directory = remove_directory
+        self.network: NodeNetwork | None = None
+        self.cluster: DevCluster | None = None
+        self._processes: list[_Process] = []
+        self._run_dir: Path | None = None
+        self.timings = _Timings()
+        self.start_seconds: float | None = None
+
+    @classmethod
+    def temporary(
+        cls,
+        *,
+        binaries: NodeBinaries | None = None,
+        cluster_binaries: Binaries | None = None,
+        start_timeout: float = 300.0,
+    ) -> Self:
+        """A node in a fresh temporary directory that `stop()` deletes entirely."""
+        directory = tempfile.mkdtemp(prefix="hpo-devnode-")
+        return cls(
+            directory,
+            binaries=binaries,
+            cluster_binaries=cluster_binaries,
+            start_timeout=start_timeout,
+            remove_directory=True,
+        )
+
+    # -- public surface -------------------------------------------------------------------------
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig (server: the API server on the veth's host address)."""
+        return self._cluster().kubeconfig
+
+    @property
+    def host_address(self) -> str:
+        """The host's address as pods see it: serve what pods must reach here (not 0.0.0.0)."""
+        return self._network().host_address
+
+    @property
+    def node_address(self) -> str:
+        return self._network().node_address
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self._run().joinpath("containerd.sock")
+
+    def start(self) -> None:
+        """Network, API server, controllers, containerd, kubelet, kube-proxy; return when the node
+        is Ready, the `default` ServiceAccount exists and kube-proxy serves the `kubernetes`
+        Service. Raises DevNodeError (with a log tail); nothing is left running then."""
+        if self._processes:
+            raise DevNodeError(f"the node in {self.directory} is already started")
+        binaries = self._binaries or NodeBinaries.from_env()
+        began = time.monotonic()
+        deadline = began + self.start_timeout
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.timings.step("network"):
+                self.network = NodeNetwork.create()
+            self._save_state()
+            with self.timings.step("apiserver"):
+                self.cluster = DevCluster(
+                    self.directory / "cluster",
+                    binaries=self._cluster_binaries,
+                    detached=self.detached,
+                    address=self.network.host_address,
+                    serve_pods=True,
+                )
+                self.cluster.start()
+            self._save_state()
+            with self.timings.step("controllers"):
+                self._start_controllers(binaries)
+            with self.timings.step("mount-namespace"):
+                self._make_mount_namespace()
+            self._save_state()
+            with self.timings.step("containerd"):
+                self._start_containerd(binaries, deadline)
+            with self.timings.step("kubelet+kube-proxy"):
+                self._start_kubelet(binaries)
+                self._start_kube_proxy(binaries)
+                self._save_state()
+                self._wait_ready(deadline)
+        except BaseException:
+            self._stop_everything()
+            raise
+        self.start_seconds = round(time.monotonic() - began, 2)
+
+    def stop(self) -> None:
+        """Stop everything `start` made and remove it (and the directory if temporary).
+
+        Idempotent: also cleans up after a crashed or detached node found through its state file.
+        """
+        if self.network is None:
+            self._load_state()
+        self._stop_everything()
+
+    def import_image(self, archive: Path) -> None:
+        """Import an image archive (`docker save` output) into containerd's CRI namespace."""
+        with archive.open("rb") as data:
+            self.ctr("images", "import", "-", stdin=data)
+
+    def ctr(self, *args: str, stdin: Any = None, timeout: float = 600.0) -> str:
+        """Run `ctr` against this node's containerd, in the CRI namespace; returns stdout."""
+        result = subprocess.run(
+            ["ctr", "--address", str(self.containerd_socket), "--namespace", CRI_NAMESPACE, *args],
+            stdin=stdin,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise DevNodeError(f"ctr {' '.join(args)} failed: {result.stderr.decode().strip()}")
+        return result.stdout.decode()
+
+    def logs(self) -> dict[str, Path]:
+        """Each daemon's log file, by name."""
+        return {p.name: p.log for p in self._processes}
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def _cluster(self) -> DevCluster:
+        if self.cluster is None:
+            raise DevNodeError("the node is not started")
+        return self.cluster
+
+    def _network(self) -> NodeNetwork:
+        if self.network is None:
+            raise DevNodeError("the node is not started")
+        return self.network
+
+    def _run(self) -> Path:
+        if self._run_dir is None:
+            self._run_dir = _RUN_ROOT / self._network().netns
+        return self._run_dir
+
+    def _start_controllers(self, binaries: NodeBinaries) -> None:
+        cluster = self._cluster()
+        certs = cluster.certs_dir
+        common = [f"--kubeconfig={cluster.kubeconfig}", "--leader-elect=false", "--secure-port=0"]
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(binaries.kube_controller_manager),
+                *common,
+                f"--service-account-private-key-file={certs / 'sa.key'}",
+                f"--root-ca-file={certs / 'ca.crt'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allocate-node-cidrs=false",
+                "--use-service-account-credentials=false",
+                # Nothing here signs CSRs or bootstraps nodes; the rest runs as in a cluster.
+                "--controllers=*,-csrsigning,-csrapproving,-bootstrapsigner,-tokencleaner",
+            ],
+        )
+        self._spawn("kube-scheduler", [str(binaries.kube_scheduler), *common])
+
+    def _make_mount_namespace(self) -> None:
+        """A persistent private mount namespace at RUN/mnt, with kubelet's sysctls pinned."""
+        run = self._run()
+        run.mkdir(parents=True, exist_ok=True)
+        # `unshare --mount=FILE` needs FILE on a private mount: make RUN one (as `ip netns` does).
+        _run(["mount", "--bind", str(run), str(run)])
+        _run(["mount", "--make-private", str(run)])
+        (run / "mnt").touch()
+        _run(["unshare", f"--mount={run / 'mnt'}", "--propagation=private", "true"])
+        pinned = self.directory / "sysctl"
+        pinned.mkdir(exist_ok=True)
+        script = ["set -e"]
+        for name, want in KUBELET_SYSCTLS.items():
+            current = Path("/proc/sys", name).read_text().strip()
+            if current == str(want):
+                continue
+            value = pinned / name.replace("/", ".")
+            value.write_text(f"{want}\n")
+            script.append(f"mount --bind {value} /proc/sys/{name}")
+            script.append(f"mount -o remount,bind,ro /proc/sys/{name}")
+        # Where CNI keeps its results and IP leases, and containerd its netns files: here, not
+        # in the host's /var/lib/cni and /run/netns.
+        for target, source in (("/var/lib/cni", self.directory / "cni-state"),):
+            source.mkdir(exist_ok=True)
+            Path(target).mkdir(parents=True, exist_ok=True)
+            script.append(f"mount --bind {source} {target}")
+        _run(["nsenter", f"--mount={run / 'mnt'}", "--", "sh", "-c", "\n".join(script)])
+
+    def _in_node(self, argv: Sequence[str]) -> list[str]:
+        """`argv` run inside the node's mount and network namespaces (nsenter execs it)."""
+        run = self._run()
+        return ["nsenter", f"--mount={run / 'mnt'}", f"--net={self._network().path}", "--", *argv]
+
+    def _start_containerd(self, binaries: NodeBinaries, deadline: float) -> None:
+        run = self._run()
+        root = self.directory / "containerd"
+        cni_conf = self.directory / "cni" / "net.d"
+        cni_conf.mkdir(parents=True, exist_ok=True)
+        (cni_conf / "10-hpo-node.conflist").write_text(
+            json.dumps(_cni_config(self.directory / "cni-ipam"), indent=2)
+        )
+        config = self.directory / "containerd.toml"
+        config.write_text(
+            _containerd_config(
+                root=root, state=run / "containerd", socket=self.containerd_socket,
+                cni_bin=binaries.cni_bin_dir, cni_conf=cni_conf,
+            )
+        )  # fmt: skip
+        process = self._spawn(
+            "containerd", self._in_node([str(binaries.containerd), f"--config={config}"])
+        )
+        _wait_until(
+            lambda: (
+                self.containerd_socket.exists()
+                and _run(
+                    ["ctr", "--address", str(self.containerd_socket), "version"], check=False
+                ).returncode
+                == 0
+            ),
+            process,
+            deadline,
+            what="containerd's socket",
+        )
+        self.import_image(binaries.pause_image)
+
+    def _start_kubelet(self, binaries: NodeBinaries) -> None:
+        cluster = self._cluster()
+        network = self._network()
+        root = self.directory / "kubelet"
+        root.mkdir(exist_ok=True)
+        (self.directory / "pod-logs").mkdir(exist_ok=True)
+        config = self.directory / "kubelet.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                    "kind": "KubeletConfiguration",
+                    # This machine may be cgroup v1; the kubelet only warns then.
+                    "failCgroupV1": False,
+                    "cgroupDriver": "cgroupfs",
+                    # No QoS cgroup tree: the node's pods go straight under the runtime's
+                    # parent, and nothing is enforced at the node level (a test node).
+                    "cgroupsPerQOS": False,
+                    "enforceNodeAllocatable": [],
+                    "address": network.node_address,
+                    "port": 10250,
+                    "readOnlyPort": 0,
+                    "healthzBindAddress": "127.0.0.1",
+                    "healthzPort": 10248,
+                    "authentication": {
+                        "anonymous": {"enabled": False},
+                        "webhook": {"enabled": False},
+                        "x509": {"clientCAFile": str(cluster.certs_dir / "ca.crt")},
+                    },
+                    "authorization": {"mode": "AlwaysAllow"},
+                    "containerRuntimeEndpoint": f"unix://{self.containerd_socket}",
+                    "clusterDomain": "cluster.local",
+                    "resolvConf": "",
+                    "failSwapOn": False,
+                    "protectKernelDefaults": False,  # the values are pinned in the mount ns
+                    "podLogsDir": str(self.directory / "pod-logs"),
+                    # A test node on a shared disk: evict only when really full, never GC images
+                    # (the imported ones cannot be pulled again).
+                    "evictionHard": {
+                        "memory.available": "50Mi",
+                        "nodefs.available": "1%",
+                        "imagefs.available": "1%",
+                        "nodefs.inodesFree": "1%",
+                    },
+                    "imageGCHighThresholdPercent": 100,
+                    "imageGCLowThresholdPercent": 99,
+                    "serializeImagePulls": False,
+                    "syncFrequency": "10s",
+                    "nodeStatusReportFrequency": "10s",
+                    "shutdownGracePeriod": "0s",
+                }
+            )
+        )
+        self._spawn(
+            "kubelet",
+            self._in_node(
+                [
+                    str(binaries.kubelet),
+                    f"--config={config}",
+                    f"--kubeconfig={cluster.kubeconfig}",
+                    f"--root-dir={root}",
+                    f"--hostname-override={NODE_NAME}",
+                    f"--node-ip={network.node_address}",
+                    "--v=1",
+                ]
+            ),
+        )
+
+    def _start_kube_proxy(self, binaries: NodeBinaries) -> None:
+        config = self.directory / "kube-proxy.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+                    "kind": "KubeProxyConfiguration",
+                    "clientConnection": {"kubeconfig": str(self._cluster().kubeconfig)},
+                    "mode": "iptables",
+                    "hostnameOverride": NODE_NAME,
+                    "bindAddress": self._network().node_address,
+                    "clusterCIDR": POD_CIDR,
+                    "detectLocalMode": "ClusterCIDR",
+                    "healthzBindAddress": "127.0.0.1:10256",
+                    "metricsBindAddress": "127.0.0.1:10249",
+                    # conntrack's table size is global to the host: leave it (and the timeouts)
+                    # alone.
+                    "conntrack": {
+                        "maxPerCore": 0,
+                        "min": 0,
+                        "tcpEstablishedTimeout": "0s",
+                        "tcpCloseWaitTimeout": "0s",
+                    },
+                    "iptables": {"localhostNodePorts": False, "syncPeriod": "5s"},
+                }
+            )
+        )
+        self._spawn("kube-proxy", self._in_node([str(binaries.kube_proxy), f"--config={config}"]))
+
+    def _wait_ready(self, deadline: float) -> None:
+        """The node Ready, the default ServiceAccount made, kube-proxy's rules for `kubernetes`."""
+        cluster = self._cluster()
+        context = ssl.create_default_context(cafile=str(cluster.certs_dir / "ca.crt"))
+        context.load_cert_chain(
+            str(cluster.certs_dir / "admin.crt"), str(cluster.certs_dir / "admin.key")
+        )
+
+        def get(path: str) -> Any:
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+            )
+            try:
+                with opener.open(f"{cluster.server}{path}", timeout=5.0) as response:
+                    return json.loads(response.read())
+            except (OSError, ValueError, urllib.error.URLError):
+                return None
+
+        def node_ready() -> bool:
+            node = get(f"/api/v1/nodes/{NODE_NAME}")
+            conditions = (node or {}).get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        def proxy_ready() -> bool:
+            rules = _run(
+                ["ip", "netns", "exec", self._network().netns, "iptables", "-t", "nat", "-S",
+                 "KUBE-SERVICES"],
+                check=False,
+            ).stdout  # fmt: skip
+            return "default/kubernetes:https" in rules
+
+        for what, condition, process in (
+            (f"node {NODE_NAME} to be Ready", node_ready, "kubelet"),
+            (
+                "the default ServiceAccount",
+                lambda: get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
+                "kube-controller-manager",
+            ),
+            ("kube-proxy's rules for the kubernetes Service", proxy_ready, "kube-proxy"),
+        ):
+            owner = next(p for p in self._processes if p.name == process)
+            _wait_until(condition, owner, deadline, what=what, others=self._processes)
+
+    def _spawn(self, name: str, argv: list[str]) -> _Process:
+        log = self.directory / f"{name}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                start_new_session=True,
+                preexec_fn=None if self.detached else _parent_death_signal(),
+            )
+        process = _Process(name=name, pid=popen.pid, log=log, popen=popen)
+        self._processes.append(process)
+        return process
+
+    def _save_state(self) -> None:
+        network = self.network
+        state = {
+            "network": None if network is None else network.__dict__,
+            "cluster": None if self.cluster is None else str(self.cluster.directory),
+            "pids": {p.name: p.pid for p in self._processes},
+        }
+        path = self.directory / _STATE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(path)
+
+    def _load_state(self) -> None:
+        try:
+            state = json.loads((self.directory / _STATE).read_text())
+        except (OSError, ValueError):
+            return
+        if state.get("network"):
+            self.network = NodeNetwork(**state["network"])
+        if state.get("cluster"):
+            self.cluster = DevCluster(state["cluster"], detached=True)
+        for name, pid in dict(state.get("pids", {})).items():
+            try:
+                cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(self.directory) in cmdline:
+                self._processes.append(
+                    _Process(name=str(name), pid=int(pid), log=self.directory / f"{name}.log")
+                )
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _stop_everything(self) -> None:
+        errors: list[str] = []
+        # The node's daemons first (kubelet would restart what dies), then everything left in the
+        # mount namespace: containerd, its shims and the containers.
+        for name in ("kube-proxy", "kubelet"):
+            for process in [p for p in self._processes if p.name == name]:
+                _terminate(process, self.stop_timeout)
+                self._processes.remove(process)
+        if self.network is not None:
+            run = self._run()
+            killed = _kill_namespace(run / "mnt", self.stop_timeout)
+            self._processes = [p for p in self._processes if p.pid not in killed]
+            _remove_cgroups(killed)
+            _run(["umount", str(run / "mnt")], check=False)
+            _run(["umount", str(run)], check=False)
+            with contextlib.suppress(OSError):
+                (run / "mnt").unlink(missing_ok=True)
+                run.rmdir()
+        for process in list(reversed(self._processes)):
+            try:
+                _terminate(process, self.stop_timeout)
+            except DevNodeError as error:
+                errors.append(str(error))
+        self._processes = []
+        if self.cluster is not None:
+            try:
+                self.cluster.stop()
+            except DevClusterError as error:
+                errors.append(str(error))
+            self.cluster = None
+        if self.network is not None:
+            self.network.delete()
+            self.network = None
+            self._run_dir = None
+        (self.directory / _STATE).unlink(missing_ok=True)
+        if self._remove_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        if errors:
+            raise DevNodeError("; ".join(errors))
+
+
+# -- configuration files ------------------------------------------------------------------------
+
+
+def _containerd_config(
+    *, root: Path, state: Path, socket: Path, cni_bin: Path, cni_conf: Path
+) -> str:
+    """containerd 1.6's config (version 2): its own root, state and socket; CRI on runc."""
+    cri = 'plugins."io.containerd.grpc.v1.cri"'
+    return "\n".join(
+        [
+            "version = 2",
+            f'root = "{root}"',
+            f'state = "{state}"',
+            "[grpc]",
+            f'  address = "{socket}"',
+            '[plugins."io.containerd.internal.v1.opt"]',
+            f'  path = "{root / "opt"}"',
+            f"[{cri}]",
+            f'  sandbox_image = "{PAUSE_IMAGE}"',
+            "  netns_mounts_under_state_dir = true",
+            f"[{cri}.cni]",
+            f'  bin_dir = "{cni_bin}"',
+            f'  conf_dir = "{cni_conf}"',
+            f"[{cri}.containerd]",
+            '  default_runtime_name = "runc"',
+            f"[{cri}.containerd.runtimes.runc]",
+            '  runtime_type = "io.containerd.runc.v2"',
+            f"[{cri}.containerd.runtimes.runc.options]",
+            "  SystemdCgroup = false",
+            "",
+        ]
+    )
+
+
+def _cni_config(ipam_dir: Path) -> dict[str, Any]:
+    """One bridge (`cni0`, the pods' gateway) with host-local IPs and masquerade off the bridge."""
+    return {
+        "cniVersion": "1.0.0",
+        "name": "hpo-node",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": "cni0",
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": POD_CIDR}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": str(ipam_dir),
+                },
+            }
+        ],
+    }
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def _run(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=120)
+    if check and result.returncode != 0:
+        raise DevNodeError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """SIGKILL the child when this process dies, so a killed test run leaves no kubelet behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = libc.prctl
+
+    def hook() -> None:
+        prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+    return hook
+
+
+def _alive(pid: int, popen: subprocess.Popen[bytes] | None = None) -> bool:
+    if popen is not None:
+        return popen.poll() is None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _terminate(process: _Process, timeout: float) -> None:
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        if not _alive(process.pid, process.popen):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
+        _poll(lambda: not _alive(process.pid, process.popen), time.monotonic() + wait)
+    if _alive(process.pid, process.popen):
+        raise DevNodeError(f"{process.name} (pid {process.pid}) did not exit after SIGKILL")
+
+
+def _namespace_pids(namespace_file: Path) -> list[int]:
+    """Pids of the processes in the mount namespace bound at `namespace_file`."""
+    try:
+        inode = namespace_file.stat().st_ino
+    except OSError:
+        return []
+    if inode == 0 or not namespace_file.stat().st_dev:
+        return []
+    want = f"mnt:[{inode}]"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "ns" / "mnt") == want:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _kill_namespace(namespace_file: Path, timeout: float) -> dict[int, list[str]]:
+    """SIGKILL every process in the node's mount namespace; their cgroups, by pid."""
+    killed: dict[int, list[str]] = {}
+    deadline = time.monotonic() + timeout
+    while pids := _namespace_pids(namespace_file):
+        for pid in pids:
+            if pid not in killed:
+                with contextlib.suppress(OSError):
+                    killed[pid] = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise DevNodeError(f"processes {pids} in the node's namespace survived SIGKILL")
+        time.sleep(0.05)
+        for pid in pids:  # reap our own children (containerd, kubelet) so they leave /proc
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+    return killed
+
+
+def _remove_cgroups(killed: dict[int, list[str]]) -> None:
+    """Remove the (now empty) cgroups the killed containers were in, deepest first.
+
+    Only cgroups under a `k8s.io` or `kubepods` parent: never the host's own."""
+    paths: set[Path] = set()
+    for lines in killed.values():
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if "/k8s.io/" not in path and "/kubepods" not in path:
+                continue
+            for controller in controllers.split(",") if controllers else ["unified"]:
+                name = controller.removeprefix("name=")
+                paths.add(Path("/sys/fs/cgroup", name) / path.lstrip("/"))
+    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def _poll(condition: Callable[[], bool], deadline: float) -> bool:
+    delay = 0.05
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 0.5)
+
+
+def _wait_until(
+    condition: Callable[[], bool],
+    process: _Process,
+    deadline: float,
+    what: str,
+    others: Iterable[_Process] = (),
+) -> None:
+    """Wait for `condition`; fail with log tails if `process` exits or time runs out."""
+    exited = False
+
+    def done() -> bool:
+        nonlocal exited
+        if condition():
+            return True
+        exited = not _alive(process.pid, process.popen)
+        return exited
+
+    if _poll(done, deadline) and not exited:
+        return
+    reason = (
+        f"{process.name} exited before {what} was ready"
+        if exited
+        else f"timed out waiting for {what}"
+    )
+    tails = [f"--- {p.log} ---\n{_tail(p.log)}" for p in {process, *others}]
+    raise DevNodeError(f"{reason}\n" + "\n".join(tails))
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`up --dir DIR`: start a detached node, print the kubeconfig. `down --dir DIR`: end it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hpo_operator.devnode",
+        description="A local API server plus one node that runs pods (needs root).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start a detached node; print the kubeconfig path")
+    up.add_argument("--dir", required=True, type=Path, help="state, logs and kubeconfig")
+    up.add_argument("--timeout", type=float, default=300.0)
+    up.add_argument("--image", type=Path, action="append", default=[],
+                    help="an image archive (`docker save`) to import; repeatable")  # fmt: skip
+    down = sub.add_parser("down", help="stop the node and remove its files (idempotent)")
+    down.add_argument("--dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    node = DevNode(Path(args.dir), detached=True, start_timeout=float(args.timeout))
+    try:
+        node.stop()  # leftovers of a crashed or earlier node
+        if args.command == "down":
+            return 0
+        if reason := cannot_run_pods():
+            print(f"devnode: {reason}", file=sys.stderr)
+            return 1
+        node.start()
+        for image in args.image:
+            node.import_image(image)
+    except (DevNodeError, DevClusterError) as error:
+        print(f"devnode: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"devnode: node {NODE_NAME} Ready in {node.start_seconds}s {node.timings.seconds}; "
+        f"serve what pods reach on {node.host_address}",
+        file=sys.stderr,
+    )
+    print(node.kubeconfig)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
