@@ -86,6 +86,12 @@ KUBELET_SYSCTLS = {
 }
 
 _STATE = "node-state.json"
+# What `start` writes in its directory besides the cluster's folder; `stop` removes these.
+_OWNED = (
+    "cni", "cni-ipam", "cni-state", "containerd", "containerd.toml", "kubelet", "kubelet.yaml",
+    "kube-proxy.yaml", "pod-logs", "sysctl", "containerd.log", "kubelet.log", "kube-proxy.log",
+    "kube-controller-manager.log", "kube-scheduler.log",
+)  # fmt: skip
 _RUN_ROOT = Path("/run/hpo-devnode")  # short: unix socket paths are limited to 107 bytes
 
 
@@ -520,6 +526,8 @@ class DevNode:
                     # parent, and nothing is enforced at the node level (a test node).
                     "cgroupsPerQOS": False,
                     "enforceNodeAllocatable": [],
+                    # Then this is the pods' cgroup parent: one subtree per node, removed on stop.
+                    "cgroupRoot": f"/{network.netns}",
                     "address": network.node_address,
                     "port": 10250,
                     "readOnlyPort": 0,
@@ -702,12 +710,12 @@ class DevNode:
             run = self._run()
             killed = _kill_namespace(run / "mnt", self.stop_timeout)
             self._processes = [p for p in self._processes if p.pid not in killed]
-            _remove_cgroups(killed)
+            _remove_cgroups(self.network.netns)
             _run(["umount", str(run / "mnt")], check=False)
             _run(["umount", str(run)], check=False)
+            shutil.rmtree(run, ignore_errors=True)
             with contextlib.suppress(OSError):
-                (run / "mnt").unlink(missing_ok=True)
-                run.rmdir()
+                _RUN_ROOT.rmdir()  # when no other node uses it
         for process in list(reversed(self._processes)):
             try:
                 _terminate(process, self.stop_timeout)
@@ -727,6 +735,13 @@ class DevNode:
         (self.directory / _STATE).unlink(missing_ok=True)
         if self._remove_directory:
             shutil.rmtree(self.directory, ignore_errors=True)
+        else:
+            for name in _OWNED:
+                path = self.directory / name
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         if errors:
             raise DevNodeError("; ".join(errors))
 
@@ -751,6 +766,11 @@ def _containerd_config(
             f"[{cri}]",
             f'  sandbox_image = "{PAUSE_IMAGE}"',
             "  netns_mounts_under_state_dir = true",
+            # Never ask runc for an oom_score_adj below containerd's own (0 here): lowering it
+            # needs CAP_SYS_RESOURCE, which some machines' bounding set lacks (this CI VM's does),
+            # and then runc's nsexec dies writing the sandbox's -998 ("can't get final child's
+            # PID from pipe: EOF"). Pods still get their QoS scores at or above 0.
+            "  restrict_oom_score_adj = true",
             f"[{cri}.cni]",
             f'  bin_dir = "{cni_bin}"',
             f'  conf_dir = "{cni_conf}"',
@@ -852,42 +872,37 @@ def _namespace_pids(namespace_file: Path) -> list[int]:
     return pids
 
 
-def _kill_namespace(namespace_file: Path, timeout: float) -> dict[int, list[str]]:
-    """SIGKILL every process in the node's mount namespace; their cgroups, by pid."""
-    killed: dict[int, list[str]] = {}
+def _kill_namespace(namespace_file: Path, timeout: float) -> list[int]:
+    """SIGKILL every process in the node's mount namespace (by pid); returns their pids."""
+    killed: list[int] = []
     deadline = time.monotonic() + timeout
     while pids := _namespace_pids(namespace_file):
         for pid in pids:
-            if pid not in killed:
-                with contextlib.suppress(OSError):
-                    killed[pid] = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+            if pid not in killed:
+                killed.append(pid)
         if time.monotonic() > deadline:
             raise DevNodeError(f"processes {pids} in the node's namespace survived SIGKILL")
         time.sleep(0.05)
-        for pid in pids:  # reap our own children (containerd, kubelet) so they leave /proc
+        for pid in pids:  # reap our own children (containerd) so they leave /proc
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
     return killed
 
 
-def _remove_cgroups(killed: dict[int, list[str]]) -> None:
-    """Remove the (now empty) cgroups the killed containers were in, deepest first.
+def _remove_cgroups(parent: str) -> None:
+    """Remove the node's cgroup subtree (`cgroupRoot`) in every hierarchy, deepest first.
 
-    Only cgroups under a `k8s.io` or `kubepods` parent: never the host's own."""
-    paths: set[Path] = set()
-    for lines in killed.values():
-        for line in lines:
-            _, controllers, path = line.split(":", 2)
-            if "/k8s.io/" not in path and "/kubepods" not in path:
-                continue
-            for controller in controllers.split(",") if controllers else ["unified"]:
-                name = controller.removeprefix("name=")
-                paths.add(Path("/sys/fs/cgroup", name) / path.lstrip("/"))
-    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            path.rmdir()
+    Only after its processes are gone; rmdir fails on a cgroup that still has any."""
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        root = hierarchy / parent
+        if not root.is_dir():
+            continue
+        found = [path for path, _, _ in os.walk(root)]
+        for path in sorted(found, key=lambda p: p.count("/"), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
 
 def _poll(condition: Callable[[], bool], deadline: float) -> bool:
@@ -955,7 +970,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     down = sub.add_parser("down", help="stop the node and remove its files (idempotent)")
     down.add_argument("--dir", required=True, type=Path)
     args = parser.parse_args(argv)
-    node = DevNode(Path(args.dir), detached=True, start_timeout=float(args.timeout))
+    timeout = float(getattr(args, "timeout", 300.0))
+    node = DevNode(Path(args.dir), detached=True, start_timeout=timeout)
     try:
         node.stop()  # leftovers of a crashed or earlier node
         if args.command == "down":
