@@ -50,7 +50,9 @@ import os
 import random
 import shutil
 import signal
+import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -69,7 +71,7 @@ __all__ = ["DevNode", "DevNodeError", "NodeBinaries", "main"]
 
 NODE_NAME = "hpo-node"
 POD_CIDR = "10.244.0.0/24"
-VETH_SUPERNET = ipaddress.ip_network("10.250.0.0/16")
+VETH_SUPERNET = ipaddress.IPv4Network("10.250.0.0/16")
 PAUSE_IMAGE = "localhost/hpo-operator/pause:dev"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 CRI_NAMESPACE = "k8s.io"  # containerd's namespace for CRI images and containers
@@ -90,7 +92,7 @@ _STATE = "node-state.json"
 _OWNED = (
     "cni", "cni-ipam", "cni-state", "containerd", "containerd.toml", "kubelet", "kubelet.yaml",
     "kube-proxy.yaml", "pod-logs", "sysctl", "containerd.log", "kubelet.log", "kube-proxy.log",
-    "kube-controller-manager.log", "kube-scheduler.log",
+    "kube-controller-manager.log", "kube-scheduler.log", "cluster-dns.log",
 )  # fmt: skip
 _RUN_ROOT = Path("/run/hpo-devnode")  # short: unix socket paths are limited to 107 bytes
 
@@ -347,6 +349,7 @@ class DevNode:
             self._save_state()
             with self.timings.step("controllers"):
                 self._start_controllers(binaries)
+                self._start_dns()
             with self.timings.step("mount-namespace"):
                 self._make_mount_namespace()
             self._save_state()
@@ -441,6 +444,19 @@ class DevNode:
             ],
         )
         self._spawn("kube-scheduler", [str(binaries.kube_scheduler), *common])
+
+    def _start_dns(self) -> None:
+        """The cluster DNS (hpo_operator.devdns) on the host's veth address, port 53."""
+        cluster = self._cluster()
+        self._spawn(
+            "cluster-dns",
+            [
+                sys.executable, "-m", "hpo_operator.devdns",
+                f"--listen={self._network().host_address}",
+                f"--server={cluster.server}",
+                f"--certs={cluster.certs_dir}",
+            ],
+        )  # fmt: skip
 
     def _make_mount_namespace(self) -> None:
         """A persistent private mount namespace at RUN/mnt, with kubelet's sysctls pinned."""
@@ -541,6 +557,7 @@ class DevNode:
                     "authorization": {"mode": "AlwaysAllow"},
                     "containerRuntimeEndpoint": f"unix://{self.containerd_socket}",
                     "clusterDomain": "cluster.local",
+                    "clusterDNS": [network.host_address],  # hpo_operator.devdns
                     "resolvConf": "",
                     "failSwapOn": False,
                     "protectKernelDefaults": False,  # the values are pinned in the mount ns
@@ -645,9 +662,24 @@ class DevNode:
                 "kube-controller-manager",
             ),
             ("kube-proxy's rules for the kubernetes Service", proxy_ready, "kube-proxy"),
+            ("the cluster DNS", self._dns_answers, "cluster-dns"),
         ):
             owner = next(p for p in self._processes if p.name == process)
             _wait_until(condition, owner, deadline, what=what, others=self._processes)
+
+    def _dns_answers(self) -> bool:
+        query = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0)
+        for label in ["kubernetes", "default", "svc", "cluster", "local"]:
+            query += bytes([len(label)]) + label.encode()
+        query += b"\0" + struct.pack("!HH", 1, 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1.0)
+            try:
+                sock.sendto(query, (self._network().host_address, 53))
+                reply = sock.recv(512)
+            except OSError:
+                return False
+        return len(reply) > 12 and struct.unpack("!H", reply[6:8])[0] == 1  # one answer
 
     def _spawn(self, name: str, argv: list[str]) -> _Process:
         log = self.directory / f"{name}.log"

@@ -5,6 +5,7 @@ to Completed against the emulator and stop one on delete."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -56,23 +57,26 @@ def test_helm_install_runs_the_operator(
 def check_recreate(
     kubectl: Kubectl, api: Any, helm: Helm, release: str, namespace: str, kubeconfig: list[str]
 ) -> None:
-    """An upgrade that changes the pod template: with Recreate, the old pod is deleted before
-    the new one is created (two operators never overlap). Seen in the pods' watch events."""
+    """An upgrade that changes the pod template: with Recreate, the old pod has stopped (terminal
+    phase, or gone) before the new one is created, so two operators never overlap. Seen in the
+    order of the pods' watch events."""
     from kubernetes import client, watch
 
-    events: list[tuple[str, str]] = []
+    events: list[tuple[str, str, str]] = []  # (type, pod, phase)
     start = client.CoreV1Api(api).list_namespaced_pod(namespace)
     old = {p.metadata.name for p in start.items}
     stream = watch.Watch()
 
     def follow() -> None:
-        for event in stream.stream(
-            client.CoreV1Api(api).list_namespaced_pod,
-            namespace,
-            resource_version=start.metadata.resource_version,
-            timeout_seconds=300,
-        ):
-            events.append((event["type"], event["object"].metadata.name))
+        with contextlib.suppress(Exception):  # the stream ends when the test stops it
+            for event in stream.stream(
+                client.CoreV1Api(api).list_namespaced_pod,
+                namespace,
+                resource_version=start.metadata.resource_version,
+                timeout_seconds=300,
+            ):
+                pod = event["object"]
+                events.append((event["type"], pod.metadata.name, pod.status.phase))
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
@@ -82,17 +86,21 @@ def check_recreate(
     kubectl.wait_for_condition(f"deployment/{fullname}", "Available", "-n", namespace)
 
     def new_pod_ready() -> str:
-        added = [name for kind, name in events if kind == "ADDED" and name not in old]
+        added = [name for kind, name, _ in events if kind == "ADDED" and name not in old]
         assert added, events
         return added[0]
 
     new = eventually(new_pod_ready, 180)
     wait_deployment_ready(kubectl, namespace, fullname)
     stream.stop()
-    deleted_at = next(i for i, (kind, name) in enumerate(events) if kind == "DELETED"
-                      and name in old)  # fmt: skip
-    added_at = next(i for i, (kind, name) in enumerate(events) if kind == "ADDED" and name == new)
-    assert deleted_at < added_at, events
+    stopped_at = next(
+        i for i, (kind, name, phase) in enumerate(events)
+        if name in old and (kind == "DELETED" or phase in ("Succeeded", "Failed"))
+    )  # fmt: skip
+    added_at = next(
+        i for i, (kind, name, _) in enumerate(events) if kind == "ADDED" and name == new
+    )
+    assert stopped_at < added_at, events
 
 
 @pytest.fixture
