@@ -734,13 +734,15 @@ class DevNode:
         errors: list[str] = []
         # The node's daemons first (kubelet would restart what dies), then everything left in the
         # mount namespace: containerd, its shims and the containers.
-        for name in ("kube-proxy", "kubelet"):
-            for process in [p for p in self._processes if p.name == name]:
-                _terminate(process, self.stop_timeout)
-                self._processes.remove(process)
+        with self.timings.step("stop-kubelet+kube-proxy"):
+            for name in ("kube-proxy", "kubelet"):
+                for process in [p for p in self._processes if p.name == name]:
+                    _terminate(process, self.stop_timeout)
+                    self._processes.remove(process)
         if self.network is not None:
             run = self._run()
-            killed = _kill_namespace(run / "mnt", self.stop_timeout)
+            with self.timings.step("stop-containers"):
+                killed = _kill_namespace(run / "mnt", self.stop_timeout)
             self._processes = [p for p in self._processes if p.pid not in killed]
             _remove_cgroups(self.network.netns)
             _run(["umount", str(run / "mnt")], check=False)
@@ -750,13 +752,15 @@ class DevNode:
                 _RUN_ROOT.rmdir()  # when no other node uses it
         for process in list(reversed(self._processes)):
             try:
-                _terminate(process, self.stop_timeout)
+                with self.timings.step(f"stop-{process.name}"):
+                    _terminate(process, self.stop_timeout)
             except DevNodeError as error:
                 errors.append(str(error))
         self._processes = []
         if self.cluster is not None:
             try:
-                self.cluster.stop()
+                with self.timings.step("stop-apiserver"):
+                    self.cluster.stop()
             except DevClusterError as error:
                 errors.append(str(error))
             self.cluster = None

@@ -72,7 +72,8 @@ def node() -> Iterator[DevNode]:
     finally:
         began = time.monotonic()
         node.stop()
-        _timing("node stop", time.monotonic() - began)
+        stops = {k: v for k, v in node.timings.seconds.items() if k.startswith("stop-")}
+        _timing(f"node stop {stops}", time.monotonic() - began)
 
 
 @pytest.fixture(scope="session")

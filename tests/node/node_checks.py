@@ -24,7 +24,6 @@ JOBS = "hyperparametertuningjobs.sagemaker.services.k8s.aws"
 FAKE_CREDENTIALS = [
     {"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
     {"name": "AWS_SECRET_ACCESS_KEY", "value": "emulator"},
-    {"name": "AWS_EC2_METADATA_DISABLED", "value": "true"},
 ]
 # TEMPORARY: kopf's getpass.getuser() fails under UID 65532 (no passwd entry) until the operator
 # passes kopf an explicit identity; drop this once that fix lands.

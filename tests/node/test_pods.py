@@ -22,6 +22,7 @@ def test_a_pod_runs_and_its_readiness_probe_passes(
         "kind": "Pod",
         "metadata": {"name": "web"},
         "spec": {
+            "terminationGracePeriodSeconds": 1,  # http.server as PID 1 ignores SIGTERM
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 65532,
