@@ -9,11 +9,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLUSTER_DIR ?= $(CURDIR)/.cluster
+NODE_DIR ?= $(CURDIR)/.node
 TOOLS_ENV := $(CURDIR)/.cache/tools.env
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint typecheck test unit e2e cluster-up cluster-down kind-up kind-down \
-        demo crds manifests bench chaos image docker-up emulator lock audit policy clean
+.PHONY: help venv tools lint typecheck test unit e2e cluster-up cluster-down node-up node-down \
+        kind-up kind-down demo crds manifests bench chaos image docker-up emulator lock audit policy \
+        clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,12 +27,13 @@ $(STAMP): pyproject.toml requirements/lock.txt
 
 venv: $(STAMP) ## Create or update .venv from the lock file
 
-$(TOOLS_ENV): hack/build-tools.sh hack/envtest/go.mod hack/helm/go.mod hack/argocd-health/go.mod \
-              hack/argocd-health/go.sum hack/argocd-health/main.go
+$(TOOLS_ENV): hack/build-tools.sh hack/build-node.sh hack/envtest/go.mod hack/helm/go.mod \
+              hack/argocd-health/go.mod hack/argocd-health/go.sum hack/argocd-health/main.go \
+              hack/node/pause/main.go hack/node/oci_image.py
 	@mkdir -p $(dir $@)
-	@hack/build-tools.sh --print-env > $@.tmp && mv $@.tmp $@
+	@{ hack/build-tools.sh --print-env && hack/build-node.sh --print-env; } > $@.tmp && mv $@.tmp $@
 
-tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl, helm and argocd-health from Go modules
+tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl, helm, argocd-health, node binaries
 	@cat $(TOOLS_ENV)
 
 lint: $(STAMP) ## ruff check + ruff format --check
@@ -44,13 +47,19 @@ test: lint typecheck $(TOOLS_ENV) ## Lint, types and every test tier
 	set -a; source $(TOOLS_ENV); set +a; $(BIN)/pytest $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Pure unit tests only (no API server)
-	$(BIN)/pytest -m "not e2e and not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e and not cluster and not node" $(PYTEST_ARGS)
 
 cluster-up: $(STAMP) $(TOOLS_ENV) ## Start the local kube-apiserver + etcd; prints the kubeconfig path
 	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devcluster up --dir $(CLUSTER_DIR)
 
 cluster-down: $(STAMP) ## Stop the local API server and remove its data
 	@$(BIN)/python -m hpo_operator.devcluster down --dir $(CLUSTER_DIR)
+
+node-up: $(STAMP) $(TOOLS_ENV) ## Start an API server + a node that runs pods (root); prints the kubeconfig
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devnode up --dir $(NODE_DIR)
+
+node-down: $(STAMP) ## Stop the node and its API server, remove their files
+	@$(BIN)/python -m hpo_operator.devnode down --dir $(NODE_DIR)
 
 kind-up: ## For users with Docker: a kind cluster with the CRDs installed
 	kind create cluster --name hpo-operator
@@ -103,4 +112,4 @@ policy: $(TOOLS_ENV) ## kube-score policy scan of the rendered chart (builds kub
 	@set -a; source $(TOOLS_ENV); set +a; hack/policy-scan.sh
 
 clean: ## Remove the venv and local state (cached binaries stay in ~/.cache/hpo-operator)
-	rm -rf $(VENV) .cache .cluster dist
+	rm -rf $(VENV) .cache .cluster .node dist
