@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLUSTER_DIR ?= $(CURDIR)/.cluster
 NODE_DIR ?= $(CURDIR)/.node
+NODE_IMAGES ?=  # image archives (`docker save` output) for make node-up to import
 TOOLS_ENV := $(CURDIR)/.cache/tools.env
 PYTEST_ARGS ?=
 
@@ -56,7 +57,8 @@ cluster-down: $(STAMP) ## Stop the local API server and remove its data
 	@$(BIN)/python -m hpo_operator.devcluster down --dir $(CLUSTER_DIR)
 
 node-up: $(STAMP) $(TOOLS_ENV) ## Start an API server + a node that runs pods (root); prints the kubeconfig
-	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devnode up --dir $(NODE_DIR)
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devnode up --dir $(NODE_DIR) \
+	  $(foreach i,$(NODE_IMAGES),--image $(i))
 
 node-down: $(STAMP) ## Stop the node and its API server, remove their files
 	@$(BIN)/python -m hpo_operator.devnode down --dir $(NODE_DIR)

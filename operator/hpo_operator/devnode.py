@@ -330,6 +330,7 @@ class DevNode:
         if self._processes:
             raise DevNodeError(f"the node in {self.directory} is already started")
         binaries = self._binaries or NodeBinaries.from_env()
+        self.timings = _Timings()
         began = time.monotonic()
         deadline = began + self.start_timeout
         self.directory.mkdir(parents=True, exist_ok=True)
