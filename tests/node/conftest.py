@@ -2,8 +2,9 @@
 pods through containerd), the operator image imported into it, and an emulator pods can reach.
 
 The image is an input: `HPO_NODE_IMAGE_TAR` (a `docker save` archive) or `HPO_NODE_IMAGE` (an
-image in the local Docker, saved here); else `hack/node/test-image.sh` builds `hpo-operator:test`
-once (Docker's cache makes later runs fast).
+image in the local Docker, saved here); else it is built as the container tier builds it
+(`ship.container.build_image`: `make image` on hack/base-image.sh's base, the same tag, so one
+session builds it once and Docker's cache makes later sessions fast).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ from hpo_operator.devnode import DevNode, DevNodeError, NodeBinaries, cannot_run
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 from ship.chart import REPO, Helm
+from ship.container import build_image
 from support.kube import Kubectl, unique_name
 from support.tools import tool
 
 BUILD_NODE = REPO / "hack" / "build-node.sh"
-TEST_IMAGE = REPO / "hack" / "node" / "test-image.sh"
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 def _node_env() -> dict[str, str]:
@@ -135,11 +138,8 @@ def operator_image(node: DevNode, tmp_path_factory: pytest.TempPathFactory) -> s
     else:
         image = os.environ.get("HPO_NODE_IMAGE")
         if not image:
-            result = subprocess.run(
-                [str(TEST_IMAGE)], capture_output=True, text=True, check=False, timeout=3600
-            )
-            assert result.returncode == 0, f"{TEST_IMAGE} failed:\n{result.stderr[-4000:]}"
-            image = result.stdout.strip().splitlines()[-1]
+            image = f"hpo-operator:{VERSION}"
+            build_image(image)
         archive = tmp_path_factory.mktemp("image") / "operator.tar"
         with archive.open("wb") as out:
             subprocess.run(["docker", "save", image], stdout=out, check=True, timeout=600)

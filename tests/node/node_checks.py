@@ -25,9 +25,6 @@ FAKE_CREDENTIALS = [
     {"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
     {"name": "AWS_SECRET_ACCESS_KEY", "value": "emulator"},
 ]
-# TEMPORARY: kopf's getpass.getuser() fails under UID 65532 (no passwd entry) until the operator
-# passes kopf an explicit identity; drop this once that fix lands.
-USER_WORKAROUND = [{"name": "USER", "value": "hpo-operator"}]
 
 
 def operator_values(image: str, emulator: RunningEmulator) -> dict[str, Any]:
@@ -38,7 +35,7 @@ def operator_values(image: str, emulator: RunningEmulator) -> dict[str, Any]:
         "aws": {"region": "us-west-2", "endpointUrl": emulator.url},
         "pollInterval": 1,
         "log": {"format": "text"},
-        "extraEnv": FAKE_CREDENTIALS + USER_WORKAROUND,
+        "extraEnv": FAKE_CREDENTIALS,
     }
 
 
