@@ -393,6 +393,22 @@ class DevNode:
             raise DevNodeError(f"ctr {' '.join(args)} failed: {result.stderr.decode().strip()}")
         return result.stdout.decode()
 
+    def container_ids(self) -> list[str]:
+        """Every container this node's containerd has run and not yet removed."""
+        return _container_ids(self._run() / "containerd")
+
+    @staticmethod
+    def leftovers(containers: Iterable[str], network: NodeNetwork) -> list[str]:
+        """What of a stopped node is still on the host (expected: nothing), for tests."""
+        found = [f"cgroup {path}" for path in _container_cgroups(containers)]
+        if network.path.exists():
+            found.append(f"network namespace {network.path}")
+        if Path("/sys/class/net", network.host_interface).exists():
+            found.append(f"veth {network.host_interface}")
+        if (_RUN_ROOT / network.netns).exists():
+            found.append(f"run folder {_RUN_ROOT / network.netns}")
+        return found
+
     def logs(self) -> dict[str, Path]:
         """Each daemon's log file, by name."""
         return {p.name: p.log for p in self._processes}
@@ -543,8 +559,6 @@ class DevNode:
                     # parent, and nothing is enforced at the node level (a test node).
                     "cgroupsPerQOS": False,
                     "enforceNodeAllocatable": [],
-                    # Then this is the pods' cgroup parent: one subtree per node, removed on stop.
-                    "cgroupRoot": f"/{network.netns}",
                     "address": network.node_address,
                     "port": 10250,
                     "readOnlyPort": 0,
@@ -743,9 +757,14 @@ class DevNode:
         if self.network is not None:
             run = self._run()
             with self.timings.step("stop-containers"):
+                # Containers have mount namespaces of their own: find them by their cgroups
+                # (containerd's own task folders name them), then containerd and its shims.
+                containers = _container_ids(run / "containerd")
+                _kill_cgroups(containers, self.stop_timeout)
                 killed = _kill_namespace(run / "mnt", self.stop_timeout)
+                _kill_cgroups(containers, self.stop_timeout)  # any started meanwhile
             self._processes = [p for p in self._processes if p.pid not in killed]
-            _remove_cgroups(self.network.netns)
+            _remove_cgroups(containers)
             _run(["umount", str(run / "mnt")], check=False)
             _run(["umount", str(run)], check=False)
             shutil.rmtree(run, ignore_errors=True)
@@ -928,18 +947,50 @@ def _kill_namespace(namespace_file: Path, timeout: float) -> list[int]:
     return killed
 
 
-def _remove_cgroups(parent: str) -> None:
-    """Remove the node's cgroup subtree (`cgroupRoot`) in every hierarchy, deepest first.
+def _container_ids(state: Path) -> list[str]:
+    """The ids of every container this node's containerd ran (its v2 task folders)."""
+    tasks = state / "io.containerd.runtime.v2.task" / CRI_NAMESPACE
+    try:
+        return sorted(entry.name for entry in tasks.iterdir() if entry.is_dir())
+    except OSError:
+        return []
 
-    Only after its processes are gone; rmdir fails on a cgroup that still has any."""
+
+def _container_cgroups(ids: Iterable[str]) -> list[Path]:
+    """Their cgroups in every hierarchy: containerd's CRI puts each at /k8s.io/<id> (cgroupfs)."""
+    found = []
     for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        root = hierarchy / parent
-        if not root.is_dir():
-            continue
-        found = [path for path, _, _ in os.walk(root)]
-        for path in sorted(found, key=lambda p: p.count("/"), reverse=True):
+        for ident in ids:
+            path = hierarchy / CRI_NAMESPACE / ident
+            if path.is_dir():
+                found.append(path)
+    return found
+
+
+def _kill_cgroups(ids: Sequence[str], timeout: float) -> None:
+    """SIGKILL every process in these containers' cgroups until none is left."""
+    deadline = time.monotonic() + timeout
+    cgroups = _container_cgroups(ids)
+    while True:
+        pids: set[int] = set()
+        for cgroup in cgroups:
             with contextlib.suppress(OSError):
-                os.rmdir(path)
+                pids.update(int(x) for x in (cgroup / "cgroup.procs").read_text().split())
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise DevNodeError(f"container processes {sorted(pids)} survived SIGKILL")
+        time.sleep(0.05)
+
+
+def _remove_cgroups(ids: Sequence[str]) -> None:
+    """Remove the containers' (now empty) cgroups; rmdir fails on one that still has processes."""
+    for path in _container_cgroups(ids):
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def _poll(condition: Callable[[], bool], deadline: float) -> bool:

@@ -60,6 +60,7 @@ def node() -> Iterator[DevNode]:
         if os.environ.get("HPO_REQUIRE_NODE"):
             pytest.fail(reason)
         pytest.skip(reason)
+    host_before = _host_network()
     env = _node_env()
     binaries = NodeBinaries.from_env(env["HPO_NODE_BIN"], env["HPO_PAUSE_IMAGE_TAR"])
     cluster_binaries = Binaries.from_assets(tool("KUBEBUILDER_ASSETS"))
@@ -70,13 +71,31 @@ def node() -> Iterator[DevNode]:
         node.stop()
         raise
     _timing(f"node start {node.timings.seconds}", node.start_seconds or 0.0)
+    network = node.network
     try:
         yield node
     finally:
         began = time.monotonic()
+        containers = node.container_ids()
         node.stop()
         stops = {k: v for k, v in node.timings.seconds.items() if k.startswith("stop-")}
         _timing(f"node stop {stops}", time.monotonic() - began)
+    # The host is as it was: no container, namespace, veth, route or iptables rule left behind.
+    assert network is not None
+    assert not DevNode.leftovers(containers, network), DevNode.leftovers(containers, network)
+    assert _host_network() == host_before
+
+
+def _run(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def _host_network() -> tuple[str, str]:
+    """The host's routes and iptables rules (without packet counters)."""
+    rules = "\n".join(
+        line for line in _run(["iptables-save"]).splitlines() if not line.startswith(("#", ":"))
+    )
+    return _run(["ip", "route"]), rules
 
 
 @pytest.fixture(scope="session")
