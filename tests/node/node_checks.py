@@ -136,3 +136,7 @@ def run_jobs(
     job_name = long["spec"]["hyperParameterTuningJobName"]
     job = emulator.store.jobs[job_name.lower()]
     assert job.status(emulator.emulator.clock()) == "Stopped"
+    # The kubelet's liveness probe passed all along: the container never restarted.
+    pod = kubectl.json("get", "pod", operator_pod, "-n", namespace)
+    restarts = [c["restartCount"] for c in pod["status"]["containerStatuses"]]
+    assert restarts == [0], pod["status"]["containerStatuses"]
