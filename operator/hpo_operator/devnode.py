@@ -67,7 +67,7 @@ from typing import Any, Self
 
 from hpo_operator.devcluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
 
-__all__ = ["DevNode", "DevNodeError", "NodeBinaries", "main"]
+__all__ = ["DevNode", "DevNodeError", "NodeBinaries", "NodeNetwork", "cannot_run_pods", "main"]
 
 NODE_NAME = "hpo-node"
 POD_CIDR = "10.244.0.0/24"
