@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import ipaddress
 import json
 import os
@@ -63,7 +64,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from hpo_operator.devcluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
 
@@ -282,6 +283,7 @@ class DevNode:
         self.cluster: DevCluster | None = None
         self._processes: list[_Process] = []
         self._run_dir: Path | None = None
+        self._lock: IO[str] | None = None
         self.timings = _Timings()
         self.start_seconds: float | None = None
 
@@ -336,7 +338,9 @@ class DevNode:
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
             with self.timings.step("network"):
+                sweep_stale_nodes(self.stop_timeout)
                 self.network = NodeNetwork.create()
+                self._claim_run_dir()
             self._save_state()
             with self.timings.step("apiserver"):
                 self.cluster = DevCluster(
@@ -474,6 +478,26 @@ class DevNode:
                 f"--certs={cluster.certs_dir}",
             ],
         )  # fmt: skip
+
+    def _claim_run_dir(self) -> None:
+        """RUN/owner.lock, locked while this process lives; then RUN/network.json.
+
+        Why: a test run killed hard takes its kubelet and containerd with it (parent-death
+        signal), but not the shims, the containers, the namespaces or the veth. The next node's
+        `sweep_stale_nodes` finds such a folder by its unlocked lock and cleans it up. A detached
+        node (the CLI's) is marked so and never swept: `down` ends it.
+        """
+        run = self._run()
+        run.mkdir(parents=True, exist_ok=True)
+        self._lock = (run / "owner.lock").open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        claim = {
+            "network": self._network().__dict__,
+            "directory": str(self.directory),
+            "remove_directory": self._remove_directory,
+            "detached": self.detached,
+        }
+        (run / "network.json").write_text(json.dumps(claim))
 
     def _make_mount_namespace(self) -> None:
         """A persistent private mount namespace at RUN/mnt, with kubelet's sysctls pinned."""
@@ -754,22 +778,13 @@ class DevNode:
                 for process in [p for p in self._processes if p.name == name]:
                     _terminate(process, self.stop_timeout)
                     self._processes.remove(process)
+        if self._lock is not None:  # an open file would keep the run folder's mount busy
+            self._lock.close()
+            self._lock = None
         if self.network is not None:
-            run = self._run()
             with self.timings.step("stop-containers"):
-                # Containers have mount namespaces of their own: find them by their cgroups
-                # (containerd's own task folders name them), then containerd and its shims.
-                containers = _container_ids(run / "containerd")
-                _kill_cgroups(containers, self.stop_timeout)
-                killed = _kill_namespace(run / "mnt", self.stop_timeout)
-                _kill_cgroups(containers, self.stop_timeout)  # any started meanwhile
+                killed = _clean_run_dir(self._run(), self.stop_timeout)
             self._processes = [p for p in self._processes if p.pid not in killed]
-            _remove_cgroups(containers)
-            _run(["umount", str(run / "mnt")], check=False)
-            _run(["umount", str(run)], check=False)
-            shutil.rmtree(run, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                _RUN_ROOT.rmdir()  # when no other node uses it
         for process in list(reversed(self._processes)):
             try:
                 with self.timings.step(f"stop-{process.name}"):
@@ -945,6 +960,51 @@ def _kill_namespace(namespace_file: Path, timeout: float) -> list[int]:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
     return killed
+
+
+def _clean_run_dir(run: Path, timeout: float) -> list[int]:
+    """Kill what runs in a node's namespaces and remove its run folder; returns the killed pids.
+
+    Containers have mount namespaces of their own: they are found by their cgroups (containerd's
+    task folders name them); containerd and its shims by the node's mount namespace."""
+    containers = _container_ids(run / "containerd")
+    _kill_cgroups(containers, timeout)
+    killed = _kill_namespace(run / "mnt", timeout)
+    _kill_cgroups(containers, timeout)  # any started meanwhile
+    _remove_cgroups(containers)
+    _run(["umount", str(run / "mnt")], check=False)
+    _run(["umount", str(run)], check=False)
+    shutil.rmtree(run, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        _RUN_ROOT.rmdir()  # when no other node uses it
+    return killed
+
+
+def sweep_stale_nodes(timeout: float = 20.0) -> list[str]:
+    """Clean up after nodes whose owner died without stopping them; returns their names.
+
+    A node is stale when its run folder's `owner.lock` is not locked (the owning process is gone)
+    and it is not a detached (CLI) node."""
+    swept = []
+    folders = sorted(_RUN_ROOT.iterdir()) if _RUN_ROOT.is_dir() else []
+    for run in folders:
+        try:
+            claim = json.loads((run / "network.json").read_text())
+        except (OSError, ValueError):
+            continue  # being set up, or not ours
+        if claim.get("detached"):
+            continue
+        with (run / "owner.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its owner is alive
+        _clean_run_dir(run, timeout)  # the lock closed first: it would keep the mount busy
+        NodeNetwork(**claim["network"]).delete()
+        if claim.get("remove_directory"):
+            shutil.rmtree(claim["directory"], ignore_errors=True)
+        swept.append(run.name)
+    return swept
 
 
 def _container_ids(state: Path) -> list[str]:

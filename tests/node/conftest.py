@@ -104,6 +104,11 @@ def node_kubectl(node: DevNode) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
+def node_kubectl_binary() -> str:
+    return tool("KUBECTL")
+
+
+@pytest.fixture(scope="session")
 def node_helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
     return Helm(binary=Path(tool("HELM")), home=tmp_path_factory.mktemp("node-helm-home"))
 
