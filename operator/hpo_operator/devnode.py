@@ -72,6 +72,7 @@ __all__ = ["DevNode", "DevNodeError", "NodeBinaries", "NodeNetwork", "cannot_run
 
 NODE_NAME = "hpo-node"
 POD_CIDR = "10.244.0.0/24"
+CLUSTER_DNS_IP = "10.0.0.10"  # in devcluster.SERVICE_CIDR
 VETH_SUPERNET = ipaddress.IPv4Network("10.250.0.0/16")
 PAUSE_IMAGE = "localhost/hpo-operator/pause:dev"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
@@ -355,6 +356,7 @@ class DevNode:
             with self.timings.step("controllers"):
                 self._start_controllers(binaries)
                 self._start_dns()
+                self._publish_dns()
             with self.timings.step("mount-namespace"):
                 self._make_mount_namespace()
             self._save_state()
@@ -596,7 +598,7 @@ class DevNode:
                     "authorization": {"mode": "AlwaysAllow"},
                     "containerRuntimeEndpoint": f"unix://{self.containerd_socket}",
                     "clusterDomain": "cluster.local",
-                    "clusterDNS": [network.host_address],  # hpo_operator.devdns
+                    "clusterDNS": [CLUSTER_DNS_IP],  # kube-dns → hpo_operator.devdns
                     "resolvConf": "",
                     "failSwapOn": False,
                     "protectKernelDefaults": False,  # the values are pinned in the mount ns
@@ -662,23 +664,63 @@ class DevNode:
         )
         self._spawn("kube-proxy", self._in_node([str(binaries.kube_proxy), f"--config={config}"]))
 
-    def _wait_ready(self, deadline: float) -> None:
-        """The node Ready, the default ServiceAccount made, kube-proxy's rules for `kubernetes`."""
+    def _api(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """GET (or POST `body` to) the API server as admin; the parsed answer, None on error."""
         cluster = self._cluster()
         context = ssl.create_default_context(cafile=str(cluster.certs_dir / "ca.crt"))
         context.load_cert_chain(
             str(cluster.certs_dir / "admin.crt"), str(cluster.certs_dir / "admin.key")
         )
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
+        request = urllib.request.Request(f"{cluster.server}{path}")
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+        try:
+            with opener.open(request, timeout=5.0) as response:
+                return json.loads(response.read())
+        except (OSError, ValueError, urllib.error.URLError):
+            return None
 
-        def get(path: str) -> Any:
-            opener = urllib.request.build_opener(
-                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-            )
-            try:
-                with opener.open(f"{cluster.server}{path}", timeout=5.0) as response:
-                    return json.loads(response.read())
-            except (OSError, ValueError, urllib.error.URLError):
-                return None
+    def _publish_dns(self) -> None:
+        """The `kube-dns` Service (CLUSTER_DNS_IP, as kubeadm's), its endpoint the DNS process on
+        the veth: pods' queries go through kube-proxy like in any cluster."""
+        host = self._network().host_address
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns"}},
+            "spec": {
+                "clusterIP": CLUSTER_DNS_IP,
+                "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53}],
+            },
+        }
+        endpoints = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kube-dns-devdns",
+                "labels": {
+                    "kubernetes.io/service-name": "kube-dns",
+                    "endpointslice.kubernetes.io/managed-by": "devnode.hpo-operator",
+                },
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+            "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}],
+        }
+        for path, body in (
+            ("/api/v1/namespaces/kube-system/services", service),
+            ("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", endpoints),
+        ):
+            if self._api(path, body) is None:
+                raise DevNodeError(f"could not create {body['kind']} kube-system/kube-dns")
+
+    def _wait_ready(self, deadline: float) -> None:
+        """The node Ready, the default ServiceAccount made, kube-proxy's rules for `kubernetes`."""
+        get = self._api
 
         def node_ready() -> bool:
             node = get(f"/api/v1/nodes/{NODE_NAME}")
@@ -691,7 +733,7 @@ class DevNode:
                  "KUBE-SERVICES"],
                 check=False,
             ).stdout  # fmt: skip
-            return "default/kubernetes:https" in rules
+            return "default/kubernetes:https" in rules and "kube-system/kube-dns:dns" in rules
 
         for what, condition, process in (
             (f"node {NODE_NAME} to be Ready", node_ready, "kubelet"),

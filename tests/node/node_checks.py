@@ -64,10 +64,11 @@ def _describe(kubectl: Kubectl, namespace: str) -> str:
 
 def check_pod_runtime(kubectl: Kubectl, namespace: str, pod: dict[str, Any]) -> None:
     """Inside the running container: UID, fsGroup, a writable /tmp (the emptyDir, on a read-only
-    root), the projected token, and the API server found the in-cluster way."""
+    root), the projected token, and the API server found the in-cluster ways (the Service's
+    environment variables, and `kubernetes.default.svc` through the cluster DNS)."""
     name = pod["metadata"]["name"]
     script = (
-        "import json, os, pathlib\n"
+        "import json, os, pathlib, socket\n"
         "pathlib.Path('/tmp/probe').write_text('x')\n"
         "try:\n"
         "    open('/etc/probe', 'w')\n"
@@ -77,7 +78,8 @@ def check_pod_runtime(kubectl: Kubectl, namespace: str, pod: dict[str, Any]) -> 
         "sa = pathlib.Path('/var/run/secrets/kubernetes.io/serviceaccount')\n"
         "print(json.dumps({'uid': os.getuid(), 'groups': os.getgroups(), 'root_ro': ro,\n"
         "    'tmp_gid': os.stat('/tmp').st_gid, 'host': os.environ['KUBERNETES_SERVICE_HOST'],\n"
-        "    'token': (sa / 'token').read_text().count('.'), 'ca': (sa / 'ca.crt').exists()}))\n"
+        "    'token': (sa / 'token').read_text().count('.'), 'ca': (sa / 'ca.crt').exists(),\n"
+        "    'dns': socket.gethostbyname('kubernetes.default.svc')}))\n"
     )
     out = kubectl("exec", name, "-n", namespace, "--", "python3", "-c", script).stdout
     seen = json.loads(out)
@@ -85,6 +87,7 @@ def check_pod_runtime(kubectl: Kubectl, namespace: str, pod: dict[str, Any]) -> 
     assert seen["tmp_gid"] == 65532, seen  # fsGroup applied to the emptyDir
     assert seen["root_ro"], seen
     assert seen["host"] == KUBERNETES_SERVICE_IP, seen  # the `kubernetes` Service, via kube-proxy
+    assert seen["dns"] == KUBERNETES_SERVICE_IP, seen  # and its name, via the kube-dns Service
     assert seen["token"] == 2 and seen["ca"], seen  # a JWT: the projected ServiceAccount token
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert any(name.startswith("kube-api-access-") and "projected" in v
