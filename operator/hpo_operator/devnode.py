@@ -648,6 +648,7 @@ class DevNode:
                     "bindAddress": self._network().node_address,
                     "clusterCIDR": POD_CIDR,
                     "detectLocalMode": "ClusterCIDR",
+                    "nodePortAddresses": ["primary"],  # the node's InternalIP only
                     "healthzBindAddress": "127.0.0.1:10256",
                     "metricsBindAddress": "127.0.0.1:10249",
                     # conntrack's table size is global to the host: leave it (and the timeouts)
