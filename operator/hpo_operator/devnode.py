@@ -7,6 +7,7 @@ ServiceAccount token, the in-cluster route to the API server through the `kubern
 
 - kube-controller-manager and kube-scheduler (ServiceAccounts, `kube-root-ca.crt`, ReplicaSets,
   garbage collection, scheduling), on the host, talking to the API server like any client;
+- a cluster DNS for Services (`hpo_operator.devdns`) behind a `kube-dns` Service, as kubeadm's;
 - containerd (CRI, runc, the CNI bridge plugin), kubelet and kube-proxy (iptables mode), all inside
   one network namespace and one private mount namespace made here.
 
@@ -19,8 +20,12 @@ Isolation, so the host is left as it was:
   never appear on the host. In it, the kernel tunables the kubelet insists on (vm.overcommit_memory,
   kernel.panic, ...) are read-only files holding the values it wants, so it never writes the host's
   sysctls.
-- Processes: stopping kills every process in that mount namespace (containerd, shims, containers),
-  by pid, then removes the namespaces and the node's cgroups.
+- Processes: stopping kills, by pid, the containers (found by their cgroups: they have mount
+  namespaces of their own) and every process in the node's mount namespace (containerd, shims),
+  then removes the containers' cgroups and the namespaces. A node whose owner was killed is swept
+  by the next node's start (`sweep_stale_nodes`).
+- Kernel: where the capability bounding set lacks CAP_SYS_RESOURCE (this project's CI VM),
+  containerd runs with `restrict_oom_score_adj`, see `_containerd_config`.
 
 Needs root, Linux, and on PATH: containerd, runc, ip, iptables, mount, unshare, nsenter, plus the
 CNI plugins in /usr/lib/cni (Debian's containernetworking-plugins). The Kubernetes binaries come
