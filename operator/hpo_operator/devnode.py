@@ -552,6 +552,7 @@ class DevNode:
             _containerd_config(
                 root=root, state=run / "containerd", socket=self.containerd_socket,
                 cni_bin=binaries.cni_bin_dir, cni_conf=cni_conf,
+                restrict_oom=not _has_capability(_CAP_SYS_RESOURCE),
             )
         )  # fmt: skip
         process = self._spawn(
@@ -869,7 +870,13 @@ class DevNode:
 
 
 def _containerd_config(
-    *, root: Path, state: Path, socket: Path, cni_bin: Path, cni_conf: Path
+    *,
+    root: Path,
+    state: Path,
+    socket: Path,
+    cni_bin: Path,
+    cni_conf: Path,
+    restrict_oom: bool,
 ) -> str:
     """containerd 1.6's config (version 2): its own root, state and socket; CRI on runc."""
     cri = 'plugins."io.containerd.grpc.v1.cri"'
@@ -885,11 +892,11 @@ def _containerd_config(
             f"[{cri}]",
             f'  sandbox_image = "{PAUSE_IMAGE}"',
             "  netns_mounts_under_state_dir = true",
-            # Never ask runc for an oom_score_adj below containerd's own (0 here): lowering it
-            # needs CAP_SYS_RESOURCE, which some machines' bounding set lacks (this CI VM's does),
-            # and then runc's nsexec dies writing the sandbox's -998 ("can't get final child's
-            # PID from pipe: EOF"). Pods still get their QoS scores at or above 0.
-            "  restrict_oom_score_adj = true",
+            # Without CAP_SYS_RESOURCE (absent from this CI VM's bounding set) no process may
+            # lower an oom_score_adj, and runc's nsexec dies writing the sandbox's -998 ("can't
+            # get final child's PID from pipe: EOF"). Then containerd clamps every score at its
+            # own (0): pods keep their QoS scores at or above 0.
+            f"  restrict_oom_score_adj = {'true' if restrict_oom else 'false'}",
             f"[{cri}.cni]",
             f'  bin_dir = "{cni_bin}"',
             f'  conf_dir = "{cni_conf}"',
@@ -928,6 +935,17 @@ def _cni_config(ipam_dir: Path) -> dict[str, Any]:
 
 
 # -- processes ----------------------------------------------------------------------------------
+
+
+_CAP_SYS_RESOURCE = 24
+
+
+def _has_capability(number: int) -> bool:
+    """Is the capability in this process's bounding set (so a child running as root has it)?"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return bool(int(line.split()[1], 16) >> number & 1)
+    return False
 
 
 def _run(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
