@@ -50,6 +50,7 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -412,6 +413,9 @@ class DevNode:
     def leftovers(containers: Iterable[str], network: NodeNetwork) -> list[str]:
         """What of a stopped node is still on the host (expected: nothing), for tests."""
         found = [f"cgroup {path}" for path in _container_cgroups(containers)]
+        run = _RUN_ROOT / network.netns
+        found += [f"shim socket {path}" for ident in containers
+                  if (path := _shim_socket(run / "containerd.sock", ident)).exists()]  # fmt: skip
         if network.path.exists():
             found.append(f"network namespace {network.path}")
         if Path("/sys/class/net", network.host_interface).exists():
@@ -1038,6 +1042,8 @@ def _clean_run_dir(run: Path, timeout: float) -> list[int]:
     killed = _kill_namespace(run / "mnt", timeout)
     _kill_cgroups(containers, timeout)  # any started meanwhile
     _remove_cgroups(containers)
+    for ident in containers:  # a killed shim leaves its socket behind
+        _shim_socket(run / "containerd.sock", ident).unlink(missing_ok=True)
     _run(["umount", str(run / "mnt")], check=False)
     _run(["umount", str(run)], check=False)
     shutil.rmtree(run, ignore_errors=True)
@@ -1071,6 +1077,14 @@ def sweep_stale_nodes(timeout: float = 20.0) -> list[str]:
             shutil.rmtree(claim["directory"], ignore_errors=True)
         swept.append(run.name)
     return swept
+
+
+def _shim_socket(containerd: Path, ident: str) -> Path:
+    """Where containerd 1.6's runc v2 shim for this task (a pod sandbox) listens: a fixed folder,
+    the name a SHA-256 of the containerd address, namespace and id (runtime/v2/shim
+    SocketAddress)."""
+    name = hashlib.sha256(os.path.join(str(containerd), CRI_NAMESPACE, ident).encode()).hexdigest()
+    return Path("/run/containerd/s") / name
 
 
 def _container_ids(state: Path) -> list[str]:
