@@ -25,8 +25,12 @@ MAX_TAGS = 50
 class Store:
     """All tuning jobs of one emulated account and region."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, account: str | None = None, region: str | None = None
+    ) -> None:
         self.config = config
+        self.account = account or config.account_id
+        self.region = region or config.region
         self.jobs: dict[str, TuningJob] = {}  # lower-cased name -> job, in creation order
         self.retired: dict[str, list[TuningJob]] = {}  # deleted jobs, for DescribeTrainingJob
         self._heap: list[tuple[float, int, TuningJob]] = []
@@ -69,8 +73,7 @@ class Store:
     # ----- lookups ------------------------------------------------------------------------------
     def arn(self, name: str) -> str:
         """The ARN of a tuning job: SageMaker keeps the name's case in Create and Describe."""
-        cfg = self.config
-        return f"arn:aws:sagemaker:{cfg.region}:{cfg.account_id}:hyper-parameter-tuning-job/{name}"
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:hyper-parameter-tuning-job/{name}"
 
     def get(self, name: str) -> TuningJob:
         """A live tuning job by name (case-insensitive), or ResourceNotFound."""
@@ -126,8 +129,8 @@ class Store:
         job = TuningJob(
             request=dict(request),
             arn=self.arn(name),
-            region=self.config.region,
-            account=self.config.account_id,
+            region=self.region,
+            account=self.account,
             created=round(now, 3),
             seed=self.config.seed,
             timing=Timing(
