@@ -168,3 +168,37 @@ def test_sts_unknown_action_is_an_xml_error(emulator: RunningEmulator) -> None:
         sts_client(emulator.url).get_session_token()
     assert err.value.response["Error"]["Code"] == "InvalidAction"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_arns_carry_the_partition_of_the_region(emulator: RunningEmulator) -> None:
+    china = client(emulator.url, region="cn-north-1")
+    arn = china.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
+    assert arn == "arn:aws-cn:sagemaker:cn-north-1:123456789012:hyper-parameter-tuning-job/job"
+    gov = client(emulator.url, region="us-gov-west-1")
+    arn = gov.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
+    assert arn.startswith("arn:aws-us-gov:sagemaker:us-gov-west-1:")
+
+
+def test_access_key_accounts_from_the_command_line() -> None:
+    from hpo_operator.emulator.server import parse_args
+
+    config = parse_args(["--access-key-account", "AKIDTEAM=210987654321"])
+    assert config.accounts == {"AKIDTEAM": "210987654321"}
+    with pytest.raises(SystemExit):
+        parse_args(["--access-key-account", "AKIDTEAM=12"])
+
+
+def test_access_keys_of_other_accounts_have_their_own_jobs(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(accounts={"AKIDTEAM": "210987654321"})
+    team = boto3.client(
+        "sagemaker",
+        endpoint_url=emu.url,
+        region_name="us-west-2",
+        aws_access_key_id="AKIDTEAM",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    arn = team.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
+    assert arn == "arn:aws:sagemaker:us-west-2:210987654321:hyper-parameter-tuning-job/job"
+    assert names(client(emu.url)) == []  # the default account's us-west-2
+    assert list(emu.store_for("us-west-2", "210987654321").jobs) == ["job"]

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+
+from botocore.loaders import create_loader
 
 from hpo_operator.emulator.config import EmulatorConfig
 
@@ -41,3 +44,21 @@ def scope_of(headers: Mapping[str, str], query: Mapping[str, str], config: Emula
     key = found["key"]
     account = config.accounts.get(key, config.account_id)
     return Scope(key, account, found["region"], found["service"])
+
+
+@cache
+def _partitions() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    endpoints = create_loader().load_data("endpoints")
+    return tuple(
+        (str(p["partition"]), re.compile(str(p["regionRegex"])))
+        for p in endpoints.get("partitions", ())
+    )
+
+
+@cache
+def partition_of(region: str) -> str:
+    """The ARN partition of a region, by botocore's endpoint data (`aws` when none claims it)."""
+    for name, pattern in _partitions():
+        if pattern.match(region):
+            return name
+    return "aws"

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -317,6 +318,15 @@ def _quota(text: str) -> tuple[str, tuple[float, float]]:
     return operation, (rate, burst)
 
 
+def _key_account(text: str) -> tuple[str, str]:
+    key, sep, account = text.partition("=")
+    if not sep or not key or not re.fullmatch(r"\d{12}", account):
+        raise argparse.ArgumentTypeError(
+            f"--access-key-account wants ACCESS_KEY_ID=ACCOUNT_ID (12 digits), got {text!r}"
+        )
+    return key, account
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -352,7 +362,17 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
     parser.add_argument(
         "--region", default="us-west-2", help="region of requests without a SigV4 signature"
     )
-    parser.add_argument("--account-id", default="123456789012", help="account in the ARNs")
+    parser.add_argument(
+        "--account-id", default="123456789012", help="account of every other access key"
+    )
+    parser.add_argument(
+        "--access-key-account",
+        type=_key_account,
+        action="append",
+        default=[],
+        metavar="ACCESS_KEY_ID=ACCOUNT_ID",
+        help="requests signed with this access key are in this account (repeatable)",
+    )
     parser.add_argument(
         "--training-seconds", type=_seconds, default=5.0, help="how long each training job runs"
     )
@@ -419,6 +439,7 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         port=args.port,
         region=args.region,
         account_id=args.account_id,
+        accounts=dict(args.access_key_account),
         training_seconds=args.training_seconds,
         startup_seconds=args.startup_seconds,
         stop_seconds=args.stop_seconds,

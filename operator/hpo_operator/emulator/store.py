@@ -16,6 +16,7 @@ from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.index import JobIndex
 from hpo_operator.emulator.lagview import LaggedJobs
 from hpo_operator.emulator.listing import decode_token, encode_token, page
+from hpo_operator.emulator.scope import partition_of
 from hpo_operator.emulator.tuningjob import ParentBest, Timing, Training, TuningJob
 
 STATE_VERSION = 1
@@ -73,7 +74,11 @@ class Store:
     # ----- lookups ------------------------------------------------------------------------------
     def arn(self, name: str) -> str:
         """The ARN of a tuning job: SageMaker keeps the name's case in Create and Describe."""
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:hyper-parameter-tuning-job/{name}"
+        partition = partition_of(self.region)
+        return (
+            f"arn:{partition}:sagemaker:{self.region}:{self.account}:"
+            f"hyper-parameter-tuning-job/{name}"
+        )
 
     def get(self, name: str) -> TuningJob:
         """A live tuning job by name (case-insensitive), or ResourceNotFound."""

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
-from hpo_operator.emulator.scope import Scope
+from hpo_operator.emulator.scope import Scope, partition_of
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 VERSION = "2011-06-15"
@@ -37,7 +37,7 @@ def answer(form: Mapping[str, str], scope: Scope) -> tuple[int, str]:
             f"Could not find operation {action} for version {form.get('Version')}",
             request_id,
         )
-    arn = f"arn:aws:iam::{scope.account}:user/{USER}"
+    arn = f"arn:{partition_of(scope.region)}:iam::{scope.account}:user/{USER}"
     user_id = scope.access_key or "AIDAEMULATOREXAMPLE"
     return 200, (
         f'<GetCallerIdentityResponse xmlns="{NAMESPACE}">\n'
