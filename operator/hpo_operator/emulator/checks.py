@@ -11,7 +11,8 @@ translator or schema; a test holds that):
 2. The model's traits that botocore leaves to the service: maximum lengths and values, list and
    map sizes, enums and `pattern`s (as whole-string matches, as AWS applies them).
 3. The cross-field rules of CreateHyperParameterTuningJob that the API reference and the model's
-   documentation state, each cited where it is checked.
+   documentation state, each cited where it is checked (two are AWS behaviour the documents do
+   not state in these words, and say so where they are checked).
 
 Violations come back in AWS's words: `N validation error(s) detected: Value 'v' at 'a.b.1.member.c'
 failed to satisfy constraint: Member must ...; ...`.
@@ -274,8 +275,8 @@ def create_rules(request: Mapping[str, Any]) -> list[Violation]:
     limits = _mapping(config.get("ResourceLimits"))
     total, parallel = limits.get("MaxNumberOfTrainingJobs"), limits.get("MaxParallelTrainingJobs")
     if strategy != "Grid" and total is None:
-        # ResourceLimits: MaxNumberOfTrainingJobs may be left out only with the Grid strategy,
-        # which runs the grid's size.
+        # The model makes MaxNumberOfTrainingJobs optional; SageMaker's developer guide has the
+        # Grid strategy run its whole grid without it, and every other strategy needs a number.
         out.append(
             Violation(
                 (*base, "ResourceLimits", "MaxNumberOfTrainingJobs"),
@@ -283,6 +284,9 @@ def create_rules(request: Mapping[str, Any]) -> list[Violation]:
                 f"Member must not be null with the {strategy} strategy (only Grid may omit it)",
             )
         )
+    # Not stated by the API reference nor the model, and not verified against AWS: a job cannot
+    # run more training jobs at once than it runs in all. Kept from the emulator's first rules;
+    # the operator's validator has the same rule, so no test can tell if AWS disagrees.
     if isinstance(total, int) and isinstance(parallel, int) and 1 <= total < parallel:
         out.append(
             Violation(
