@@ -275,8 +275,9 @@ def create_rules(request: Mapping[str, Any]) -> list[Violation]:
     limits = _mapping(config.get("ResourceLimits"))
     total, parallel = limits.get("MaxNumberOfTrainingJobs"), limits.get("MaxParallelTrainingJobs")
     if strategy != "Grid" and total is None:
-        # The model makes MaxNumberOfTrainingJobs optional; SageMaker's developer guide has the
-        # Grid strategy run its whole grid without it, and every other strategy needs a number.
+        # The model makes MaxNumberOfTrainingJobs optional; only Grid has a size of its own (the
+        # grid). That other strategies need the number is not stated in these words by the API
+        # reference nor verified against AWS here: kept from the emulator's first rules.
         out.append(
             Violation(
                 (*base, "ResourceLimits", "MaxNumberOfTrainingJobs"),
