@@ -202,3 +202,16 @@ def test_access_keys_of_other_accounts_have_their_own_jobs(start_emulator: Start
     assert arn == "arn:aws:sagemaker:us-west-2:210987654321:hyper-parameter-tuning-job/job"
     assert names(client(emu.url)) == []  # the default account's us-west-2
     assert list(emu.store_for("us-west-2", "210987654321").jobs) == ["job"]
+
+
+def test_stats_count_jobs_per_account_and_region(emulator: RunningEmulator) -> None:
+    import json
+
+    client(emulator.url, region="us-east-1").create_hyper_parameter_tuning_job(**request())
+    sts_client(emulator.url).get_caller_identity()
+    with urllib.request.urlopen(f"{emulator.url}/_emulator/stats", timeout=10) as response:
+        stats = json.loads(response.read())
+    assert stats["jobs"] == 1
+    assert stats["stores"]["123456789012/us-east-1"]["jobs"] == 1
+    assert stats["stores"]["123456789012/us-west-2"]["jobs"] == 0
+    assert "sts:GetCallerIdentity" in json.dumps(stats)
