@@ -1,7 +1,8 @@
 """botocore's SageMaker service model, loaded once: the single source of truth for fields.
 
-Every field list, constraint and description in this project (CRD schema, request translation,
-validation, the emulator's checks) comes from these shapes, never from a hand-kept copy.
+Every field list, constraint and description of the operator (CRD schema, request translation,
+validation) comes from these shapes, never from a hand-kept copy. The emulator, which stands in
+for AWS, loads botocore's model itself (`emulator/model.py`) and shares nothing with this layer.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def use_operator_subset() -> None:
     documentation: ~9.5 MB of Python objects) and every service's endpoints (~6.7 MB) into each
     process. The operator needs 7 operations, their ~200 shapes and no documentation (~0.2 MB),
     and the endpoints of SageMaker and STS. Validation and translation read the same shapes, so
-    they behave the same; the CRD generator and the emulator keep the whole model.
+    they behave the same; the CRD generator keeps the whole model (the emulator loads its own).
     """
     global _operator_subset
     if botocore_session.cache_info().currsize:

@@ -1,11 +1,11 @@
 """Validation of requests and manifests against botocore's SageMaker model.
 
 One walk over the model checks a document whose members are spelled either the AWS way
-(`validate_request`, used by the SageMaker emulator) or the ACK way (`validate_spec`, used by the
-operator and `hpo-operator render`): the spelling is a parameter (`naming.Naming`), the rules are
-the same. On top of the model's constraints, CreateHyperParameterTuningJob gets the stateless
-cross-field rules that AWS documents; stateful ones (warm-start parents, name in use) belong to
-whoever holds the state.
+(`validate_request`, which tests hold against the emulator's own checks) or the ACK way
+(`validate_spec`, used by the operator and `hpo-operator render`): the spelling is a parameter
+(`naming.Naming`), the rules are the same. On top of the model's constraints,
+CreateHyperParameterTuningJob gets the stateless cross-field rules that AWS documents; stateful
+ones (warm-start parents, name in use) belong to whoever holds the state.
 """
 
 from __future__ import annotations

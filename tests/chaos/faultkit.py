@@ -189,9 +189,12 @@ class Emulator:
 def drop_job_from_state(path: Path, job_name: str) -> None:
     """Edit a stopped emulator's state file so that one job is gone (deleted behind our back)."""
     state = json.loads(path.read_text())
-    state["jobs"] = [
-        j for j in state["jobs"] if j["request"]["HyperParameterTuningJobName"] != job_name
-    ]
+    # version 2 keeps a state per account and region; version 1 was one store
+    stores = [item["state"] for item in state["stores"]] if "stores" in state else [state]
+    for store in stores:
+        store["jobs"] = [
+            j for j in store["jobs"] if j["request"]["HyperParameterTuningJobName"] != job_name
+        ]
     path.write_text(json.dumps(state))
 
 

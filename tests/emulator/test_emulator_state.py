@@ -82,7 +82,12 @@ def test_state_file_is_written_while_running(start_emulator: StartEmulator, tmp_
     while time.monotonic() < deadline and not path.exists():
         time.sleep(0.02)
     state = json.loads(path.read_text())
-    assert [job["request"]["HyperParameterTuningJobName"] for job in state["jobs"]] == ["job"]
+    assert state["version"] == 2
+    [store] = state["stores"]
+    assert (store["account"], store["region"]) == ("123456789012", "us-west-2")
+    assert [job["request"]["HyperParameterTuningJobName"] for job in store["state"]["jobs"]] == [
+        "job"
+    ]
     assert not [p for p in path.parent.iterdir() if p.name != "state.json"]  # no temp files left
 
 
@@ -92,3 +97,36 @@ def test_save_replaces_atomically(tmp_path: Path) -> None:
     save_state(path, {"version": 1, "jobs": [], "retired": []})
     assert load_state(path) == {"version": 1, "jobs": [], "retired": []}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
+
+
+def test_restart_keeps_every_region(start_emulator: StartEmulator, tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    clock = ManualClock()
+    first = start_emulator(clock=clock, state_file=path)
+    client(first.url, region="us-east-1").create_hyper_parameter_tuning_job(**request("east"))
+    client(first.url, region="eu-west-1").create_hyper_parameter_tuning_job(**request("europe"))
+    first.stop()
+    second = start_emulator(clock=clock, state_file=path)
+    east = client(second.url, region="us-east-1")
+    arn = east.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="east")[
+        "HyperParameterTuningJobArn"
+    ]
+    assert arn.startswith("arn:aws:sagemaker:us-east-1:")
+    europe = client(second.url, region="eu-west-1")
+    names = europe.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"] for s in names] == ["europe"]
+    assert second.store.jobs == {}  # the default region (us-west-2) has none
+
+
+def test_a_version_1_file_loads_into_the_default_region(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "state.json"
+    clock = ManualClock()
+    first = start_emulator(clock=clock, state_file=path)
+    client(first.url).create_hyper_parameter_tuning_job(**request("old"))
+    first.stop()
+    state = json.loads(path.read_text())
+    save_state(path, state["stores"][0]["state"])  # what an emulator before regions wrote
+    second = start_emulator(clock=clock, state_file=path)
+    assert list(second.store.jobs) == ["old"]

@@ -47,8 +47,10 @@ class EmulatorConfig:
 
     host: str = "127.0.0.1"
     port: int = 0
-    region: str = "us-west-2"
+    region: str = "us-west-2"  # for requests without a SigV4 credential scope
     account_id: str = "123456789012"
+    # Access key ID -> account ID; any other key is in `account_id`. A later AssumeRole fills it.
+    accounts: dict[str, str] = field(default_factory=dict)
     training_seconds: float = 5.0
     startup_seconds: float | None = None  # None: a tenth of training_seconds
     stop_seconds: float | None = None  # None: min(1 s, training_seconds)

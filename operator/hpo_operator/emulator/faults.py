@@ -41,27 +41,38 @@ class Guard:
 
     def __init__(self, faults: Faults, quotas: dict[str, tuple[float, float]], seed: int) -> None:
         self.faults = faults
-        self.buckets: dict[str, TokenBucket] = {}
+        self.buckets: dict[str, TokenBucket] = {}  # the quota of each operation
+        self._scoped: dict[tuple[str, str], TokenBucket] = {}  # (scope, operation) -> bucket
         self.set_quotas(quotas)
         self._rng = random.Random(f"faults:{seed}")
 
     def set_quotas(self, quotas: dict[str, tuple[float, float]]) -> None:
         """Replace the quotas (an empty mapping turns them off)."""
         self.buckets = {op: TokenBucket(rate, burst) for op, (rate, burst) in quotas.items()}
+        self._scoped.clear()
 
     def delay(self, operation: str) -> float:
         """Seconds to wait before answering."""
         return self.faults.latency_ms / 1000 if self._applies(operation) else 0.0
 
-    def check(self, operation: str) -> None:
-        """Raise the injected or quota error for this call, if any."""
+    def check(self, operation: str, scope: str = "") -> None:
+        """Raise the injected or quota error for this call, if any.
+
+        Quotas hold per scope (the emulator passes account and region: AWS's quotas are per
+        account and region); each scope gets its own buckets with the operation's rate and burst.
+        """
         if self._applies(operation):
             if self.faults.throttle_rate and self._rng.random() < self.faults.throttle_rate:
                 raise errors.throttling()
             if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
                 raise errors.internal()
-        bucket = self.buckets.get(operation)
-        if bucket is not None and not bucket.take(time.monotonic()):
+        quota = self.buckets.get(operation)
+        if quota is None:
+            return
+        bucket = self._scoped.get((scope, operation))
+        if bucket is None:
+            bucket = self._scoped[(scope, operation)] = TokenBucket(quota.rate, quota.burst)
+        if not bucket.take(time.monotonic()):
             raise errors.throttling()
 
     def empty_page(self, operation: str, params: Any) -> bool:
@@ -123,6 +134,7 @@ class Guard:
             self.faults.operations = None if ops is None else [str(op) for op in ops]
         if "quotas" in body:
             quotas = body["quotas"] or {}
+            self._scoped.clear()
             for op, spec in quotas.items():
                 if spec is None:
                     self.buckets.pop(op, None)

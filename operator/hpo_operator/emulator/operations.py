@@ -1,89 +1,21 @@
 """The SageMaker operations the emulator serves: request in, response document out.
 
-Each request is checked against botocore's model first (`hpo_operator.validate`), then by the
-rules that need the emulator's own semantics or state (Grid and Hyperband rules here; names and
-warm-start parents in the store).
+Each request is first judged by the emulator's own checks (`checks.py`: botocore's ParamValidator,
+the model's traits, the documented cross-field rules), then by the rules that need the store's
+state (names in use, warm-start parents, limits).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from hpo_operator.emulator import errors, search
-from hpo_operator.emulator.space import NumericParameter
+from hpo_operator.emulator import checks, errors, search
 from hpo_operator.emulator.store import Store
-from hpo_operator.emulator.tuningjob import Training, TuningJob, definitions, failure_reason
-from hpo_operator.validate import Problem, validate_request
+from hpo_operator.emulator.tuningjob import Training, TuningJob, failure_reason
 
 Handler = Callable[[Store, Mapping[str, Any], float], dict[str, Any]]
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, separators=(",", ":"), default=str)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _lookup(params: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
-    current: Any = params
-    for segment in path:
-        if isinstance(segment, int):
-            ok = isinstance(current, list) and 0 <= segment < len(current)
-            current = current[segment] if ok else None
-        else:
-            current = current.get(segment) if isinstance(current, Mapping) else None
-    return current
-
-
-# The validator's phrases, as AWS words the same constraints.
-_AWS_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^is required$"), "Member must not be null"),
-    (
-        re.compile(r"^must match pattern (.*)$"),
-        r"Member must satisfy regular expression pattern: \1",
-    ),
-    (
-        re.compile(r"^must be at most (\d+) characters? long$"),
-        r"Member must have length less than or equal to \1",
-    ),
-    (
-        re.compile(r"^must be at least (\d+) characters? long$"),
-        r"Member must have length greater than or equal to \1",
-    ),
-    (re.compile(r"^must be ≥ (\S+)$"), r"Member must have value greater than or equal to \1"),
-    (re.compile(r"^must be ≤ (\S+)$"), r"Member must have value less than or equal to \1"),
-    (re.compile(r"^must be one of: (.*)$"), r"Member must satisfy enum value set: [\1]"),
-)
-
-
-def aws_phrase(message: str) -> str:
-    """A validator message in AWS's words (`Member must ...`)."""
-    for pattern, replacement in _AWS_PHRASES:
-        if pattern.match(message):
-            return pattern.sub(replacement, message)
-    return f"Member {message}" if message.startswith("must") else message
-
-
-def format_problems(params: Mapping[str, Any], problems: list[Problem]) -> str:
-    """AWS's message: `N validation errors detected: Value 'x' at 'a.b' failed to satisfy
-    constraint: Member must ...; ...`."""
-    parts = []
-    for problem in problems:
-        value = _lookup(params, problem.path)
-        shown = "null" if value is None else f"'{_value_text(value)}'"
-        message = aws_phrase(problem.message)
-        parts.append(
-            f"Value {shown} at '{problem.aws_path()}' failed to satisfy constraint: {message}"
-        )
-    count = len(parts)
-    noun = "error" if count == 1 else "errors"
-    return f"{count} validation {noun} detected: " + "; ".join(parts)
 
 
 def to_epoch(value: Any) -> float | None:
@@ -95,52 +27,7 @@ def to_epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-def _strategy_rules(params: Mapping[str, Any]) -> list[Problem]:
-    """Grid and Hyperband rules of CreateHyperParameterTuningJob that the model cannot say."""
-    config = params["HyperParameterTuningJobConfig"]
-    strategy = config.get("Strategy")
-    limits = config.get("ResourceLimits") or {}
-    base = ("HyperParameterTuningJobConfig",)
-    problems: list[Problem] = []
-    if strategy == "Grid":
-        for i, definition in enumerate(definitions(params)):
-            for p in definition.space.parameters:
-                if isinstance(p, NumericParameter):
-                    where: tuple[str | int, ...] = (*base, "ParameterRanges")
-                    if params.get("TrainingJobDefinitions"):
-                        where = ("TrainingJobDefinitions", i, "HyperParameterRanges")
-                    problems.append(
-                        Problem(
-                            where,
-                            f"must hold only CategoricalParameterRanges with the Grid strategy "
-                            f"('{p.name}' is not categorical)",
-                        )
-                    )
-    elif limits.get("MaxNumberOfTrainingJobs") is None:
-        problems.append(
-            Problem(
-                (*base, "ResourceLimits", "MaxNumberOfTrainingJobs"),
-                f"must be set unless the strategy is Grid (it is {strategy})",
-            )
-        )
-    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType") == "Auto":
-        problems.append(
-            Problem(
-                (*base, "TrainingJobEarlyStoppingType"),
-                "must be Off with the Hyperband strategy (it stops training jobs early itself)",
-            )
-        )
-    if config.get("StrategyConfig") and strategy != "Hyperband":
-        problems.append(
-            Problem((*base, "StrategyConfig"), "must be set only with the Hyperband strategy")
-        )
-    return problems
-
-
 def _create(store: Store, params: Mapping[str, Any], now: float) -> dict[str, Any]:
-    problems = _strategy_rules(params)
-    if problems:
-        raise errors.validation(format_problems(params, problems))
     job = store.create(params, now)
     return {"HyperParameterTuningJobArn": job.arn}
 
@@ -232,9 +119,7 @@ def call(store: Store, operation: str, params: Any, now: float) -> dict[str, Any
         raise errors.unknown_operation(operation)
     if not isinstance(params, Mapping):
         raise errors.ApiError("SerializationException", "The request body must be a JSON object.")
-    problems = validate_request(operation, params)
-    if problems:
-        raise errors.validation(format_problems(params, problems))
+    params = checks.check(operation, params)
     store.tick(now)
     return handler(store, params, now)
 

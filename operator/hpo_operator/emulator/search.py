@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from hpo_operator import awsmodel
-from hpo_operator.emulator import errors
+from hpo_operator.emulator import errors, model
 from hpo_operator.emulator.listing import decode_token, page
 from hpo_operator.emulator.store import Store
 from hpo_operator.emulator.tuningjob import TuningJob
@@ -54,7 +53,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 @cache
 def entity_members() -> tuple[str, ...]:
     """The members of a search record's job, from botocore's model."""
-    return tuple(awsmodel.shape(ENTITY_SHAPE).members)
+    return tuple(model.shape(ENTITY_SHAPE).members)
 
 
 def entity(job: TuningJob, at: float, tags: list[dict[str, str]]) -> Entity:
@@ -71,7 +70,7 @@ def property_kind(name: str) -> str | None:
     """text, number, timestamp, boolean or composite; None when the model has no such path."""
     if name.startswith("Tags.") and len(name) > len("Tags."):
         return TEXT
-    shape = awsmodel.shape(ENTITY_SHAPE)
+    shape = model.shape(ENTITY_SHAPE)
     for segment in name.split("."):
         while shape.type_name == "list":
             shape = shape.member

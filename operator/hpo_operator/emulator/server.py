@@ -1,6 +1,9 @@
 """`hpo-operator emulator`: the SageMaker JSON 1.1 protocol over HTTP, plus the admin endpoints.
 
-POST / with `X-Amz-Target: SageMaker.<Operation>` runs an operation; signatures are not checked.
+POST / with `X-Amz-Target: SageMaker.<Operation>` runs an operation; signatures are not checked,
+but the SigV4 credential scope picks the region (and the access key the account): each account and
+region has its own store of jobs and its own quotas. A form-encoded POST with `Action=` is STS's
+Query protocol (GetCallerIdentity).
 `/_emulator/faults` (GET shows, POST sets) and `/_emulator/stats` (GET shows, POST or DELETE
 resets) are for tests and benchmarks. `run_in_thread()` serves from a background thread, for
 pytest fixtures and demos that do not want a subprocess.
@@ -12,10 +15,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,16 +29,18 @@ from typing import Any
 
 from aiohttp import web
 
-from hpo_operator.emulator import errors, operations
+from hpo_operator.emulator import errors, operations, sts
 from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
 from hpo_operator.emulator.faults import Guard, Stats
 from hpo_operator.emulator.listing import START_TOKEN
+from hpo_operator.emulator.scope import Scope, scope_of
 from hpo_operator.emulator.statefile import load_state, save_state
 from hpo_operator.emulator.store import Store
 
 Clock = Callable[[], float]
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
+STATE_VERSION = 2  # {"version": 2, "stores": [{"account", "region", "state": Store state}]}
 
 
 class Emulator:
@@ -42,19 +49,52 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, clock: Clock = time.time) -> None:
         self.config = config
         self.clock = clock
-        self.store = Store(config)
+        self.stores: dict[tuple[str, str], Store] = {}  # (account, region) -> its jobs
+        self.store = self.store_for(config.account_id, config.region)  # the default one
         self.guard = Guard(config.faults, config.quotas, config.seed)
         self.stats = Stats()
         self._saved_changes = 0
         if config.state_file is not None and config.state_file.exists():
-            self.store.load_state(load_state(config.state_file), clock())
+            self.load_state(load_state(config.state_file), clock())
+
+    def store_for(self, account: str, region: str) -> Store:
+        """The store of an account and region (created empty on first use)."""
+        store = self.stores.get((account, region))
+        if store is None:
+            store = self.stores[(account, region)] = Store(self.config, account, region)
+        return store
+
+    @property
+    def changes(self) -> int:
+        """Changes the state file must keep, over every store."""
+        return sum(store.changes for store in self.stores.values())
+
+    def to_state(self) -> dict[str, Any]:
+        """Every store's state, keyed by account and region."""
+        return {
+            "version": STATE_VERSION,
+            "stores": [
+                {"account": account, "region": region, "state": store.to_state()}
+                for (account, region), store in self.stores.items()
+                if store.jobs or store.retired or store is self.store
+            ],
+        }
+
+    def load_state(self, state: dict[str, Any], now: float) -> None:
+        """Load a state file: version 2 (per account and region) or 1 (the default store)."""
+        if state.get("version") == STATE_VERSION:
+            for item in state.get("stores", []):
+                store = self.store_for(str(item["account"]), str(item["region"]))
+                store.load_state(item["state"], now)
+        else:
+            self.store.load_state(state, now)
 
     def save(self) -> None:
         """Write the state file if something changed since the last write."""
         path = self.config.state_file
-        if path is not None and self.store.changes != self._saved_changes:
-            changes = self.store.changes
-            save_state(path, self.store.to_state())
+        if path is not None and self.changes != self._saved_changes:
+            changes = self.changes
+            save_state(path, self.to_state())
             self._saved_changes = changes
 
     def app(self) -> web.Application:
@@ -89,27 +129,31 @@ class Emulator:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.config.state_interval)
-            changes = self.store.changes
+            changes = self.changes
             if changes != self._saved_changes:
-                await asyncio.to_thread(save_state, path, self.store.to_state())
+                await asyncio.to_thread(save_state, path, self.to_state())
                 self._saved_changes = changes
 
     async def _api(self, request: web.Request) -> web.Response:
+        scope = scope_of(request.headers, request.query, self.config)
         target = request.headers.get("X-Amz-Target", "")
+        if not target and request.content_type == "application/x-www-form-urlencoded":
+            return await self._query(request, scope)
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target
+        store = self.store_for(scope.account, scope.region)
         try:
             delay = self.guard.delay(operation)
             if delay:
                 await asyncio.sleep(delay)
             if operation not in operations.OPERATIONS:
                 raise errors.unknown_operation(target)
-            self.guard.check(operation)
+            self.guard.check(operation, f"{scope.account}/{scope.region}")
             raw = await request.read()
             try:
                 params = json.loads(raw) if raw.strip() else {}
             except ValueError as err:
                 raise errors.ApiError("SerializationException", f"Invalid JSON: {err}") from err
-            result = operations.call(self.store, operation, params, self.clock())
+            result = operations.call(store, operation, params, self.clock())
             if self.guard.empty_page(operation, params):
                 token = params.get("NextToken") or START_TOKEN  # the same position again
                 result = {"HyperParameterTuningJobSummaries": [], "NextToken": token}
@@ -122,6 +166,19 @@ class Emulator:
             return self._json(errors.internal(f"{type(err).__name__}: {err}").body(), 500)
         self.stats.record(operation, "ok")
         return self._json(result, 200)
+
+    async def _query(self, request: web.Request, scope: Scope) -> web.Response:
+        """A Query-protocol call (STS): form-encoded in, XML out."""
+        raw = (await request.read()).decode("utf-8", "replace")
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
+        action = form.get("Action", "(none)")
+        status, body = sts.answer(form, scope)
+        self.stats.record(f"sts:{action}", "ok" if status == 200 else "InvalidAction")
+        return web.Response(
+            body=body.encode(),
+            status=status,
+            headers={"Content-Type": sts.CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
 
     @staticmethod
     def _json(document: dict[str, Any], status: int) -> web.Response:
@@ -146,9 +203,17 @@ class Emulator:
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         document = self.stats.document()
-        self.store.tick(self.clock())
-        document["jobs"] = len(self.store.jobs)
-        document["active_jobs"] = self.store.active_jobs()
+        now = self.clock()
+        regions: dict[str, dict[str, int]] = {}
+        for (account, region), store in self.stores.items():
+            store.tick(now)
+            regions[f"{account}/{region}"] = {
+                "jobs": len(store.jobs),
+                "active_jobs": store.active_jobs(),
+            }
+        document["jobs"] = sum(r["jobs"] for r in regions.values())
+        document["active_jobs"] = sum(r["active_jobs"] for r in regions.values())
+        document["stores"] = regions
         return web.json_response(document)
 
     async def _reset_stats(self, request: web.Request) -> web.Response:
@@ -184,8 +249,12 @@ class RunningEmulator:
 
     @property
     def store(self) -> Store:
-        """The emulator's account (read it only between requests, or for tests)."""
+        """The default account and region's store (read it only between requests, or in tests)."""
         return self.emulator.store
+
+    def store_for(self, region: str, account: str | None = None) -> Store:
+        """The store of a region (of the default account unless told)."""
+        return self.emulator.store_for(account or self.emulator.config.account_id, region)
 
     def stop(self) -> None:
         """Stop serving, write the state file, and wait for the thread."""
@@ -249,6 +318,15 @@ def _quota(text: str) -> tuple[str, tuple[float, float]]:
     return operation, (rate, burst)
 
 
+def _key_account(text: str) -> tuple[str, str]:
+    key, sep, account = text.partition("=")
+    if not sep or not key or not re.fullmatch(r"\d{12}", account):
+        raise argparse.ArgumentTypeError(
+            f"--access-key-account wants ACCESS_KEY_ID=ACCOUNT_ID (12 digits), got {text!r}"
+        )
+    return key, account
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -275,13 +353,26 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
     parser = argparse.ArgumentParser(
         prog="hpo-operator emulator",
         description="A local SageMaker endpoint for hyperparameter tuning jobs "
-        "(SageMaker JSON 1.1 protocol; any credentials).",
+        "(SageMaker JSON 1.1 protocol, STS GetCallerIdentity; any credentials; the region of "
+        "each request's SigV4 credential scope).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8090, help="0 picks a free port")
-    parser.add_argument("--region", default="us-west-2", help="region in the ARNs")
-    parser.add_argument("--account-id", default="123456789012", help="account in the ARNs")
+    parser.add_argument(
+        "--region", default="us-west-2", help="region of requests without a SigV4 signature"
+    )
+    parser.add_argument(
+        "--account-id", default="123456789012", help="account of every other access key"
+    )
+    parser.add_argument(
+        "--access-key-account",
+        type=_key_account,
+        action="append",
+        default=[],
+        metavar="ACCESS_KEY_ID=ACCOUNT_ID",
+        help="requests signed with this access key are in this account (repeatable)",
+    )
     parser.add_argument(
         "--training-seconds", type=_seconds, default=5.0, help="how long each training job runs"
     )
@@ -348,6 +439,7 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         port=args.port,
         region=args.region,
         account_id=args.account_id,
+        accounts=dict(args.access_key_account),
         training_seconds=args.training_seconds,
         startup_seconds=args.startup_seconds,
         stop_seconds=args.stop_seconds,
@@ -372,8 +464,9 @@ async def _serve_forever(config: EmulatorConfig) -> None:
     runner, url = await _start(emulator, config.host, config.port)
     print(url, flush=True)
     print(
-        f"SageMaker emulator at {url} (region {config.region}, account {config.account_id}, "
-        f"{config.training_seconds:g} s per training job, {len(emulator.store.jobs)} jobs loaded)",
+        f"SageMaker emulator at {url} (any region, unsigned requests in {config.region}; account "
+        f"{config.account_id}, {config.training_seconds:g} s per training job, "
+        f"{sum(len(s.jobs) for s in emulator.stores.values())} jobs loaded)",
         file=sys.stderr,
         flush=True,
     )

@@ -16,6 +16,7 @@ from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.index import JobIndex
 from hpo_operator.emulator.lagview import LaggedJobs
 from hpo_operator.emulator.listing import decode_token, encode_token, page
+from hpo_operator.emulator.scope import partition_of
 from hpo_operator.emulator.tuningjob import ParentBest, Timing, Training, TuningJob
 
 STATE_VERSION = 1
@@ -25,8 +26,12 @@ MAX_TAGS = 50
 class Store:
     """All tuning jobs of one emulated account and region."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, account: str | None = None, region: str | None = None
+    ) -> None:
         self.config = config
+        self.account = account or config.account_id
+        self.region = region or config.region
         self.jobs: dict[str, TuningJob] = {}  # lower-cased name -> job, in creation order
         self.retired: dict[str, list[TuningJob]] = {}  # deleted jobs, for DescribeTrainingJob
         self._heap: list[tuple[float, int, TuningJob]] = []
@@ -69,8 +74,11 @@ class Store:
     # ----- lookups ------------------------------------------------------------------------------
     def arn(self, name: str) -> str:
         """The ARN of a tuning job: SageMaker keeps the name's case in Create and Describe."""
-        cfg = self.config
-        return f"arn:aws:sagemaker:{cfg.region}:{cfg.account_id}:hyper-parameter-tuning-job/{name}"
+        partition = partition_of(self.region)
+        return (
+            f"arn:{partition}:sagemaker:{self.region}:{self.account}:"
+            f"hyper-parameter-tuning-job/{name}"
+        )
 
     def get(self, name: str) -> TuningJob:
         """A live tuning job by name (case-insensitive), or ResourceNotFound."""
@@ -126,8 +134,8 @@ class Store:
         job = TuningJob(
             request=dict(request),
             arn=self.arn(name),
-            region=self.config.region,
-            account=self.config.account_id,
+            region=self.region,
+            account=self.account,
             created=round(now, 3),
             seed=self.config.seed,
             timing=Timing(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo_operator.emulator.scope import partition_of
 from hpo_operator.emulator.space import SearchSpace, improves, objective_value
 
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -325,7 +326,8 @@ class TuningJob:
     # ----- output documents ---------------------------------------------------------------------
     def training_arn(self, t: Training) -> str:
         """The ARN of a training job."""
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:training-job/{t.name}"
+        partition = partition_of(self.region)
+        return f"arn:{partition}:sagemaker:{self.region}:{self.account}:training-job/{t.name}"
 
     def summary(self, t: Training, now: float) -> dict[str, Any]:
         """A HyperParameterTrainingJobSummary at `now`."""
