@@ -449,17 +449,22 @@ async def login(memo: Any, **kwargs: Any) -> Any:
     info = info or kopf.login_with_kubeconfig(**kwargs)
     if not isinstance(info, kopf.ConnectionInfo):
         return info
-    limit = _operator(memo).settings.kube_connection_limit()
-    return pooled_session(info, limit)
+    operator = _operator(memo)
+    limit = operator.settings.kube_connection_limit()
+    return pooled_session(info, limit, [operator.health.trace_config()])
 
 
-def pooled_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:
-    """kopf's session for `info` (same TLS, headers, proxy), with at most `limit` connections."""
+def pooled_session(
+    info: kopf.ConnectionInfo, limit: int, traces: list[aiohttp.TraceConfig] | None = None
+) -> kopf.AiohttpSession:
+    """kopf's session for `info` (same TLS, headers, proxy), with at most `limit` connections;
+    `traces` see every request (readiness counts the API server's silences)."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
         headers=info.as_http_headers(),
         proxy=info.proxy_url,
         trust_env=info.trust_env,
+        trace_configs=traces,
     )
     return kopf.AiohttpSession(
         aiohttp_session=session,

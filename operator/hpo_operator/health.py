@@ -1,15 +1,18 @@
 """Probes and the metrics endpoint, served by aiohttp on the operator's event loop.
 
 `/healthz` (liveness): the kopf reactor started and is still running; answering at all proves the
-event loop is not blocked. `/readyz` (readiness): live, and SageMaker calls are not failing
-persistently (`readiness_failures` recoverable failures in a row, throttles included; any answer
-from SageMaker, even a rejection, resets the count). The reason is in the response body.
+event loop is not blocked. `/readyz` (readiness): live, the Kubernetes API server answers, and
+SageMaker calls are not failing persistently (`readiness_failures` recoverable failures in a row,
+throttles included; any answer from SageMaker, even a rejection, resets the count). The API server
+counts the same way: requests that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a
+row; any answer resets it. The reason is in the response body.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import aiohttp
 from aiohttp import web
 
 from hpo_operator.reconcile import Op
@@ -26,6 +29,8 @@ class Health:
         self.running: Callable[[], bool] = lambda: True
         self.failures = 0
         self.last_failure = ""
+        self.kube_failures = 0
+        self.last_kube_failure = ""
 
     def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
         """Count recoverable failures in a row; any other answer resets the count."""
@@ -34,6 +39,31 @@ class Health:
             self.last_failure = f"{op.value}: {outcome}"
         else:
             self.failures = 0
+
+    def observe_kube(self, error: BaseException | None) -> None:
+        """A request to the API server got an HTTP answer (None) or none at all (`error`)."""
+        if error is None:
+            self.kube_failures = 0
+        else:
+            self.kube_failures += 1
+            self.last_kube_failure = f"{type(error).__name__}: {error}"
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """Hooks for the operator's Kubernetes session: every request's outcome reaches
+        `observe_kube` (aiohttp's public tracing, so no kopf internals)."""
+        config = aiohttp.TraceConfig()
+
+        async def answered(*_: object) -> None:
+            self.observe_kube(None)
+
+        async def failed(
+            _: object, __: object, params: aiohttp.TraceRequestExceptionParams
+        ) -> None:
+            self.observe_kube(params.exception)
+
+        config.on_request_end.append(answered)
+        config.on_request_exception.append(failed)
+        return config
 
     def live(self) -> tuple[bool, str]:
         """Liveness and why."""
@@ -48,6 +78,11 @@ class Health:
         alive, why = self.live()
         if not alive:
             return False, why
+        if self.kube_failures >= self.failures_limit:
+            return False, (
+                f"the Kubernetes API server does not answer: {self.kube_failures} requests in a "
+                f"row failed (last {self.last_kube_failure})"
+            )
         if self.failures >= self.failures_limit:
             return False, (
                 f"SageMaker calls failing: {self.failures} in a row (last {self.last_failure}); "

@@ -106,6 +106,7 @@ def run_chart_pod(
     emulator: RunningEmulator,
     tmp_path: Path,
     uid: int | None,
+    api_server: tuple[str, int] | None = None,
 ) -> tuple[Container, PodRun]:
     """helm install (ServiceAccount, RBAC, CRD), then the Deployment's pod from `helm template`
     of the same values, started by Docker with a token of that ServiceAccount."""
@@ -122,7 +123,7 @@ def run_chart_pod(
         container="operator",
         hostname=f"{deployment['metadata']['name']}-{unique_name('p', max_length=8)[-5:]}",
         service_account=service_account_files(kubeconfig, token, namespace, tmp_path / "sa"),
-        api_server=api_server_address(kubeconfig),
+        api_server=api_server or api_server_address(kubeconfig),
         uid=uid,
     )
     container = Container.start(run, name=unique_name(release, max_length=40))
@@ -216,5 +217,30 @@ def test_image_runs_as_the_chart_runs_it(
     except AssertionError as failure:
         log = container.logs()[-6000:]
         raise AssertionError(f"{failure}\n--- the container's log ---\n{log}") from failure
+    finally:
+        container.remove()
+
+
+def test_image_is_not_ready_while_the_api_server_is_unreachable(
+    operator_image: str,
+    helm: Helm,
+    kubeconfig: Path,
+    kubectl: Kubectl,
+    namespace: str,
+    emulator: RunningEmulator,
+    tmp_path: Path,
+) -> None:
+    """The kubelet names an API server address that nothing answers: /readyz says so (503, with
+    the reason), /healthz stays 200 (a restart would not help), and SIGTERM still exits 0."""
+    nowhere = ("127.0.0.1", free_port())
+    container, _ = run_chart_pod(
+        helm, kubeconfig, kubectl, namespace, emulator, tmp_path, None, api_server=nowhere
+    )
+    try:
+        wait_for(lambda: container.probe("livenessProbe") == 200, 120, "/healthz to answer 200")
+        wait_for(lambda: container.probe("readinessProbe") == 503, 120, "/readyz to answer 503")
+        assert container.state()["Running"]
+        container.stop()
+        assert container.state()["ExitCode"] == 0, container.logs()[-4000:]
     finally:
         container.remove()
