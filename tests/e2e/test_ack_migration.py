@@ -7,23 +7,35 @@ really sent (`sagemaker-calls.jsonl`) and driven to the captured state. ACK is s
 runs here), the CRD is this operator's (README "Migrating a cluster from ACK", steps 1 and 2), and
 then the operator starts. Expected: no Create, the status refreshed from the job, this operator's
 conditions, and the spec never written.
+
+The last test runs the README's steps whole on a cluster of its own that starts with ACK's CRD:
+the four resources in `default` as ACK wrote them, step 2's command read from the README.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import re
+import shlex
+import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from operator_harness import GROUP, PLURAL, VERSION, Jobs, OperatorProcess, stats, wait_for
+from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess, stats, wait_for
 
+from hpo_operator.devcluster import Binaries, DevCluster
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 from support import ack_capture as ack
+from support.kube import Kubectl
+from support.tools import tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)]
 
@@ -252,3 +264,104 @@ def test_an_in_progress_job_from_ack_that_finished_meanwhile_is_reported_complet
     assert "JobCompleted" in [e["reason"] for e in jobs.events(namespace, job)]
     assert "CreateHyperParameterTuningJob" not in calls(fast_sagemaker)
     assert_spec_untouched(jobs, namespace, before)
+
+
+# --- The README's migration steps, on a cluster of its own that starts with ACK's CRD ----------
+
+
+class SteppedClock:
+    """Wall time plus an offset a test can move forward (the emulator's jobs follow it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def readme_crd_replacement() -> list[str]:
+    """Migration step 2's command, as the README gives it (kubectl's arguments)."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    section = readme.split("Migrating a cluster from ACK:", 1)[1]
+    match = re.search(r"`(kubectl apply [^`]*-f crds/)`", section)
+    assert match, "README migration step 2 names the kubectl command that replaces the CRD"
+    program, *args = shlex.split(match.group(1))
+    assert program == "kubectl"
+    return [str(REPO / "crds") if arg == "crds/" else arg for arg in args]
+
+
+def wait_established(kubectl: Kubectl) -> dict[str, Any]:
+    def established() -> dict[str, Any] | None:
+        crd: dict[str, Any] = kubectl.json("get", "crd", f"{PLURAL}.{GROUP}")
+        found = crd.get("status", {}).get("conditions") or []
+        ok = any(c["type"] == "Established" and c["status"] == "True" for c in found)
+        return crd if ok else None
+
+    crd: dict[str, Any] = wait_for(established, 60, "the CRD to be Established")
+    return crd
+
+
+def test_the_readme_migration_steps_from_acks_crd_and_resources(tmp_path: Path) -> None:
+    """ACK's CRD installed, the four resources ACK left in `default` (as ACK wrote them), their
+    jobs in SageMaker; then README step 1 (ACK stopped: it never runs here), step 2 (its command,
+    read from the README, replaces the CRD) and step 3 (the operator starts)."""
+    from kubernetes import config
+
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(
+            DevCluster.temporary(binaries=Binaries.from_assets(tool("KUBEBUILDER_ASSETS")))
+        )
+        kubectl = Kubectl(binary=tool("KUBECTL"), kubeconfig=cluster.kubeconfig)
+        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        stack.callback(api.close)
+        jobs = Jobs(kubectl, api)
+        kubectl("create", "-f", str(ack.ACK_CRD))  # as ACK's Helm chart installs it
+        assert "BEST" not in json.dumps(wait_established(kubectl))  # ACK's, not ours
+
+        clock = SteppedClock()
+        emulator = stack.enter_context(
+            run_in_thread(
+                EmulatorConfig(training_seconds=600.0, stop_seconds=1.0, quotas={}), clock
+            )
+        )
+        finished = ["xgboost-tuning", "ack-e2e-xgboost", "failing-tuning"]
+        for job in finished:
+            create_as_ack_did(emulator, job, "default")
+        clock.offset += 3600  # those three finish; the next one runs for ten minutes
+        create_as_ack_did(emulator, "delete-test", "default")
+        for job in ack.RESOURCE_FILES:
+            captured = ack.resource(job)["status"]["hyperParameterTuningJobStatus"]
+            assert job_state(emulator, job) == captured, job
+        before = {job: apply_as_ack_left_it(jobs, "default", job) for job in ack.RESOURCE_FILES}
+
+        kubectl(*readme_crd_replacement())
+        assert "BEST" in json.dumps(wait_established(kubectl))  # ours now
+        for job, body in before.items():
+            assert jobs.status("default", job) == body["status"], job  # kept as ACK wrote it
+        emulator.emulator.stats.reset()
+
+        proc = OperatorProcess(cluster.kubeconfig, emulator.url, ["default"], tmp_path / "op.log")
+        stack.callback(lambda: sys.stderr.write(f"\n--- operator log ---\n{proc.tail(40)}\n"))
+        stack.callback(proc.stop)
+        proc.start()
+
+        for job in ack.RESOURCE_FILES:
+            status = refreshed(jobs, "default", job)
+            state = before[job]["status"]["hyperParameterTuningJobStatus"]
+            assert status["hyperParameterTuningJobStatus"] == state, job
+            found = conditions(status)
+            ready = {"Completed": "True", "Failed": "False", "InProgress": "False"}[state]
+            assert found["Ready"]["status"] == ready, job
+            assert (found.get("ACK.Terminal") or {}).get("status") == (
+                "True" if state == "Failed" else None
+            ), job
+            assert "ACK.LateInitialized" not in found
+            assert_spec_untouched(jobs, "default", before[job])
+        made = calls(emulator)
+        assert "CreateHyperParameterTuningJob" not in made
+        assert made["DescribeHyperParameterTuningJob"] >= len(ack.RESOURCE_FILES)
+
+        jobs.delete("default", "delete-test")
+        jobs.wait_gone("default", "delete-test", timeout=60)
+        assert job_state(emulator, "delete-test") == "Stopped"
+        assert calls(emulator).get("StopHyperParameterTuningJob") == 1

@@ -17,6 +17,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 ACK = REPO / ".." / "shared" / "ack"
 CAPTURED = ACK / "captured-v1.9.1"
+ACK_CRD = ACK / "sagemaker.services.k8s.aws_hyperparametertuningjobs.yaml"
 ABSENT = f"{CAPTURED} is absent"
 SYSTEM_TAG_PREFIX = "services.k8s.aws/"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
