@@ -12,6 +12,8 @@ in tests/e2e/test_ack_migration.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +23,9 @@ import pytest
 import yaml
 
 from hpo_operator import __version__
+from hpo_operator.driver import drive
 from hpo_operator.handlers import FINALIZER
-from hpo_operator.reconcile import ReconcileSettings, Resource, create_request
+from hpo_operator.reconcile import Call, Op, ReconcileSettings, Resource, Trigger, create_request
 from hpo_operator.translate import TAG_CONTROLLER_VERSION, TAG_NAMESPACE
 from hpo_operator.validate import validate_spec
 from support import ack_capture as ack
@@ -203,3 +206,52 @@ def test_the_finalizer_is_acks() -> None:
     """Migration step 3: existing resources keep their finalizer, which is this operator's."""
     for job in ack.RESOURCE_FILES:
         assert ack.resource(job)["metadata"]["finalizers"] == [FINALIZER]
+
+
+# --- The calls around a Create ----------------------------------------------------------------
+
+
+def _acks_named_calls(job: str) -> list[tuple[str, int]]:
+    """ACK's calls whose logged body names the job (the log keeps the body of a Describe only
+    when it failed, and of every Create and Stop), with their HTTP status."""
+    found: list[tuple[str, int]] = []
+    for call in ack.calls():
+        body = json.loads(call["req"]) if call.get("req") else {}
+        if body.get("HyperParameterTuningJobName") == job:
+            found.append((ack.operation(call), int(call["status"])))
+    return found
+
+
+def _operator_calls(job: str, describe_after_create: bool) -> list[Op]:
+    """The calls of the operator's first reconcile of the resource ACK was given."""
+    made: list[Op] = []
+
+    async def port(call: Call) -> dict[str, Any]:
+        made.append(call.op)
+        if call.op is Op.CREATE:
+            assert call.request is not None
+            request = ack.without_system_tags(dict(call.request))
+            assert request == ack.without_system_tags(ack.create_bodies()[job])
+            return {"HyperParameterTuningJobArn": f"arn:aws:sagemaker:us-west-2:1:x/{job}"}
+        return {"HyperParameterTuningJobStatus": "InProgress"}
+
+    spec = ack.applied_spec(job)
+    resource = Resource(namespace=NAMESPACE, name=job, uid="u", generation=1, spec=spec, status={})
+    settings = ReconcileSettings(
+        default_region="us-west-2", describe_after_create=describe_after_create
+    )
+    asyncio.run(drive(resource, settings, Trigger.CHANGE, port, lambda: "2026-11-26T15:21:16Z"))
+    return made
+
+
+@pytest.mark.parametrize("job", ["xgboost-tuning", "failing-tuning", "ack-e2e-xgboost"])
+def test_ack_describes_before_create_and_the_operator_does_not(job: str) -> None:
+    """ACK's reconcile reads first: a Describe answered ResourceNotFound, then the Create, then
+    Describes. The operator creates at once (a name in use comes back as ResourceInUse, which
+    it resolves by the job's tags), and with the shared poller makes no Describe after it."""
+    assert _acks_named_calls(job) == [
+        ("DescribeHyperParameterTuningJob", 400),
+        ("CreateHyperParameterTuningJob", 200),
+    ]
+    assert _operator_calls(job, describe_after_create=False) == [Op.CREATE]  # shared poller
+    assert _operator_calls(job, describe_after_create=True) == [Op.CREATE, Op.DESCRIBE]
