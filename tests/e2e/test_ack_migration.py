@@ -134,6 +134,18 @@ def refreshed(jobs: Jobs, namespace: str, name: str) -> dict[str, Any]:
     return found
 
 
+def shape(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, JSON type) of every leaf; list items share one path; map keys are data."""
+    if isinstance(value, dict) and not path.endswith("tunedHyperParameters"):
+        for key, item in value.items():
+            yield from shape(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from shape(item, f"{path}[]")
+    else:
+        yield path, type(value).__name__
+
+
 def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in status["conditions"]}
 
@@ -176,6 +188,10 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
     found = conditions(status)
     assert found["Ready"]["status"] == "True" and found["ACK.ResourceSynced"]["status"] == "True"
     assert "ACK.Terminal" not in found and "ACK.LateInitialized" not in found
+    # Every field ACK's status has, ours has, with the same JSON type.
+    ours = set(shape(status))
+    theirs = set(shape(ack.resource(job)["status"]))
+    assert theirs <= ours, sorted(theirs - ours)
     # The Ready condition kept ACK's transition time: it was True before and is True now.
     ack_ready = conditions(ack.resource(job)["status"])["Ready"]
     assert found["Ready"]["lastTransitionTime"] == ack_ready["lastTransitionTime"]
