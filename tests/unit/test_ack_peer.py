@@ -255,3 +255,23 @@ def test_ack_describes_before_create_and_the_operator_does_not(job: str) -> None
     ]
     assert _operator_calls(job, describe_after_create=False) == [Op.CREATE]  # shared poller
     assert _operator_calls(job, describe_after_create=True) == [Op.CREATE, Op.DESCRIBE]
+
+
+def test_readme_names_acks_system_tags_as_captured() -> None:
+    """README: ACK's `controller-version` says `sagemaker-v1.9.1`, ours add `name` and `uid`."""
+    text = _readme_text()
+    said = re.search(r"ACK's `controller-version` says `([^`]+)`", text)
+    added = re.search(r"ours add `(\w+)` and `(\w+)` beside `(\w+)`", text)
+    assert said and added
+    for body in ack.create_bodies().values():
+        tags = ack.system_tags(body)
+        assert tags[TAG_CONTROLLER_VERSION] == said.group(1)
+        assert {key.removeprefix(ack.SYSTEM_TAG_PREFIX) for key in tags} == {
+            "controller-version",
+            added.group(3),
+        }
+    ours = ack.system_tags(operator_create_body(ack.applied_spec("xgboost-tuning"), "x"))
+    assert {key.removeprefix(ack.SYSTEM_TAG_PREFIX) for key in ours} == {
+        "controller-version",
+        *added.groups(),
+    }
