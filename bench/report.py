@@ -269,10 +269,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
             else:
                 ys = [r.get(key) for r in runs]
             ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=polling)
-        xs = sorted({r["n"] for r in results["runs"]})
         measured = (results.get("ack") or {}).get("measured") or {}
         if key in ("calls_per_job_hour_total", "quiet"):
             label = f"ACK, measured at N={measured['n']}" if measured else "ACK, computed"
+            ns = {r["n"] for r in results["runs"]}
+            xs = sorted(ns | {measured["n"]} if measured else ns)
             ax.plot(xs, [ack_calls_per_job_hour(results)] * len(xs), "k--", label=label)
             ax.set_yscale("log")
         ack_key = {"arn_all_seconds": "arn_all_seconds", "operator_peak_rss_mb": "peak_rss_mb"}

@@ -119,3 +119,11 @@ def test_the_real_capture_gives_the_issues_figures() -> None:
     assert measured is not None
     assert (measured["n"], measured["calls_per_job_hour"]) == (100, 240.6)
     assert (measured["arn_all_seconds"], measured["peak_rss_mb"]) == (31.4, 76.0)
+
+
+def test_the_plot_draws_acks_figures_beside_a_tiny_run(captured: Path, tmp_path: Path) -> None:
+    results = _results(report.ack_measured(captured), _run(3, 1.4, 0.8, 87.8))
+    results["runs"][0]["quiet_window"] = None  # a run too short for a quiet window
+    results["machine"] = {"nproc": 2, "memory": "1 GiB", "python": "3.11"}
+    report.plot(results, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
