@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         help="extra environment for the operator (repeatable), e.g. HPO_WORKER_LIMIT=0",
     )
     parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("HPO_TEST_KUBECONFIG"))
+    parser.add_argument(
+        "--ack-captured",
+        type=Path,
+        default=REPO.parent / "shared" / "ack" / "captured-v1.9.1",
+        help="ACK's measured figures, reported beside ours (skipped when absent)",
+    )
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument("--plot", type=Path, default=REPO / "bench" / "results.png")
     args = parser.parse_args(argv)
@@ -113,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "import": import_cost(),
-        "ack_calls_per_job_hour": scale.ACK_CALLS_PER_JOB_HOUR,
+        "ack": {
+            "measured": report.ack_measured(args.ack_captured),
+            "computed_calls_per_job_hour": report.ACK_COMPUTED_CALLS_PER_JOB_HOUR,
+        },
         "runs": [],
     }
     with ExitStack() as stack:

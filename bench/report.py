@@ -1,7 +1,10 @@
-"""The benchmark's table, targets (each with its measured figure and ratio) and PNG plot."""
+"""The benchmark's table, targets (each with its measured figure and ratio) and PNG plot, beside
+what ACK's sagemaker-controller was measured to do (`ack_measured`)."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,84 @@ RSS_TARGET_MB = 150.0
 CALLS_TARGET = 12.0
 ARN_TARGET_SECONDS = 60.0
 LAG_SLACK_SECONDS = 2.0
+# From ACK's source: two Describe calls per in-progress job every 30 s. Used only when the
+# measured figures (ack_measured) are not available.
+ACK_COMPUTED_CALLS_PER_JOB_HOUR = 240.0
+
+
+def ack_measured(folder: Path) -> dict[str, Any] | None:
+    """ACK's own figures, as measured when its controller ran against this project's emulator
+    (`../shared/ack/captured-v1.9.1`, read at bench time; None when the folder is absent).
+
+    Calls per in-progress job-hour: the steady file's calls (throttled ones included) over its
+    window (`scale-n<N>-steady-<S>s-stats.json`) times its active jobs. The time until every ARN
+    (burst) and the peak RSS are the folder README's figures (the stats files hold only calls).
+    """
+    steady_files = sorted(folder.glob("scale-n*-steady-*s-stats.json"))
+    readme = folder / "README.md"
+    if not steady_files or not readme.is_file():
+        return None
+    steady_file = steady_files[0]
+    match = re.fullmatch(r"scale-n(\d+)-steady-([\d.]+)s-stats\.json", steady_file.name)
+    if match is None:
+        return None
+    steady = json.loads(steady_file.read_text())
+    n, window = int(match.group(1)), float(match.group(2))
+    job_hours = steady["active_jobs"] * window / 3600
+    text = " ".join(readme.read_text().split())
+    arn = re.search(r"create until every ARN \(([\d.]+) s\)", text)
+    rss = re.search(r"Peak RSS ([\d.]+) MB", text)
+    version = re.search(r"sagemaker-controller (v[\w.]+)", text)
+    return {
+        "controller": f"ACK sagemaker-controller {version.group(1) if version else '?'}",
+        "n": n,
+        "calls_per_job_hour": round(steady["total"] / job_hours, 1) if job_hours else None,
+        "steady_window_seconds": window,
+        "arn_all_seconds": float(arn.group(1)) if arn else None,
+        "peak_rss_mb": float(rss.group(1)) if rss else None,
+        "source": str(folder),
+    }
+
+
+def ack_calls_per_job_hour(results: dict[str, Any]) -> float:
+    """ACK's calls per in-progress job-hour: measured when known, else computed from its source."""
+    measured = (results.get("ack") or {}).get("measured") or {}
+    figure = measured.get("calls_per_job_hour")
+    return float(figure) if figure else ACK_COMPUTED_CALLS_PER_JOB_HOUR
+
+
+def beside_ack(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """This operator's figures (shared poller, at ACK's N or the nearest N run) beside ACK's
+    measured ones, each with the ratio ACK ÷ operator (above 1: the operator does better)."""
+    measured = (results.get("ack") or {}).get("measured")
+    shared = [r for r in results["runs"] if r["polling"] == "shared"]
+    if not measured or not shared:
+        return []
+    run = min(shared, key=lambda r: (abs(r["n"] - measured["n"]), -r["n"]))
+    quiet = (run.get("quiet_window") or {}).get("calls_per_job_hour")
+    rows = [
+        ("SageMaker calls per in-progress job-hour (quiet window)", quiet, "calls_per_job_hour"),
+        (f"seconds until all {run['n']} resources have an ARN", run["arn_all_seconds"],
+         "arn_all_seconds"),
+        ("peak RSS (MB)", run["operator_peak_rss_mb"], "peak_rss_mb"),
+    ]  # fmt: skip
+    return [
+        {
+            "figure": figure,
+            "n": run["n"],
+            "ack_n": measured["n"],
+            "operator": ours,
+            "ack": measured.get(key),
+            "ratio": _ratio_of(measured.get(key), ours),
+        }
+        for figure, ours, key in rows
+    ]
+
+
+def _ratio_of(ack: float | None, ours: float | None) -> float | None:
+    if not ack or not ours:
+        return None
+    return round(ack / ours, 2) if ack / ours < 10 else round(ack / ours)
 
 
 def run_line(run: dict[str, Any]) -> str:
@@ -38,7 +119,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     run = max(shared, key=lambda r: r["n"])
     timer = _find(results, run["n"], "per-resource")
-    ack = results["ack_calls_per_job_hour"]
+    ack = ack_calls_per_job_hour(results)
     window = run.get("quiet_window") or {}
     quiet = window.get("calls_per_job_hour")
     lag_bound = run["poll_interval"] + LAG_SLACK_SECONDS
@@ -112,10 +193,20 @@ def table(results: dict[str, Any]) -> str:
             f"| {r['lag_p50_seconds']}/{r['lag_p95_seconds']} | {r['operator_peak_rss_mb']} "
             f"| {r['operator_cpu_seconds']} | {r['apiserver_writes_per_job']} |"
         )
-    lines.append(
-        f"| (ACK, computed) | 2 Describe / 30 s | | | {results['ack_calls_per_job_hour']:g} "
-        f"| {results['ack_calls_per_job_hour']:g} | | | | | | | |"
-    )
+    measured = (results.get("ack") or {}).get("measured")
+    if measured:
+        lines.append(
+            f"| {measured['n']} | {measured['controller']} (measured) "
+            f"| {_cell(measured['arn_all_seconds'])} | | "
+            f"| {_cell(measured['calls_per_job_hour'])} | | | | | "
+            f"{_cell(measured['peak_rss_mb'])} | | |"
+        )
+    else:
+        lines.append(
+            f"| any | ACK (computed from its source: 2 Describe / 30 s) | | | "
+            f"{ACK_COMPUTED_CALLS_PER_JOB_HOUR:g} | {ACK_COMPUTED_CALLS_PER_JOB_HOUR:g} "
+            "| | | | | | | |"
+        )
     lines += [
         "",
         "| target (N) | measured | met | vs ACK | vs per-resource |",
@@ -126,11 +217,33 @@ def table(results: dict[str, Any]) -> str:
             f"| {t['target']} ({t['n']}) | {t['measured']} | {'yes' if t['met'] else 'NO'} "
             f"| {t.get('ratio_to_ack') or ''} | {t.get('ratio_to_per_resource') or ''} |"
         )
+    beside = beside_ack(results)
+    if beside:
+        source = measured["source"] if measured else ""
+        lines += [
+            "",
+            f"Beside {measured['controller'] if measured else 'ACK'}, measured ({source}):",
+            "",
+            "| figure | this operator (N) | ACK (N) | ACK ÷ operator |",
+            "|---|---|---|---|",
+        ]
+        for row in beside:
+            lines.append(
+                f"| {row['figure']} | {_cell(row['operator'])} ({row['n']}) "
+                f"| {_cell(row['ack'])} ({row['ack_n']}) | {_cell(row['ratio'])} |"
+            )
+    elif not measured:
+        lines += ["", "ACK's measured figures: none (../shared/ack/captured-v1.9.1 is absent)."]
     return "\n".join(lines)
 
 
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
-    """Each cost against N, one line per polling strategy (ACK's computed cost for calls)."""
+    """Each cost against N, one line per polling strategy, and ACK's measured figures (calls,
+    ARN time and RSS) as dashed lines (its computed call cost when they are absent)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,10 +269,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
             else:
                 ys = [r.get(key) for r in runs]
             ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=polling)
+        measured = (results.get("ack") or {}).get("measured") or {}
         if key in ("calls_per_job_hour_total", "quiet"):
-            xs = sorted({r["n"] for r in results["runs"]})
-            ax.plot(xs, [results["ack_calls_per_job_hour"]] * len(xs), "k--", label="ACK")
+            label = f"ACK, measured at N={measured['n']}" if measured else "ACK, computed"
+            ns = {r["n"] for r in results["runs"]}
+            xs = sorted(ns | {measured["n"]} if measured else ns)
+            ax.plot(xs, [ack_calls_per_job_hour(results)] * len(xs), "k--", label=label)
             ax.set_yscale("log")
+        ack_key = {"arn_all_seconds": "arn_all_seconds", "operator_peak_rss_mb": "peak_rss_mb"}
+        if key in ack_key and measured.get(ack_key[key]) is not None:
+            ax.plot([measured["n"]], [measured[ack_key[key]]], "kx", label="ACK, measured")
         ax.set_xscale("log")
         ax.set_xlabel("N resources")
         ax.set_title(title, fontsize=10)

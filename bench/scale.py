@@ -31,7 +31,6 @@ from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FINISHED = ("Completed", "Failed", "Stopped")
-ACK_CALLS_PER_JOB_HOUR = 240.0  # ACK: two Describe calls per in-progress job every 30 s
 
 
 @dataclass(frozen=True)
@@ -327,7 +326,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         emulator.emulator.stats.reset()
         applied_at = time.time()
 
-        chunks = [items[i :: w.apply_processes] for i in range(w.apply_processes)]
+        chunks = [items[i :: w.apply_processes] for i in range(min(w.apply_processes, w.n))]
         creators = [
             subprocess.Popen(
                 [kubectl, "--kubeconfig", str(kubeconfig), "create", "-n", namespace, "-f", "-"],

@@ -15,6 +15,7 @@ The table, in the order `decide` reads it:
 | being deleted, job InProgress | Describe, Stop, Describe | keep finalizer, poll until Stopped |
 | read-only | Describe (unless finished) | status from the job; never Create or Stop |
 | job known (ARN in status), finished | — | conditions only: zero AWS calls |
+| job known, finished, status by ACK (no observedGeneration) | Describe, once | from the job |
 | job known, InProgress/Stopping | Describe | status from the job |
 | resume, job InProgress/Stopping, shared poller | — | status kept (the poller's sweep checks) |
 | spec edited after Create | as above | + ACK.Terminal "cannot update"; status refreshes |
@@ -401,7 +402,7 @@ def decide(
         return _follow(r, t, obs, now, trigger, check_edits=False)
     if status_arn(r.status):
         running = r.status.get(STATUS_JOB_STATE) in (IN_PROGRESS, STOPPING)
-        if trigger is Trigger.RESUME and cfg.resume_from_status and running:
+        if trigger is Trigger.RESUME and cfg.resume_from_status and running and _ours(r.status):
             return _known(r, t, obs, now, str(status_arn(r.status)), check_edits=True)
         return _follow(r, t, obs, now, trigger, check_edits=True)
     if t.mode is Mode.ADOPT:
@@ -503,8 +504,14 @@ def _follow(
     stale = arn is None or (
         t.mode is Mode.READ_ONLY and _arn_job(arn) != t.job_name.lower()
     )  # read-only: the spec now names another job
-    if (stale or state not in FINISHED) and not obs.asked():
+    # A finished job's status that another controller wrote (ACK's, after a migration) lacks
+    # what this operator reports (counters, times, observedGeneration): one Describe fills it.
+    refresh = state in FINISHED and not _ours(r.status)
+    if (stale or state not in FINISHED or refresh) and not obs.asked():
         return Step(Call(Op.DESCRIBE, t.job_name))
+    if obs.not_found and refresh and not stale:
+        # Deleted from SageMaker since it finished: what the other controller saw stays.
+        return _known(r, t, replace(obs, not_found=False), now, str(arn), check_edits=check_edits)
     if obs.not_found:
         if t.mode is Mode.READ_ONLY:
             message = (
@@ -797,6 +804,12 @@ def job_gone(status: Mapping[str, Any]) -> bool:
     """The job the status follows was found deleted from SageMaker (nothing left to poll)."""
     terminal = cond.find(status.get("conditions"), cond.TERMINAL)
     return terminal is not None and terminal.get("reason") == JOB_NOT_FOUND
+
+
+def _ours(status: Mapping[str, Any]) -> bool:
+    """Whether this operator wrote the status (every status it writes has observedGeneration;
+    ACK's never has)."""
+    return "observedGeneration" in status
 
 
 def _terminal_for_this_generation(r: Resource) -> bool:

@@ -710,3 +710,68 @@ def test_a_resource_created_by_acks_controller_is_followed_never_created_again()
     later = run(apply(r, step), sm)
     assert later.status is not None and later.status["hyperParameterTuningJobStatus"] == "Completed"
     assert sm.calls.count(Op.CREATE) == 0
+
+
+def _ack_status(arn: str, state: str) -> dict[str, Any]:
+    """What ACK v1.9.1 wrote (captured for finished jobs: Ready=True even for Failed, no
+    ACK.Terminal, ACK.LateInitialized, no observedGeneration, no counters)."""
+    message = f"HyperParameterTuningJob is in {state} status."
+    status: dict[str, Any] = {
+        "ackResourceMetadata": {"arn": arn, "ownerAccountID": ACCOUNT, "region": "us-west-2"},
+        "hyperParameterTuningJobStatus": state,
+        "conditions": [
+            {"type": "ACK.ResourceSynced", "status": "True", "message": message},
+            {"type": "ACK.LateInitialized", "status": "True"},
+            {"type": "Ready", "status": "True", "message": message},
+        ],
+    }
+    if state == "Failed":
+        status["failureReason"] = "No training job succeeded after 2 attempts."
+    return status
+
+
+@pytest.mark.parametrize("state", ["Completed", "Failed"])
+def test_a_finished_job_with_acks_status_is_described_once_then_never(state: str) -> None:
+    """ACK's status lacks counters, times and observedGeneration: one Describe fills them, and
+    the conditions become this operator's (Failed: ACK.Terminal first, Ready=False)."""
+    sm = FakeSageMaker()
+    extra = {"FailureReason": "No training job succeeded after 2 attempts."}
+    arn = sm.add_job("xgb-tuning-1", [], state=state)
+    sm.set_state("xgb-tuning-1", state, **(extra if state == "Failed" else {}))
+    r = resource(status=_ack_status(arn, state))
+    step = run(r, sm)
+    assert sm.calls == [Op.DESCRIBE]
+    assert step.status is not None
+    assert step.status["observedGeneration"] == 1
+    assert step.status["trainingJobStatusCounters"] == {"completed": 0, "inProgress": 2}
+    kinds = [cond["type"] for cond in step.status["conditions"]]
+    assert "ACK.LateInitialized" not in kinds
+    ready = condition(step, "Ready")
+    assert ready is not None and ready["status"] == ("True" if state == "Completed" else "False")
+    if state == "Failed":
+        assert kinds[0] == "ACK.Terminal"
+    assert not step.events  # no transition: the job was already in this state
+    run(apply(r, step), sm)
+    assert sm.calls == [Op.DESCRIBE]  # the status is this operator's now: no more calls
+
+
+def test_a_finished_job_deleted_from_sagemaker_keeps_acks_status() -> None:
+    sm = FakeSageMaker()
+    arn = sm.arn("gone-job")
+    r = resource(status=_ack_status(arn, "Completed"))
+    step = run(r, sm)
+    assert sm.calls == [Op.DESCRIBE]
+    assert step.status is not None and step.status["hyperParameterTuningJobStatus"] == "Completed"
+    assert condition(step, "ACK.Terminal") is None
+    ready = condition(step, "Ready")
+    assert ready is not None and ready["status"] == "True"
+
+
+def test_resume_never_trusts_acks_running_status() -> None:
+    """With the shared poller a resume trusts a running job's status, but only one it wrote."""
+    sm = FakeSageMaker()
+    arn = sm.add_job("xgb-tuning-1", [])
+    ack_status = _ack_status(arn, "InProgress")
+    step = run(resource(status=ack_status), sm, Trigger.RESUME, resume_from_status=True)
+    assert sm.calls == [Op.DESCRIBE]
+    assert step.status is not None and step.status["observedGeneration"] == 1
