@@ -290,6 +290,7 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
                 f"must be ≤ {naming('MaxNumberOfTrainingJobs')} ({total})",
             )
         )
+    problems += _strategy_rules(config, naming)
     ranges_at: list[Path] = [("HyperParameterTuningJobConfig", "ParameterRanges")]
     definitions: list[tuple[Path, Mapping[str, Any]]] = []
     if isinstance(single, Mapping):
@@ -301,12 +302,90 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
             if isinstance(item, Mapping)
         ]
     ranges_at += [(*where, "HyperParameterRanges") for where, _ in definitions]
+    strategy = config.get("Strategy")
     for where in ranges_at:
+        problems += _range_count_rule(_at(request, where), where)
         problems += _range_rules(_at(request, where), where, naming)
+        if strategy == "Grid":
+            problems += _grid_rule(_at(request, where), where, naming)
     objective = config.get("HyperParameterTuningJobObjective")
     for where, definition in definitions:
         problems += _metric_rule(definition, where, objective, naming)
+        problems += _algorithm_rule(definition, where, naming)
     return problems
+
+
+_RANGE_KINDS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+
+
+def _strategy_rules(config: Mapping[str, Any], naming: Naming) -> list[Problem]:
+    """HyperParameterTuningJobConfig: early stopping "must be OFF to use Hyperband", and
+    StrategyConfig "should be provided only if Hyperband is selected as the strategy"."""
+    problems: list[Problem] = []
+    strategy = config.get("Strategy")
+    at: Path = ("HyperParameterTuningJobConfig",)
+    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType") == "Auto":
+        problems.append(
+            Problem(
+                (*at, "TrainingJobEarlyStoppingType"),
+                "must be Off with the Hyperband strategy (Hyperband stops jobs early itself)",
+            )
+        )
+    if config.get("StrategyConfig") is not None and strategy != "Hyperband":
+        problems.append(
+            Problem(
+                (*at, "StrategyConfig"),
+                f"is for the Hyperband strategy only, not {strategy or 'the default (Bayesian)'}: "
+                f"remove it or set {naming('Strategy')} to Hyperband",
+            )
+        )
+    return problems
+
+
+def _range_count_rule(ranges: Any, where: Path) -> list[Problem]:
+    """ParameterRanges: "the sum of the number of hyperparameters for all the ranges can't exceed
+    the maximum number specified" (each kind's own maximum, the same 30 for all three)."""
+    shape = awsmodel.shape("ParameterRanges")
+    limit = min(int(shape.members[kind].metadata.get("max", 30)) for kind in _RANGE_KINDS)
+    items = _mapping(ranges)
+    count = sum(len(v) for k in _RANGE_KINDS if isinstance(v := items.get(k), list))
+    if count <= limit:
+        return []
+    return [
+        Problem(
+            where, f"must hold at most {limit} hyperparameters over all its ranges, not {count}"
+        )
+    ]
+
+
+def _grid_rule(ranges: Any, where: Path, naming: Naming) -> list[Problem]:
+    """The Grid strategy walks categorical values only: a numeric range has no grid."""
+    problems: list[Problem] = []
+    for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
+        items = _mapping(ranges).get(kind)
+        if isinstance(items, list) and items:
+            problems.append(
+                Problem(
+                    (*where, kind),
+                    f"must be empty with the Grid strategy, which searches only "
+                    f"{naming('CategoricalParameterRanges')}",
+                )
+            )
+    return problems
+
+
+def _algorithm_rule(definition: Mapping[str, Any], where: Path, naming: Naming) -> list[Problem]:
+    """AlgorithmName: "If you specify a value for this parameter, do not specify a value for
+    TrainingImage"."""
+    algorithm = _mapping(definition.get("AlgorithmSpecification"))
+    if algorithm.get("AlgorithmName") is None or algorithm.get("TrainingImage") is None:
+        return []
+    return [
+        Problem(
+            (*where, "AlgorithmSpecification", "TrainingImage"),
+            f"must not be set together with {naming('AlgorithmName')}",
+        )
+    ]
 
 
 def _range_rules(ranges: Any, where: Path, naming: Naming) -> list[Problem]:

@@ -121,7 +121,27 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         limits["maxNumberOfTrainingJobs"] = max(
             limits["maxNumberOfTrainingJobs"], limits["maxParallelTrainingJobs"]
         )
+    # The strategy rules: early stopping is Off under Hyperband, StrategyConfig only with it,
+    # and Grid searches categorical ranges only.
+    strategy = config.get("strategy")
+    if strategy == "Hyperband" and config.get("trainingJobEarlyStoppingType") == "Auto":
+        config["trainingJobEarlyStoppingType"] = "Off"
+    if strategy != "Hyperband":
+        config.pop("strategyConfig", None)
     for ranges in _all_ranges(spec):
+        if strategy == "Grid":
+            ranges.pop("integerParameterRanges", None)
+            ranges.pop("continuousParameterRanges", None)
+        kinds = (
+            "integerParameterRanges",
+            "continuousParameterRanges",
+            "categoricalParameterRanges",
+        )
+        room = 30  # hyperparameters over all the kinds of one ParameterRanges
+        for kind in kinds:
+            if kind in ranges:
+                ranges[kind] = ranges[kind][:room]
+                room -= len(ranges[kind])
         for kind, integer in (
             ("integerParameterRanges", True),
             ("continuousParameterRanges", False),
@@ -133,6 +153,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                 if integer and item.get("scalingType") == "ReverseLogarithmic":
                     item["scalingType"] = draw(st.sampled_from(["Auto", "Linear", "Logarithmic"]))
     for where in _definitions(spec):
+        algorithm = where.get("algorithmSpecification", {})
+        if "algorithmName" in algorithm and "trainingImage" in algorithm:
+            del algorithm[draw(st.sampled_from(["algorithmName", "trainingImage"]))]
         metrics = where.get("algorithmSpecification", {}).get("metricDefinitions")
         if metrics:
             name = metrics[0]["name"]

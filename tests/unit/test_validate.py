@@ -208,6 +208,11 @@ def test_algorithm_name_lookbehind_applies() -> None:
     spec = _edit("trainingJobDefinition.algorithmSpecification.algorithmName", "my-algo-")
     assert any("algorithmName: must match pattern" in m for m in _messages(spec))
     fine = _edit("trainingJobDefinition.algorithmSpecification.algorithmName", "my-algo")
+    assert _messages(fine) == [
+        "spec.trainingJobDefinition.algorithmSpecification.trainingImage: "
+        "must not be set together with algorithmName"
+    ]
+    del fine["trainingJobDefinition"]["algorithmSpecification"]["trainingImage"]
     assert validate_spec(fine) == []
 
 
