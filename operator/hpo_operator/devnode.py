@@ -1168,7 +1168,11 @@ def _wait_until(
         if exited
         else f"timed out waiting for {what}"
     )
-    tails = [f"--- {p.log} ---\n{_tail(p.log)}" for p in {process, *others}]
+    shown: list[_Process] = []
+    for candidate in (process, *others):
+        if all(candidate is not seen for seen in shown):  # _Process is unhashable (a dataclass)
+            shown.append(candidate)
+    tails = [f"--- {p.log} ---\n{_tail(p.log)}" for p in shown]
     raise DevNodeError(f"{reason}\n" + "\n".join(tails))
 
 
