@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 
 venv: $(STAMP) ## Create or update .venv from the lock file
 
-$(TOOLS_ENV): hack/build-tools.sh hack/build-node.sh hack/envtest/go.mod hack/helm/go.mod \
+$(TOOLS_ENV): hack/build-tools.sh hack/build-node.sh hack/lib/go-build.sh hack/envtest/go.mod hack/helm/go.mod \
               hack/argocd-health/go.mod hack/argocd-health/go.sum hack/argocd-health/main.go \
               hack/node/pause/main.go hack/node/oci_image.py
 	@mkdir -p $(dir $@)

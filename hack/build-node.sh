@@ -8,40 +8,11 @@
 # Prints nothing but errors; `--print-env` prints HPO_NODE_BIN=the folder.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${HPO_CACHE_DIR:-$HOME/.cache/hpo-operator}
-k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$here/envtest/go.mod")
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 pause_sum=$(sha256sum "$here/node/pause/main.go" "$here/node/pause/go.mod" "$0" | sha256sum | cut -c1-12)
 node_dir=$cache/node/k8s-${k8s_version#v}
 
-export GOFLAGS="-mod=mod -modcacherw -trimpath"
-export CGO_ENABLED=0
-
-k8s_minor=${k8s_version#v1.}; k8s_minor=${k8s_minor%%.*}
-k8s_ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
-  k8s_ldflags+=" -X $pkg.gitTreeState=clean"
-done
-
-build() { # build DIR MODULE_DIR LDFLAGS PKG...
-  local out=$1 mod=$2 ldflags=$3; shift 3
-  local tmp
-  tmp=$(mktemp -d "$cache/.build.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  (cd "$mod" && go build -ldflags="-s -w $ldflags" -o "$tmp/" "$@")
-  mkdir -p "$out"
-  for f in "$tmp"/*; do mv -f "$f" "$out/"; done
-  rmdir "$tmp"
-  trap - EXIT
-}
-
-stamped() { # stamped VERSION BINARY ARGS...: true if `BINARY ARGS...` runs and prints VERSION
-  local want=$1 out; shift
-  [[ -x "$1" ]] && out=$("$@" 2>/dev/null) && [[ $out == *"$want"* ]]
-}
-
-mkdir -p "$cache"
 want=("$node_dir/kube-controller-manager" "$node_dir/kube-scheduler" "$node_dir/kube-proxy")
 missing=0
 for f in "${want[@]}"; do [[ -x $f ]] || missing=1; done

@@ -8,9 +8,8 @@
 # Prints nothing but errors; `hack/build-tools.sh --print-env` prints the paths as shell variables.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${HPO_CACHE_DIR:-$HOME/.cache/hpo-operator}
-k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$here/envtest/go.mod")
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 etcd_version=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$here/envtest/go.mod")
 helm_version=$(awk '$1=="require" && $2=="helm.sh/helm/v3"{print $3; exit}' "$here/helm/go.mod")
 helm_client_go=$(awk '$1=="k8s.io/client-go"{print $2; exit}' "$here/helm/go.mod")
@@ -27,41 +26,13 @@ argo_sum=$(cat "$here/argocd-health/go.mod" "$here/argocd-health/go.sum" "$here"
   sha256sum | cut -c1-12)
 argo_dir=$cache/argocd-health/${argo_version}-${argo_sum}
 
-export GOFLAGS="-mod=mod -modcacherw -trimpath"
-export CGO_ENABLED=0
-
-# A plain `go build` stamps v0.0.0-master (k8s) and v3.x-dev (helm) into the binaries, which breaks
-# helm's `kubeVersion` checks and makes kubectl warn about version skew: set what their Makefiles set.
-k8s_minor=${k8s_version#v1.}; k8s_minor=${k8s_minor%%.*}
-k8s_ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
-  k8s_ldflags+=" -X $pkg.gitTreeState=clean"
-done
+# helm stamps its version and the Kubernetes minor it checks charts against the same way.
 helm_k8s_minor=${helm_client_go#v0.}; helm_k8s_minor=${helm_k8s_minor%%.*}
 helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version"
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
 done
 
-build() { # build DIR MODULE_DIR LDFLAGS PKG...
-  local out=$1 mod=$2 ldflags=$3; shift 3
-  local tmp
-  tmp=$(mktemp -d "$cache/.build.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  (cd "$mod" && go build -ldflags="-s -w $ldflags" -o "$tmp/" "$@")
-  mkdir -p "$out"
-  for f in "$tmp"/*; do mv -f "$f" "$out/"; done
-  rmdir "$tmp"
-  trap - EXIT
-}
-
-stamped() { # stamped VERSION BINARY ARGS...: true if `BINARY ARGS...` runs and prints VERSION
-  local want=$1 out; shift
-  [[ -x "$1" ]] && out=$("$@" 2>/dev/null) && [[ $out == *"$want"* ]]
-}
-
-mkdir -p "$cache"
 if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
   envtest_dir=$KUBEBUILDER_ASSETS
 elif [[ ! -x "$envtest_dir/etcd" || ! -x "$envtest_dir/kubectl" ]] ||
