@@ -28,13 +28,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import ctypes
 import http.client
 import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -47,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from hpo_operator import devprocess
 
 __all__ = ["Binaries", "DevCluster", "DevClusterError", "main"]
 
@@ -137,16 +137,6 @@ class _Ports:
     apiserver: int
 
 
-@dataclass
-class _Process:
-    """One server process: a child (`popen`) when we started it, else a pid from the state file."""
-
-    name: str
-    pid: int
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-
-
 class DevCluster:
     """etcd + kube-apiserver in `directory`, started by `start()` and removed by `stop()`.
 
@@ -175,7 +165,7 @@ class DevCluster:
         self.stop_timeout = stop_timeout
         self.detached = detached
         self._remove_directory = remove_directory
-        self._processes: list[_Process] = []
+        self._processes: list[devprocess.Process] = []
         self._server: str | None = None
         self.start_seconds: float | None = None
         self._apiserver_argv: list[str] | None = None  # kept by stop_apiserver()
@@ -275,7 +265,7 @@ class DevCluster:
         processes = self._processes or _read_state(self.directory)
         if {p.name for p in processes} != {"etcd", "kube-apiserver"}:
             return False
-        if not all(_alive(p) for p in processes):
+        if not all(devprocess.alive(p) for p in processes):
             return False
         try:
             server = str(json.loads((self.directory / _STATE).read_text())["server"])
@@ -295,7 +285,7 @@ class DevCluster:
             raise DevClusterError("kube-apiserver is not running under this DevCluster")
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
         self._apiserver_argv = [arg.decode() for arg in cmdline.split(b"\0") if arg]
-        _terminate(process, self.stop_timeout)
+        devprocess.terminate(process, self.stop_timeout, DevClusterError)
         self._processes.remove(process)
 
     def start_apiserver(self, timeout: float = 120.0) -> None:
@@ -418,19 +408,8 @@ class DevCluster:
             },
         )
 
-    def _spawn(self, name: str, argv: list[str]) -> _Process:
-        log = self.directory / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                start_new_session=True,
-                preexec_fn=None if self.detached else _parent_death_signal(),
-            )
-        process = _Process(name=name, pid=popen.pid, log=log, popen=popen)
+    def _spawn(self, name: str, argv: list[str]) -> devprocess.Process:
+        process = devprocess.spawn(self.directory, name, argv, detached=self.detached)
         self._processes.append(process)
         return process
 
@@ -439,7 +418,7 @@ class DevCluster:
     def _terminate_all(self) -> None:
         # The API server first, so that it does not log a storm of etcd connection errors.
         for process in reversed(self._processes):
-            _terminate(process, self.stop_timeout)
+            devprocess.terminate(process, self.stop_timeout, DevClusterError)
         self._processes = []
 
     def _remove_owned(self, *, keep_logs: bool) -> None:
@@ -599,55 +578,7 @@ def _free_ports(address: str = LOOPBACK) -> _Ports:
     return _Ports(etcd_client=ports[0], etcd_peer=ports[1], apiserver=ports[2])
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A preexec hook that makes the child get SIGKILL when its parent dies (Linux only).
-
-    Why: a test run killed hard (timeout, OOM) must not leave an API server eating a shared CPU.
-    libc is loaded here, in the parent, so that the child only makes one system call.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    prctl = libc.prctl
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL))
-
-    return hook
-
-
-def _alive(process: _Process) -> bool:
-    """Is the process still running? A zombie counts as gone: it holds no port and no memory."""
-    if process.popen is not None:
-        return process.popen.poll() is None
-    try:
-        stat = Path(f"/proc/{process.pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
-def _terminate(process: _Process, timeout: float) -> None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL and wait again: the process is gone after."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        if not _alive(process):
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, sig)
-        if process.popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(timeout=wait)
-        else:
-            _poll(lambda: not _alive(process), time.monotonic() + wait)
-    if _alive(process):
-        raise DevClusterError(f"{process.name} (pid {process.pid}) did not exit after SIGKILL")
-
-
-def _read_state(directory: Path) -> list[_Process]:
+def _read_state(directory: Path) -> list[devprocess.Process]:
     """The processes `up` recorded, keeping only pids that still run one of our servers.
 
     Why the command-line check: after a reboot a recorded pid may belong to someone else.
@@ -663,53 +594,25 @@ def _read_state(directory: Path) -> list[_Process]:
         except OSError:
             continue
         if str(directory) in cmdline:
-            processes.append(_Process(name=str(name), pid=int(pid), log=directory / f"{name}.log"))
+            processes.append(
+                devprocess.Process(name=str(name), pid=int(pid), log=directory / f"{name}.log")
+            )
     return processes
 
 
-def _poll(condition: Callable[[], bool], deadline: float) -> bool:
-    delay = 0.02
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.25)
-
-
 def _wait_until(
-    condition: Callable[[], bool], process: _Process, deadline: float, what: str
+    condition: Callable[[], bool], process: devprocess.Process, deadline: float, what: str
 ) -> None:
     """Wait for `condition`; fail fast with the log tail if the process exits or time runs out."""
-    exited = False
-
-    def done() -> bool:
-        nonlocal exited
-        if condition():
-            return True
-        exited = not _alive(process)
-        return exited
-
-    if _poll(done, deadline) and not exited:
+    failure = devprocess.wait_for(condition, process, deadline)
+    if failure is None:
         return
-    tail = _tail(process.log)
+    tail = devprocess.tail(process.log)
     if _PORT_IN_USE in tail.lower():
         raise _PortTaken(f"{process.name}: a port was taken meanwhile:\n{tail}")
-    if exited:
-        code = process.popen.returncode if process.popen is not None else "?"
-        reason = f"{process.name} exited with code {code} before {what} was ready"
-    else:
-        reason = f"timed out waiting for {what}"
-    raise DevClusterError(f"{reason}; last lines of {process.log}:\n{tail}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    raise DevClusterError(
+        f"{failure} before {what} was ready; last lines of {process.log}:\n{tail}"
+    )
 
 
 def _open(url: str, timeout: float, context: ssl.SSLContext | None = None) -> Any:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import ipaddress
@@ -72,6 +71,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from hpo_operator import devprocess
 from hpo_operator.devcluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
 
 __all__ = ["DevNode", "DevNodeError", "NodeBinaries", "NodeNetwork", "cannot_run_pods", "main"]
@@ -247,14 +247,6 @@ def _host_addresses() -> set[str]:
 
 
 @dataclass
-class _Process:
-    name: str
-    pid: int
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-
-
-@dataclass
 class _Timings:
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -288,7 +280,7 @@ class DevNode:
         self._remove_directory = remove_directory
         self.network: NodeNetwork | None = None
         self.cluster: DevCluster | None = None
-        self._processes: list[_Process] = []
+        self._processes: list[devprocess.Process] = []
         self._run_dir: Path | None = None
         self._lock: IO[str] | None = None
         self.timings = _Timings()
@@ -773,19 +765,8 @@ class DevNode:
                 return False
         return len(reply) > 12 and struct.unpack("!H", reply[6:8])[0] == 1  # one answer
 
-    def _spawn(self, name: str, argv: list[str]) -> _Process:
-        log = self.directory / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                start_new_session=True,
-                preexec_fn=None if self.detached else _parent_death_signal(),
-            )
-        process = _Process(name=name, pid=popen.pid, log=log, popen=popen)
+    def _spawn(self, name: str, argv: list[str]) -> devprocess.Process:
+        process = devprocess.spawn(self.directory, name, argv, detached=self.detached)
         self._processes.append(process)
         return process
 
@@ -817,7 +798,9 @@ class DevNode:
                 continue
             if str(self.directory) in cmdline:
                 self._processes.append(
-                    _Process(name=str(name), pid=int(pid), log=self.directory / f"{name}.log")
+                    devprocess.Process(
+                        name=str(name), pid=int(pid), log=self.directory / f"{name}.log"
+                    )
                 )
 
     # -- stopping -------------------------------------------------------------------------------
@@ -829,7 +812,7 @@ class DevNode:
         with self.timings.step("stop-kubelet+kube-proxy"):
             for name in ("kube-proxy", "kubelet"):
                 for process in [p for p in self._processes if p.name == name]:
-                    _terminate(process, self.stop_timeout)
+                    devprocess.terminate(process, self.stop_timeout, DevNodeError)
                     self._processes.remove(process)
         if self._lock is not None:  # an open file would keep the run folder's mount busy
             self._lock.close()
@@ -841,7 +824,7 @@ class DevNode:
         for process in list(reversed(self._processes)):
             try:
                 with self.timings.step(f"stop-{process.name}"):
-                    _terminate(process, self.stop_timeout)
+                    devprocess.terminate(process, self.stop_timeout, DevNodeError)
             except DevNodeError as error:
                 errors.append(str(error))
         self._processes = []
@@ -957,41 +940,6 @@ def _run(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProc
     if check and result.returncode != 0:
         raise DevNodeError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr}")
     return result
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """SIGKILL the child when this process dies, so a killed test run leaves no kubelet behind."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    prctl = libc.prctl
-
-    def hook() -> None:
-        prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-
-    return hook
-
-
-def _alive(pid: int, popen: subprocess.Popen[bytes] | None = None) -> bool:
-    if popen is not None:
-        return popen.poll() is None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
-def _terminate(process: _Process, timeout: float) -> None:
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        if not _alive(process.pid, process.popen):
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, sig)
-        _poll(lambda: not _alive(process.pid, process.popen), time.monotonic() + wait)
-    if _alive(process.pid, process.popen):
-        raise DevNodeError(f"{process.name} (pid {process.pid}) did not exit after SIGKILL")
 
 
 def _namespace_pids(namespace_file: Path) -> list[int]:
@@ -1133,58 +1081,20 @@ def _remove_cgroups(ids: Sequence[str]) -> None:
             path.rmdir()
 
 
-def _poll(condition: Callable[[], bool], deadline: float) -> bool:
-    delay = 0.05
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.5)
-
-
 def _wait_until(
     condition: Callable[[], bool],
-    process: _Process,
+    process: devprocess.Process,
     deadline: float,
     what: str,
-    others: Iterable[_Process] = (),
+    others: Iterable[devprocess.Process] = (),
 ) -> None:
-    """Wait for `condition`; fail with log tails if `process` exits or time runs out."""
-    exited = False
-
-    def done() -> bool:
-        nonlocal exited
-        if condition():
-            return True
-        exited = not _alive(process.pid, process.popen)
-        return exited
-
-    if _poll(done, deadline) and not exited:
+    """Wait for `condition`; fail with each process's log tail if `process` exits or time is up."""
+    failure = devprocess.wait_for(condition, process, deadline)
+    if failure is None:
         return
-    reason = (
-        f"{process.name} exited before {what} was ready"
-        if exited
-        else f"timed out waiting for {what}"
-    )
-    shown: list[_Process] = []
-    for candidate in (process, *others):
-        if all(candidate is not seen for seen in shown):  # _Process is unhashable (a dataclass)
-            shown.append(candidate)
-    tails = [f"--- {p.log} ---\n{_tail(p.log)}" for p in shown]
-    raise DevNodeError(f"{reason}\n" + "\n".join(tails))
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-# -- CLI ----------------------------------------------------------------------------------------
+    shown = dict.fromkeys((process, *others))  # processes compare by identity; first one first
+    tails = [f"--- {p.log} ---\n{devprocess.tail(p.log, lines=30)}" for p in shown]
+    raise DevNodeError(f"{failure} before {what} was ready\n" + "\n".join(tails))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator import devnode
+from hpo_operator import devnode, devprocess
 
 
-def _exited(name: str, log: Path) -> devnode._Process:
+def _exited(name: str, log: Path) -> devprocess.Process:
     log.write_text(f"{name} said goodbye\n")
     popen = subprocess.Popen([sys.executable, "-c", "pass"])
     popen.wait()
-    return devnode._Process(name=name, pid=popen.pid, log=log, popen=popen)
+    return devprocess.Process(name=name, pid=popen.pid, log=log, popen=popen)
 
 
 def test_an_exited_process_fails_the_wait_with_each_log_tail_once(tmp_path: Path) -> None:
@@ -31,6 +31,6 @@ def test_an_exited_process_fails_the_wait_with_each_log_tail_once(tmp_path: Path
             others=[kubelet, containerd],
         )
     message = str(failure.value)
-    assert message.startswith("kubelet exited before the node was ready")
+    assert message.startswith("kubelet exited with code 0 before the node was ready")
     assert message.count("kubelet said goodbye") == 1
     assert message.count("containerd said goodbye") == 1
