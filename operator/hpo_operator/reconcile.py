@@ -596,7 +596,7 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     arn = status_arn(r.status)
     maybe_created = bool(r.annotations.get(ANN_JOB_NAME)) or create_in_doubt(r.status)
     if arn is None and not maybe_created:
-        if t.mode is Mode.ADOPT or cond.is_true(r.status.get("conditions"), cond.TERMINAL):
+        if t.mode is Mode.ADOPT or _spec_terminal(r.status):
             return _release("No job was created or adopted for this resource")
         impossible = _no_job_possible(r, t)
         if impossible is not None:
@@ -699,6 +699,9 @@ def _doubt(status: Mapping[str, Any]) -> Cond | None:
 
 def _unreachable_reason(t: Target) -> str:
     return "InvalidAnnotation" if "annotation" in str(t.unreachable) else "InvalidConfiguration"
+
+
+UNREACHABLE_REASONS = frozenset({"InvalidAnnotation", "InvalidConfiguration"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -919,7 +922,16 @@ def _ours(status: Mapping[str, Any]) -> bool:
 
 def _terminal_for_this_generation(r: Resource) -> bool:
     observed = r.status.get("observedGeneration")
-    return observed == r.generation and cond.is_true(r.status.get("conditions"), cond.TERMINAL)
+    return observed == r.generation and _spec_terminal(r.status)
+
+
+def _spec_terminal(status: Mapping[str, Any]) -> bool:
+    """ACK.Terminal about the spec or the job, not an unusable region or endpoint: that one
+    lifts as soon as the annotation or setting is fixed, with no spec change."""
+    found = cond.find(status.get("conditions"), cond.TERMINAL)
+    return cond.is_true(status.get("conditions"), cond.TERMINAL) and (
+        (found or {}).get("reason") not in UNREACHABLE_REASONS
+    )
 
 
 def _arn_job(arn: str) -> str:

@@ -9,16 +9,14 @@ byte leaves, so nothing — neither the access key ID nor the session token — 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from hpo_operator.endpoints import allow_list, endpoint_problem, is_loopback, region_problem
 from hpo_operator.reconcile import Call, ErrorKind, Op
 from hpo_operator.sagemaker import AwsConfig, SageMaker, SageMakerClients, UnsafeEndpoint
+from support.capture import Capture, non_loopback_address
 
 
 @pytest.mark.parametrize(
@@ -88,43 +86,6 @@ def test_what_cannot_be_a_region(region: str) -> None:
 # --- The client layer ---------------------------------------------------------------------------
 
 
-class Capture(ThreadingHTTPServer):
-    """A plain-HTTP server that records every request line and header it gets."""
-
-    def __init__(self, host: str) -> None:
-        self.seen: list[str] = []
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.address_family = family
-        super().__init__((host, 0), Handler)
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        server = self.server
-        assert isinstance(server, Capture)
-        server.seen.append(f"{self.requestline}\n{self.headers}")
-        body = b'{"__type": "ResourceNotFound", "message": "nothing here"}'
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-def non_loopback_address() -> str | None:
-    """An address of this machine that is not loopback (the route to a public address)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
-            address = str(probe.getsockname()[0])
-        except OSError:
-            return None
-    return None if is_loopback(address) or address == "0.0.0.0" else address
-
-
 @pytest.fixture
 def capture(request: pytest.FixtureRequest) -> Iterator[Capture]:
     host = str(request.param)
@@ -133,18 +94,8 @@ def capture(request: pytest.FixtureRequest) -> Iterator[Capture]:
         if found is None:
             pytest.skip("this machine has no address but loopback")
         host = found
-    server = Capture(host)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def url_of(server: Capture) -> str:
-    host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else str(host)
-    return f"http://{shown}:{port}"
+    with Capture(host) as server:
+        yield server
 
 
 @pytest.fixture
@@ -167,18 +118,19 @@ def test_loopback_plain_http_is_used(capture: Capture, credentials: None) -> Non
     clients = SageMakerClients(AwsConfig())
 
     async def go() -> object:
-        return await describe(clients, await clients.get("us-west-2", url_of(capture)))
+        return await describe(clients, await clients.get("us-west-2", capture.url))
 
     failure = asyncio.run(go())
     assert getattr(failure, "kind", None) is ErrorKind.NOT_FOUND
     assert len(capture.seen) == 1 and "AKIDCAPTURED" in capture.seen[0]
+    assert "SESSIONTOKENCAPTURED" in capture.seen[0]  # what a capture elsewhere would get
 
 
 @pytest.mark.parametrize("capture", ["non-loopback"], indirect=True)
 def test_credentials_never_go_over_plain_http_to_another_host(
     capture: Capture, credentials: None
 ) -> None:
-    url = url_of(capture)
+    url = capture.url
     clients = SageMakerClients(AwsConfig())
     with pytest.raises(UnsafeEndpoint, match="plain HTTP"):
         asyncio.run(clients.get("us-west-2", url))
@@ -187,12 +139,12 @@ def test_credentials_never_go_over_plain_http_to_another_host(
     failure = asyncio.run(describe(clients, SageMaker(raw, clients._executor, AwsConfig())))
     assert getattr(failure, "code", None) == "UnsafeEndpoint"
     assert getattr(failure, "kind", None) is ErrorKind.TERMINAL
-    assert capture.seen == []
+    assert capture.seen == [] and capture.connections == 0
 
 
 @pytest.mark.parametrize("capture", ["non-loopback"], indirect=True)
 def test_an_allowed_plain_http_endpoint_is_used(capture: Capture, credentials: None) -> None:
-    url = url_of(capture)
+    url = capture.url
     clients = SageMakerClients(AwsConfig(unsafe_endpoints=allow_list(url)))
 
     async def go() -> object:

@@ -915,3 +915,28 @@ def test_a_call_the_operators_own_budget_deferred_posts_no_event() -> None:
         Op.DESCRIBE, "ThrottlingException", "Rate exceeded", ErrorKind.RECOVERABLE, True
     )
     assert reasons(run(r, sm, Trigger.DELETE)) == ["ThrottlingException"]  # AWS's: visible
+
+
+def test_fixing_an_unusable_region_lifts_the_terminal_and_creates() -> None:
+    """The Terminal of an unusable region or endpoint is no spec problem: once the annotation is
+    fixed (no spec change, same generation) the job is created."""
+    sm = FakeSageMaker()
+    r = resource(annotations={ANN_REGION: "mars 1!"})
+    r = apply(r, run(r, sm))
+    assert condition(r, c.TERMINAL) is not None and sm.calls == []
+    fixed = replace(r, annotations={ANN_REGION: "us-west-2"})
+    step = run(fixed, sm)
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE] and condition(step, c.TERMINAL) is None
+
+
+def test_a_stale_region_terminal_does_not_release_without_looking() -> None:
+    """Fixed, then created, then the operator died before writing status: the status still holds
+    the old Terminal, but the job may exist, so delete looks for it and stops it."""
+    sm = FakeSageMaker()
+    r = resource(annotations={ANN_REGION: "mars 1!"})
+    r = apply(r, run(r, sm))
+    fixed = replace(r, annotations={ANN_REGION: "us-west-2"})
+    run(fixed, sm)  # created; the status write is lost
+    sm.calls.clear()
+    step = run(replace(fixed, deleting=True), sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.STOP, Op.DESCRIBE] and not step.release
