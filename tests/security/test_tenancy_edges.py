@@ -24,6 +24,7 @@ import pytest
 from faultkit import Emulator, Resources
 from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
+from hpo_operator.handlers import EXIT_AFTER_CREATE_CODE
 from support.capture import Capture, non_loopback_address
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
@@ -126,6 +127,44 @@ def test_a_plain_http_namespace_endpoint_gets_no_request_and_releases_at_once(
     victim.wait_gone(namespace, "tuning", timeout=GONE_WITHIN)
     assert capture.connections == 0 and capture.seen == [], capture.seen[:1]
     assert emulator.total_calls() == 0  # nor was the operator's own endpoint used instead
+
+
+def test_an_endpoint_the_operator_was_started_to_allow_is_used(
+    namespace: str,
+    resources: Resources,
+    k8s_api: Any,
+    capture: Capture,
+    emulators: Callable[..., Emulator],
+    operators: Callable[..., OperatorProcess],
+) -> None:
+    """The allow-list is explicit and exact: the named plain-HTTP endpoint gets the requests."""
+    operators(emulators().url, [namespace], HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS=capture.url)
+    annotate_namespace(resources, namespace, {ENDPOINT: capture.url})
+    tenant(k8s_api, namespace, "tenant-a").create(namespace, tuning_job("sent", job_name("sent")))
+    wait_for(lambda: capture.seen, 60, "the allowed endpoint to get the Create")
+    assert "CreateHyperParameterTuningJob" in capture.seen[0]
+
+
+def test_a_create_whose_answer_was_lost_is_still_found_and_stopped_on_delete(
+    namespace: str,
+    k8s_api: Any,
+    emulators: Callable[..., Emulator],
+    operators: Callable[..., OperatorProcess],
+) -> None:
+    """Deletion skips SageMaker only when no job can exist: the operator dies right after a
+    Create (no ARN, no recorded name, no status), the resource is deleted meanwhile, and the
+    next operator still finds the job by its tags and stops it before releasing."""
+    emulator = emulators(training_seconds=600.0, stop_seconds=0.5)
+    tenant_a = tenant(k8s_api, namespace, "tenant-a")
+    name = job_name("lost")
+    doomed = operators(emulator.url, [namespace], HPO_EXIT_AFTER_CREATE="true")
+    tenant_a.create(namespace, tuning_job("lost", name, max_jobs=50, parallel=1))
+    assert doomed.wait_exit(timeout=60) == EXIT_AFTER_CREATE_CODE
+    assert "ackResourceMetadata" not in tenant_a.status(namespace, "lost")
+    tenant_a.delete(namespace, "lost")
+    operators(emulator.url, [namespace])
+    tenant_a.wait_gone(namespace, "lost", timeout=60)
+    assert emulator.job_states()[name.lower()][0] in ("Stopping", "Stopped")
 
 
 def test_unusable_annotations_and_invalid_specs_never_hold_a_deletion(
