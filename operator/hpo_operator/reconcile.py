@@ -11,8 +11,11 @@ The table, in the order `decide` reads it:
 | situation | calls | outcome |
 |---|---|---|
 | being deleted, read-only or `deletion-policy: retain` | — | release the finalizer |
+| being deleted, no job can exist (`_no_job_possible`) | — | release |
+| being deleted, unusable region or endpoint, a job may exist | — | ACK.Terminal with a fix; wait |
 | being deleted, job never created / refused / gone / finished | (Describe) | release |
 | being deleted, job InProgress | Describe, Stop, Describe | keep finalizer, poll until Stopped |
+| region or endpoint unusable or refused (`endpoints.py`) | — | ACK.Terminal naming it; re-checked |
 | read-only | Describe (unless finished) | status from the job; never Create or Stop |
 | job known (ARN in status), finished | — | conditions only: zero AWS calls |
 | job known, finished, status by ACK (no observedGeneration) | Describe, once | from the job |
@@ -26,6 +29,7 @@ The table, in the order `decide` reads it:
 | Create: ResourceInUse | Describe, ListTags | adopt if the tags name this resource, else Terminal |
 | Create: ValidationException etc. | — | ACK.Terminal with AWS's message |
 | any call: throttled, 5xx, network, credentials | — | ACK.Recoverable, retry with backoff |
+| a call the operator's own budget deferred | — | the same, without an Event (`AwsFailure.local`) |
 """
 
 from __future__ import annotations
@@ -698,7 +702,10 @@ def _doubt(status: Mapping[str, Any]) -> Cond | None:
 
 
 def _unreachable_reason(t: Target) -> str:
-    return "InvalidAnnotation" if "annotation" in str(t.unreachable) else "InvalidConfiguration"
+    """InvalidAnnotation when an annotation names the unusable region or endpoint, else (the
+    operator's own --region or environment) InvalidConfiguration."""
+    operators = str(t.unreachable).startswith("the operator's")
+    return "InvalidConfiguration" if operators else "InvalidAnnotation"
 
 
 UNREACHABLE_REASONS = frozenset({"InvalidAnnotation", "InvalidConfiguration"})

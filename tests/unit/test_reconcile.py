@@ -940,3 +940,12 @@ def test_a_stale_region_terminal_does_not_release_without_looking() -> None:
     sm.calls.clear()
     step = run(replace(fixed, deleting=True), sm, Trigger.DELETE)
     assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.STOP, Op.DESCRIBE] and not step.release
+
+
+def test_an_unusable_operator_region_is_named_as_the_operators() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(), sm, default_region="somewhere")
+    terminal = condition(step, c.TERMINAL)
+    assert sm.calls == [] and terminal is not None
+    assert terminal["reason"] == "InvalidConfiguration"
+    assert terminal["message"].startswith("the operator's --region: 'somewhere'")
