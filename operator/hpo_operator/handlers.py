@@ -207,7 +207,9 @@ class Operator:
         target = target_of(resource, cfg)
         context = logs.fields(resource.namespace, resource.name, target.job_name)
         port: Any = _unreachable("NoRegion", "no AWS region for this resource")
-        if target.region:
+        if target.unreachable is not None:
+            port = _unreachable("Unreachable", target.unreachable)  # never a client: no request
+        elif target.region:
             try:
                 client = await self.clients.get(target.region, target.endpoint_url)
             except Exception as error:  # e.g. a malformed endpoint-url or region annotation

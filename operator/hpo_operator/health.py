@@ -10,7 +10,7 @@ row; any answer resets it. The reason is in the response body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -118,18 +118,21 @@ def metrics_routes(render: Callable[[], bytes], content_type: str) -> list[web.R
     return [web.get("/metrics", metrics)]
 
 
-async def serve(host: str, port: int, routes: list[web.RouteDef]) -> tuple[web.AppRunner, int]:
-    """Start an HTTP server (port 0: any free port); returns its runner and the bound port."""
+async def serve(
+    hosts: Sequence[str], port: int, routes: list[web.RouteDef]
+) -> tuple[web.AppRunner, int]:
+    """Start an HTTP server on each of `hosts` at one port (0: any free port, the same for all);
+    returns its runner and the bound port."""
     app = web.Application()
     app.add_routes(routes)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
     bound = port
-    server = site._server  # aiohttp exposes the bound port only through the server's sockets
-    sockets = getattr(server, "sockets", None) or ()
-    for sock in sockets:
-        bound = int(sock.getsockname()[1])
-        break
+    for host in hosts:
+        site = web.TCPSite(runner, host.strip("[]"), bound)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only through the server's sockets
+        for sock in getattr(server, "sockets", None) or ():
+            bound = int(sock.getsockname()[1])
+            break
     return runner, bound

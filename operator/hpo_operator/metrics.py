@@ -54,6 +54,13 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+        self.deferred = Counter(
+            "hpo_client_rate_limited_total",
+            "SageMaker calls the operator's own client-side budget deferred (never sent; the "
+            "resource retries with backoff), by operation",
+            ["operation"],
+            registry=r,
+        )
         self.jobs = Gauge("hpo_tuning_jobs", "Tuning jobs by status", ["status"], registry=r)
         self.status_lag = Histogram(
             "hpo_status_lag_seconds",
@@ -68,6 +75,10 @@ class Metrics:
         """One SageMaker call (the adapter's observer)."""
         self.calls.labels(op.value, outcome).inc()
         self.call_seconds.labels(op.value).observe(seconds)
+
+    def observe_deferred(self, operation: str) -> None:
+        """One call the operator's own budget deferred (the shared poller's `on_deferred`)."""
+        self.deferred.labels(operation).inc()
 
     def job_state(self, uid: str, state: str | None) -> None:
         """The job of resource `uid` is now in `state` (None: the resource is gone)."""

@@ -44,7 +44,7 @@ import kopf
 
 from hpo_operator.awsmodel import STATUS_MEMBERS
 from hpo_operator.polling import Delivery, Owner, PollHandler
-from hpo_operator.ratelimit import RateLimiter
+from hpo_operator.ratelimit import Deferrals, RateLimiter
 from hpo_operator.reconcile import (
     FINISHED,
     STATUS_JOB_STATE,
@@ -388,6 +388,7 @@ class PollerConfig:
     search: bool = True  # describe bursts with Search (see `RegionPoller._search`)
     search_min_batch: int = 5  # fewer changed jobs than this: Describe each (consistent reads)
     first_status_delay: float = 1.0  # a new job's first status waits this long for others
+    deferral_log_interval: float = 30.0  # one log line per interval for calls the budget deferred
 
 
 @dataclass
@@ -419,8 +420,13 @@ class RegionPoller:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         report: Report | None = None,
+        where: str = "",
+        on_deferred: Callable[[str], None] | None = None,
     ) -> None:
         self.sagemaker = sagemaker
+        self.where = where or "this region"
+        self.on_deferred = on_deferred  # told of each call the budget deferred (the metric)
+        self.deferrals = Deferrals(config.deferral_log_interval, clock)
         self.report = report
         self.limiter = limiter
         self.config = config
@@ -734,6 +740,7 @@ class RegionPoller:
         """One SageMaker call through the account's budget; throttling slows the budget down."""
         operation = call.op.value
         if not await self.limiter.acquire(operation, max_wait):
+            self._deferred(operation)
             return AwsFailure(
                 call.op,
                 "ClientRateLimited",
@@ -741,6 +748,7 @@ class RegionPoller:
                 "(it stays under SageMaker's quota); retrying",
                 ErrorKind.RECOVERABLE,
                 throttled=True,
+                local=True,
             )
         result = await self.sagemaker.execute(call)
         if isinstance(result, AwsFailure) and result.throttled:
@@ -748,6 +756,20 @@ class RegionPoller:
         elif not isinstance(result, AwsFailure):
             self.limiter.succeeded(operation)
         return result
+
+    def _deferred(self, operation: str) -> None:
+        """A call the budget turned away: counted, reported once per interval (`Deferrals`)."""
+        if self.on_deferred is not None:
+            self.on_deferred(operation)
+        if self.deferrals.note(operation):
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.deferrals.interval, self.report_deferrals)
+
+    def report_deferrals(self) -> None:
+        """Log the calls deferred since the last line, if any."""
+        line = self.deferrals.report(self.where)
+        if line is not None:
+            log.info(line)
 
     async def _search_page(self, request: dict[str, Any]) -> Mapping[str, Any] | ListFailure:
         return await search_jobs(self.sagemaker, request, self.config.call_timeout)
@@ -861,6 +883,7 @@ class SharedPoller(SageMakerClients):
         self.config = config
         self.limits = limits
         self.report: Report | None = None
+        self.on_deferred: Callable[[str], None] | None = None  # see RegionPoller.on_deferred
         self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
         self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
         self._lock = asyncio.Lock()
@@ -879,7 +902,12 @@ class SharedPoller(SageMakerClients):
             found = self._ports.get(key)
             if found is None:
                 poller = RegionPoller(
-                    inner, RateLimiter(self.limits), self.config, report=self._report
+                    inner,
+                    RateLimiter(self.limits),
+                    self.config,
+                    report=self._report,
+                    where=region + (f" at {endpoint_url}" if endpoint_url else ""),
+                    on_deferred=self.on_deferred,
                 )
                 self.pollers[key] = poller
                 found = self._ports[key] = PolledSageMaker(inner, poller)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -166,3 +167,41 @@ class RateLimiter:
     def succeeded(self, operation: str) -> None:
         """Tell the limiter a call of `operation` went through."""
         self.bucket(operation).succeeded()
+
+
+class Deferrals:
+    """Calls the operator's own budget turned away (`RateLimiter.acquire` with `max_wait`), counted
+    per operation and reported as one line per `interval` seconds, not one per resource.
+
+    The reconciles behind them retry with backoff: that is the budget working, not a problem of
+    any one resource, so it is a log line with counts and a metric, never a Warning Event.
+    `note` returns True when the count starts again (the caller schedules one `report`).
+    """
+
+    def __init__(self, interval: float = 30.0, clock: Clock = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        self.since: float | None = None
+
+    def note(self, operation: str) -> bool:
+        """One call of `operation` turned away; True when it opens a new interval."""
+        first = self.since is None
+        if first:
+            self.since = self.clock()
+        self.counts[operation] += 1
+        return first
+
+    def report(self, where: str) -> str | None:
+        """The line for the counts so far (then counting starts again); None when there are none."""
+        if not self.counts or self.since is None:
+            return None
+        seconds = max(self.clock() - self.since, 0.0)
+        parts = ", ".join(f"{op} {n}" for op, n in sorted(self.counts.items()))
+        total = sum(self.counts.values())
+        self.counts.clear()
+        self.since = None
+        return (
+            f"the operator's own SageMaker budget in {where} deferred {total} calls in the last "
+            f"{seconds:.0f}s ({parts}); their resources retry with backoff"
+        )

@@ -11,8 +11,11 @@ The table, in the order `decide` reads it:
 | situation | calls | outcome |
 |---|---|---|
 | being deleted, read-only or `deletion-policy: retain` | — | release the finalizer |
+| being deleted, no job can exist (`_no_job_possible`) | — | release |
+| being deleted, unusable region or endpoint, a job may exist | — | ACK.Terminal with a fix; wait |
 | being deleted, job never created / refused / gone / finished | (Describe) | release |
 | being deleted, job InProgress | Describe, Stop, Describe | keep finalizer, poll until Stopped |
+| region or endpoint unusable or refused (`endpoints.py`) | — | ACK.Terminal naming it; re-checked |
 | read-only | Describe (unless finished) | status from the job; never Create or Stop |
 | job known (ARN in status), finished | — | conditions only: zero AWS calls |
 | job known, finished, status by ACK (no observedGeneration) | Describe, once | from the job |
@@ -26,6 +29,7 @@ The table, in the order `decide` reads it:
 | Create: ResourceInUse | Describe, ListTags | adopt if the tags name this resource, else Terminal |
 | Create: ValidationException etc. | — | ACK.Terminal with AWS's message |
 | any call: throttled, 5xx, network, credentials | — | ACK.Recoverable, retry with backoff |
+| a call the operator's own budget deferred | — | the same, without an Event (`AwsFailure.local`) |
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 
 from hpo_operator import conditions as cond
 from hpo_operator.conditions import Cond
+from hpo_operator.endpoints import endpoint_problem, region_problem
 from hpo_operator.translate import (
     TAG_NAME,
     TAG_NAMESPACE,
@@ -80,6 +85,7 @@ JOB_NOT_FOUND = (
     "JobNotFound"  # ACK.Terminal reason: the followed job was deleted outside Kubernetes
 )
 ARN_JOB_MARK = ":hyper-parameter-tuning-job/"
+CREATING = "creating the job"  # in ACK.Recoverable's message after a failed Create
 # Status keys this module writes itself; every other key comes from `describe_to_status`.
 OWN_STATUS_KEYS = frozenset({"ackResourceMetadata", "conditions", "observedGeneration"})
 
@@ -111,6 +117,9 @@ class AwsFailure:
     message: str
     kind: ErrorKind
     throttled: bool = False
+    # Turned away by the operator's own client-side budget, never sent: no Event per resource
+    # (`poller.RegionPoller` logs these in aggregate and counts them in a metric).
+    local: bool = False
 
 
 class Mode(Enum):
@@ -154,6 +163,8 @@ class ReconcileSettings:
     # Describe a job right after creating it. The shared poller looks up new jobs' first status
     # itself, a burst of them with one Search, so with it the status says "Created" until then.
     describe_after_create: bool = True
+    # Plain-HTTP endpoints the operator was started to allow (`endpoints.allow_list`).
+    unsafe_endpoints: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,9 @@ class Target:
     mode: Mode
     deletion_policy: str
     problem: str | None = None  # an annotation the operator cannot act on
+    # Why no SageMaker call can be made at all (region or endpoint unusable or refused): the
+    # shell makes no client, and nothing is sent.
+    unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +328,9 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
             job_name = recorded
         elif owned is not None and job_name.lower() != owned:
             job_name = owned
+    unreachable = _unreachable(r, cfg, region, endpoint)
+    if unreachable is not None:
+        problem = unreachable  # the first thing to fix: nothing can be sent until it is
     if not job_name and problem is None:
         problem = "spec.hyperParameterTuningJobName is empty"
     if not region and problem is None:
@@ -321,7 +338,31 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
             "no AWS region: annotate the resource with services.k8s.aws/region, or its namespace "
             "with services.k8s.aws/default-region, or start the operator with --region"
         )
-    return Target(job_name, region, endpoint, mode, policy, problem)
+    return Target(job_name, region, endpoint, mode, policy, problem, unreachable)
+
+
+def _unreachable(
+    r: Resource, cfg: ReconcileSettings, region: str | None, endpoint: str | None
+) -> str | None:
+    """Why the region or endpoint this resource resolves to cannot be used, naming where it
+    came from; None when both can (or no region is set at all: `target_of` says so)."""
+    if region:
+        why = region_problem(region)
+        if why is not None:
+            if r.annotations.get(ANN_REGION):
+                where = f"annotation {ANN_REGION}"
+            elif r.namespace_annotations.get(ANN_DEFAULT_REGION):
+                where = f"namespace annotation {ANN_DEFAULT_REGION}"
+            else:
+                where = "the operator's --region"
+            return f"{where}: {why}"
+    if endpoint:
+        why = endpoint_problem(endpoint, cfg.unsafe_endpoints)
+        if why is not None:
+            if r.namespace_annotations.get(ANN_ENDPOINT_URL):
+                return f"namespace annotation {ANN_ENDPOINT_URL}: {why}"
+            return f"the operator's --endpoint-url: {why}"
+    return None
 
 
 def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -396,6 +437,12 @@ def decide(
     t = target_of(r, cfg)
     if r.deleting or trigger is Trigger.DELETE:
         return _on_delete(r, t, obs, now)
+    if t.unreachable is not None:
+        # Nothing may be sent: Terminal (a person must fix it), looked at again every poll
+        # interval, since fixing a namespace annotation triggers no handler of the resource.
+        problem = Cond(True, _unreachable_reason(t), t.unreachable)
+        step = _blocked(r, t, now, problem, keep_job=True, keep_doubt=create_in_doubt(r.status))
+        return replace(step, retry=Retry.POLL)
     if t.problem is not None:
         return _blocked(r, t, now, Cond(True, "InvalidAnnotation", t.problem), recoverable=True)
     if t.mode is Mode.READ_ONLY:
@@ -437,7 +484,7 @@ def _create(
             f"{failure.message}. Fix the spec; the operator tries again when the spec changes."
         )
         return _blocked(r, t, now, Cond(True, failure.code or "CreateRejected", message))
-    return _recoverable(r, t, now, failure or obs.failure, "creating the job")
+    return _recoverable(r, t, now, failure or obs.failure, CREATING)
 
 
 def _claim_in_use(r: Resource, t: Target, obs: Observation, now: str) -> Step:
@@ -551,9 +598,28 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     if t.problem is not None and not t.region:
         return _release(f"No region to reach tuning job {name}; released without stopping it")
     arn = status_arn(r.status)
-    if arn is None:
-        if t.mode is Mode.ADOPT or cond.is_true(r.status.get("conditions"), cond.TERMINAL):
+    maybe_created = bool(r.annotations.get(ANN_JOB_NAME)) or create_in_doubt(r.status)
+    if arn is None and not maybe_created:
+        if t.mode is Mode.ADOPT or _spec_terminal(r.status):
             return _release("No job was created or adopted for this resource")
+        impossible = _no_job_possible(r, t)
+        if impossible is not None:
+            return _release(
+                f"No job can exist for this resource ({impossible}); released without any "
+                "SageMaker call"
+            )
+    if t.unreachable is not None:
+        # A job exists (or a Create may have reached SageMaker under an earlier configuration)
+        # and nothing may be sent to find or stop it.
+        message = (
+            f"{t.unreachable}. The resource is being deleted and its tuning job {name} may be "
+            "running: fix this so the operator can stop it, or annotate the resource with "
+            f"{ANN_DELETION_POLICY}=retain to release it and leave the job as it is"
+        )
+        problem = Cond(True, _unreachable_reason(t), message)
+        step = _blocked(r, t, now, problem, keep_job=True, keep_doubt=create_in_doubt(r.status))
+        return replace(step, retry=Retry.POLL)
+    if arn is None:
         # Maybe created just before an interruption: look, and stop only a job that is ours.
         if not obs.asked():
             return Step(Call(Op.DESCRIBE, name))
@@ -600,6 +666,49 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
             ),
         )
     return replace(step, events=events, retry=Retry.POLL)
+
+
+def _no_job_possible(r: Resource, t: Target) -> str | None:
+    """Why this resource can never have had a job, when it has no job ARN in status, no
+    recorded job name and no Create in doubt; None when one may exist.
+
+    A job exists only after a Create this operator sent: that needs a usable region, endpoint
+    and annotations and a valid spec, and its answer is recorded (the ARN in status, the job
+    name in the bookkeeping annotation). A Create whose answer was lost leaves an ACK.Recoverable
+    from that Create (a timeout, a 5xx: `create_in_doubt`) or, after a crash right after it, no
+    status of this operator's at all with a usable configuration: then delete looks for the job.
+    """
+    if t.problem is not None:
+        return t.problem
+    problems = spec_problems(r.spec)
+    if problems:
+        return "the spec is invalid: " + "; ".join(problems)
+    return None
+
+
+def create_in_doubt(status: Mapping[str, Any]) -> bool:
+    """The last outcome this operator recorded is a Create that failed in a way that may still
+    have created the job (network, timeout, 5xx): only a look at SageMaker can tell."""
+    found = cond.find(status.get("conditions"), cond.RECOVERABLE)
+    message = str((found or {}).get("message") or "")
+    return cond.is_true(status.get("conditions"), cond.RECOVERABLE) and message.startswith(
+        f"Retrying after {CREATING}:"
+    )
+
+
+def _doubt(status: Mapping[str, Any]) -> Cond | None:
+    found = cond.find(status.get("conditions"), cond.RECOVERABLE) or {}
+    return Cond(True, str(found.get("reason") or "Retrying"), str(found.get("message") or ""))
+
+
+def _unreachable_reason(t: Target) -> str:
+    """InvalidAnnotation when an annotation names the unusable region or endpoint, else (the
+    operator's own --region or environment) InvalidConfiguration."""
+    operators = str(t.unreachable).startswith("the operator's")
+    return "InvalidConfiguration" if operators else "InvalidAnnotation"
+
+
+UNREACHABLE_REASONS = frozenset({"InvalidAnnotation", "InvalidConfiguration"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -749,8 +858,12 @@ def _blocked(
     *,
     recoverable: bool = False,
     keep_job: bool = False,
+    keep_doubt: bool = False,
 ) -> Step:
-    """ACK.Terminal (or, for what fixes itself, ACK.Recoverable) with nothing else to do."""
+    """ACK.Terminal (or, for what fixes itself, ACK.Recoverable) with nothing else to do.
+
+    `keep_doubt`: keep the ACK.Recoverable of a Create in doubt beside the Terminal, so that a
+    delete still knows the job may exist (`create_in_doubt`)."""
     job = {k: v for k, v in r.status.items() if k not in OWN_STATUS_KEYS} if keep_job else {}
     arn = status_arn(r.status) if keep_job else None
     not_synced = Cond(False, problem.reason, problem.message)
@@ -768,7 +881,7 @@ def _blocked(
         ready=ready,
         synced=synced,
         terminal=None if recoverable else problem,
-        recoverable=problem if recoverable else None,
+        recoverable=problem if recoverable else _doubt(r.status) if keep_doubt else None,
     )
     events = _condition_events(r, status)
     return Step(
@@ -797,6 +910,8 @@ def _recoverable(
         True, failure.code if failure else "Retrying", f"Retrying after {doing}: {detail}"
     )
     step = _blocked(r, t, now, problem, recoverable=True, keep_job=keep_job)
+    if failure is not None and failure.local:
+        step = replace(step, events=())
     return replace(step, retry=Retry.BACKOFF)
 
 
@@ -814,7 +929,16 @@ def _ours(status: Mapping[str, Any]) -> bool:
 
 def _terminal_for_this_generation(r: Resource) -> bool:
     observed = r.status.get("observedGeneration")
-    return observed == r.generation and cond.is_true(r.status.get("conditions"), cond.TERMINAL)
+    return observed == r.generation and _spec_terminal(r.status)
+
+
+def _spec_terminal(status: Mapping[str, Any]) -> bool:
+    """ACK.Terminal about the spec or the job, not an unusable region or endpoint: that one
+    lifts as soon as the annotation or setting is fixed, with no spec change."""
+    found = cond.find(status.get("conditions"), cond.TERMINAL)
+    return cond.is_true(status.get("conditions"), cond.TERMINAL) and (
+        (found or {}).get("reason") not in UNREACHABLE_REASONS
+    )
 
 
 def _arn_job(arn: str) -> str:

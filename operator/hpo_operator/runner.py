@@ -91,6 +91,7 @@ def polling_strategy(
         sweep_interval=settings.poll_sweep_interval,
         search=settings.poll_search,
         call_timeout=settings.aws_call_timeout,
+        deferral_log_interval=settings.deferral_log_interval,
     )
     shared = SharedPoller(clients, config, parse_limits(settings.aws_rate_limits))
     return shared, shared
@@ -110,6 +111,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
     if isinstance(strategy, SharedPoller):
         strategy.report = operator.reconcile_polled
+        strategy.on_deferred = metrics.observe_deferred
     registry = kopf.OperatorRegistry()
     handlers.register(registry, strategy)
 
@@ -123,7 +125,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     scope = "all namespaces" if settings.clusterwide else ", ".join(settings.namespaces)
     log.info(
         "hpo-operator %s watching %s; region %s; endpoint %s; poll every %ss; "
-        "probes on :%d (/healthz, /readyz), metrics on :%d",
+        "probes on :%d (/healthz, /readyz), metrics on :%d, listening on %s",
         __version__,
         scope,
         settings.region or "(from annotations)",
@@ -131,6 +133,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         settings.poll_interval,
         health_port,
         metrics_port,
+        ", ".join(host),
     )
     ready = asyncio.Event()
     task = asyncio.create_task(

@@ -23,6 +23,7 @@ import botocore.session
 from botocore.config import Config
 
 from hpo_operator import awsmodel
+from hpo_operator.endpoints import endpoint_problem
 from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
 
 THROTTLE_CODES = frozenset(
@@ -127,6 +128,8 @@ def classify_exception(op: Op, error: BaseException) -> AwsFailure:
     if isinstance(error, botocore.exceptions.NoRegionError):
         hint = "No AWS region: set --region or annotate the resource/namespace"
         return AwsFailure(op, "NoRegion", hint, ErrorKind.RECOVERABLE)
+    if isinstance(error, UnsafeEndpoint):
+        return AwsFailure(op, "UnsafeEndpoint", str(error), ErrorKind.TERMINAL)
     if isinstance(error, botocore.exceptions.ParamValidationError):
         return AwsFailure(op, "ParamValidationError", str(error), ErrorKind.TERMINAL)
     if isinstance(error, NETWORK_ERRORS):
@@ -145,6 +148,24 @@ class AwsConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     call_timeout: float = 40.0  # overall deadline per call, on the event loop
+    unsafe_endpoints: frozenset[str] = frozenset()  # plain-HTTP endpoints allowed (endpoints.py)
+
+
+class UnsafeEndpoint(ValueError):
+    """A request would carry the operator's credentials over plain HTTP to a host that is not
+    loopback and not allowed (`endpoints.endpoint_problem`); it was not sent."""
+
+
+def refuse_unsafe(allowed: frozenset[str]) -> Callable[..., None]:
+    """A botocore `before-send` handler: the last look at every request's URL, after signing and
+    before a byte leaves, whatever endpoint the client was made for."""
+
+    def check(request: Any, **_: Any) -> None:
+        problem = endpoint_problem(str(getattr(request, "url", "")), allowed)
+        if problem is not None:
+            raise UnsafeEndpoint(f"request not sent: {problem}")
+
+    return check
 
 
 CallObserver = Callable[[Op, str, float], None]
@@ -227,7 +248,12 @@ class SageMakerClients:
         self._lock = asyncio.Lock()
 
     async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
-        """The client for this region and endpoint, created on first use (off the loop)."""
+        """The client for this region and endpoint, created on first use (off the loop).
+        Raises `UnsafeEndpoint` for an endpoint that must not get credentials."""
+        if endpoint_url:
+            problem = endpoint_problem(endpoint_url, self._config.unsafe_endpoints)
+            if problem is not None:
+                raise UnsafeEndpoint(problem)
         key = (region, endpoint_url or None)
         found = self._clients.get(key)
         if found is not None:
@@ -255,9 +281,11 @@ class SageMakerClients:
         loader = awsmodel.botocore_session().get_component("data_loader")
         core.register_component("data_loader", loader)  # the model is parsed once, shared
         session = boto3.session.Session(botocore_session=core)
-        return session.client(
+        client = session.client(
             "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
         )
+        client.meta.events.register("before-send", refuse_unsafe(self._config.unsafe_endpoints))
+        return client
 
     def close(self) -> None:
         """Stop the thread pool (calls in flight finish)."""

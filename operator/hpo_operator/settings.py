@@ -7,6 +7,7 @@ them). The region also falls back to `AWS_REGION` / `AWS_DEFAULT_REGION`, like e
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hpo_operator import __version__
+from hpo_operator.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
 from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import ReconcileSettings
 from hpo_operator.sagemaker import AwsConfig
@@ -50,7 +52,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     health_port: int = Field(default=8081, ge=0, le=65535)
-    bind_address: str = "0.0.0.0"
+    # Where /healthz, /readyz and /metrics listen: comma-separated addresses. Loopback by
+    # default, so a process started by hand exposes nothing; the chart adds the pod's own IP
+    # (the kubelet probes it, Prometheus scrapes it).
+    bind_address: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.1",)
+    # Plain-HTTP SageMaker endpoints the operator may send credentials to: comma-separated URLs,
+    # or `*` for any (ACK's --allow-unsafe-aws-endpoint-urls). https and loopback need none.
+    allow_unsafe_aws_endpoint_urls: str = ""
 
     # Retries and timeouts: rarely changed, so environment only.
     backoff_base: float = Field(default=2.0, gt=0)
@@ -72,6 +80,8 @@ class Settings(BaseSettings):
     worker_limit: int = Field(default=0, ge=0)
     worker_idle_timeout: float = Field(default=5.0, gt=0)
     readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
+    # Calls the operator's own budget deferred are logged as one line per this many seconds.
+    deferral_log_interval: float = Field(default=30.0, gt=0)
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
@@ -85,6 +95,27 @@ class Settings(BaseSettings):
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("bind_address", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(","))
+        addresses = tuple(dict.fromkeys(str(part).strip() for part in value if str(part).strip()))
+        for address in addresses:
+            try:
+                ipaddress.ip_address(address.strip("[]"))
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        if not addresses:
+            raise ValueError("give at least one address")
+        return addresses
+
+    @field_validator("allow_unsafe_aws_endpoint_urls")
+    @classmethod
+    def _unsafe(cls, value: str) -> str:
+        allow_list(value)
         return value
 
     @field_validator("aws_rate_limits")
@@ -105,7 +136,15 @@ class Settings(BaseSettings):
     def _scope(self) -> Settings:
         if self.namespaces and self.all_namespaces:
             raise ValueError("give --namespace or --all-namespaces, not both")
+        if self.endpoint_url:
+            problem = endpoint_problem(self.endpoint_url, self.unsafe_endpoints())
+            if problem is not None:
+                raise ValueError(f"--endpoint-url: {problem}")
         return self
+
+    def unsafe_endpoints(self) -> frozenset[str]:
+        """The parsed `allow_unsafe_aws_endpoint_urls`."""
+        return allow_list(self.allow_unsafe_aws_endpoint_urls)
 
     @property
     def clusterwide(self) -> bool:
@@ -129,6 +168,7 @@ class Settings(BaseSettings):
             operator_version=__version__,
             resume_from_status=self.polling == "shared",
             describe_after_create=self.polling != "shared",
+            unsafe_endpoints=self.unsafe_endpoints(),
         )
 
     def aws_config(self) -> AwsConfig:
@@ -138,6 +178,7 @@ class Settings(BaseSettings):
             connect_timeout=self.aws_connect_timeout,
             read_timeout=self.aws_read_timeout,
             call_timeout=self.aws_call_timeout,
+            unsafe_endpoints=self.unsafe_endpoints(),
         )
 
 
@@ -164,6 +205,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="default AWS region [HPO_REGION, AWS_REGION]")
     p.add_argument("--endpoint-url", help="SageMaker endpoint URL [HPO_ENDPOINT_URL]")
     p.add_argument(
+        ALLOW_FLAG,
+        dest="allow_unsafe_aws_endpoint_urls",
+        nargs="?",
+        const=ANY,
+        metavar="URLS",
+        help="plain-HTTP endpoints (not loopback) that may get the operator's credentials: "
+        "comma-separated URLs; alone, any [HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS, none]",
+    )
+    p.add_argument(
         "--poll-interval", type=float, help="seconds between status polls [HPO_POLL_INTERVAL, 30]"
     )
     p.add_argument(
@@ -181,6 +231,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, help="/metrics port, 0 = any [HPO_METRICS_PORT]")
     p.add_argument(
         "--health-port", type=int, help="/healthz and /readyz port, 0 = any [HPO_HEALTH_PORT]"
+    )
+    p.add_argument(
+        "--bind-address",
+        metavar="ADDRESSES",
+        help="addresses the probes and /metrics listen on, comma-separated "
+        "[HPO_BIND_ADDRESS, 127.0.0.1]",
     )
     return p
 

@@ -65,16 +65,16 @@ def test_throttled_create_backs_off_then_recovers(
     wait_for(lambda: operator.probe("/readyz") == 200, 30, "readiness to recover")
 
 
-def test_malformed_region_annotation_is_a_recoverable_condition_not_a_crash(
+def test_malformed_region_annotation_is_a_terminal_condition_not_a_crash(
     namespace: str, jobs: Jobs, operator: OperatorProcess
 ) -> None:
     manifest = tuning_job(
         "misplaced", job_name("bad-region"), annotations={"services.k8s.aws/region": "mars 1!"}
     )
     jobs.apply(namespace, manifest)
-    recoverable = jobs.wait_condition(namespace, "misplaced", "ACK.Recoverable")
-    assert recoverable["reason"] == "InvalidClientConfig"
-    assert "mars 1!" in recoverable["message"]
+    terminal = jobs.wait_condition(namespace, "misplaced", "ACK.Terminal")
+    assert terminal["reason"] == "InvalidAnnotation"  # nothing can be sent until it is fixed
+    assert "mars 1!" in terminal["message"] and "services.k8s.aws/region" in terminal["message"]
     manifest["metadata"]["annotations"]["services.k8s.aws/region"] = "us-west-2"
     jobs.apply(namespace, manifest)
     jobs.wait_state(namespace, "misplaced", "Completed", timeout=90)

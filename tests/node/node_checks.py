@@ -32,7 +32,12 @@ def operator_values(image: str, emulator: RunningEmulator) -> dict[str, Any]:
     repository, _, tag = image.rpartition(":")
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-        "aws": {"region": "us-west-2", "endpointUrl": emulator.url},
+        # The emulator is plain HTTP on the host's veth address: allowed explicitly (issue 13).
+        "aws": {
+            "region": "us-west-2",
+            "endpointUrl": emulator.url,
+            "allowUnsafeEndpointURLs": [emulator.url],
+        },
         "pollInterval": 1,
         "log": {"format": "text"},
         "extraEnv": FAKE_CREDENTIALS,

@@ -116,6 +116,7 @@ def install_yaml(
         "image.pullPolicy=Never",
         f"aws.region={values['aws']['region']}",
         f"aws.endpointUrl={values['aws']['endpointUrl']}",
+        f"aws.allowUnsafeEndpointURLs[0]={values['aws']['allowUnsafeEndpointURLs'][0]}",
         "pollInterval=1",
     ]
     for i, item in enumerate(values["extraEnv"]):

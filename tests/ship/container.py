@@ -173,8 +173,21 @@ def pod_run(
 
     env = {"KUBERNETES_SERVICE_HOST": api_server[0], "KUBERNETES_SERVICE_PORT": str(api_server[1])}
     for item in spec.get("env", []):
-        assert "valueFrom" not in item, f"env {item['name']} uses valueFrom: translate it here"
-        env[item["name"]] = item.get("value", "")
+        source = item.get("valueFrom")
+        if source is not None:
+            # The pod's IP: with the host's network the probes below dial loopback.
+            assert source == {"fieldRef": {"fieldPath": "status.podIP"}}, (
+                f"env {item['name']} uses valueFrom {source}: translate it here"
+            )
+            env[item["name"]] = "127.0.0.1"
+            continue
+        # $(NAME) of an earlier variable is expanded, as the kubelet does.
+        value = re.sub(
+            r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+            lambda m: env.get(m.group(1), m.group(0)),
+            item.get("value", ""),
+        )
+        env[item["name"]] = value
     for name, value in env.items():
         flags.append(f"--env={name}={value}")
 

@@ -91,7 +91,11 @@ def test_probes_use_the_health_port(helm: Helm) -> None:
 
 def test_values_become_operator_settings(helm: Helm) -> None:
     values = {
-        "aws": {"region": "us-west-2", "endpointUrl": "http://emulator:8090"},
+        "aws": {
+            "region": "us-west-2",
+            "endpointUrl": "http://emulator:8090",
+            "allowUnsafeEndpointURLs": ["http://emulator:8090", "http://other:80"],
+        },
         "pollInterval": 45,
         "deletionPolicy": "retain",
         "log": {"level": "DEBUG", "format": "text"},
@@ -103,14 +107,38 @@ def test_values_become_operator_settings(helm: Helm) -> None:
         "HPO_ALL_NAMESPACES": "true",
         "HPO_REGION": "us-west-2",
         "HPO_ENDPOINT_URL": "http://emulator:8090",
+        "HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS": "http://emulator:8090,http://other:80",
         "HPO_POLL_INTERVAL": "45",
         "HPO_DELETION_POLICY": "retain",
         "HPO_LOG_LEVEL": "DEBUG",
         "HPO_LOG_FORMAT": "text",
         "HPO_METRICS_PORT": "9090",
         "HPO_HEALTH_PORT": "8081",
+        "POD_IP": "",  # from the downward API (valueFrom)
+        "HPO_BIND_ADDRESS": "127.0.0.1,$(POD_IP)",
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
+    from hpo_operator.settings import Settings
+
+    settings = Settings(
+        endpoint_url=env["HPO_ENDPOINT_URL"],
+        allow_unsafe_aws_endpoint_urls=env["HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS"],
+    )  # the operator starts with the endpoint the chart allowed
+    assert settings.unsafe_endpoints() == {"http://emulator:8090", "http://other:80"}
+
+
+def test_probes_and_metrics_listen_on_loopback_and_the_pod_ip(helm: Helm) -> None:
+    """Issue 13: not 0.0.0.0. The kubelet probes the pod's IP and Prometheus scrapes it, so the
+    chart binds it (the downward API) besides loopback; bindAddress overrides."""
+    deployment = one(helm.objects(), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    names = [e["name"] for e in container["env"]]
+    assert names.index("POD_IP") < names.index("HPO_BIND_ADDRESS")  # $(POD_IP) is expanded
+    assert env["HPO_BIND_ADDRESS"]["value"] == "127.0.0.1,$(POD_IP)"
+    chosen = one(helm.objects({"bindAddress": "0.0.0.0"}), "Deployment")
+    assert env_of(chosen)["HPO_BIND_ADDRESS"] == "0.0.0.0"
 
 
 def test_namespace_scope_watches_the_release_namespace_by_default(helm: Helm) -> None:

@@ -32,6 +32,8 @@ DOCUMENTED_SETTINGS = (
     "health_port",
     "peering_name",
     "polling",
+    "bind_address",
+    "allow_unsafe_aws_endpoint_urls",
 )
 
 

@@ -626,3 +626,55 @@ def test_the_pause_between_polls_looks_up_new_jobs_and_still_ends() -> None:
     poller.loop.run_until_complete(poller.settle())
     assert len(poller.searches) == 1 and sorted(poller.reports.names) == names
     assert not poller._new_job.is_set()
+
+
+class Answering:
+    """A SageMaker port that answers every call (the budget is what these tests are about)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Op] = []
+
+    async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        self.calls.append(call.op)
+        return {}
+
+
+def test_calls_the_own_budget_defers_are_counted_and_logged_once_not_per_resource(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 13, item 6: the budget's refusals are marked local (no Event per resource), go to
+    the metric callback one by one, and to the log as one line with counts per interval."""
+    sagemaker = Answering()
+    clock = [0.0]
+    deferred: list[str] = []
+    poller = RegionPoller(
+        sagemaker,  # type: ignore[arg-type]
+        RateLimiter({Op.DESCRIBE.value: (0.001, 1.0)}, clock=lambda: clock[0], sleep=no_sleep),
+        PollerConfig(deferral_log_interval=0.01),
+        clock=lambda: clock[0],
+        where="us-west-2",
+        on_deferred=deferred.append,
+    )
+
+    async def burst() -> list[Any]:
+        reported = asyncio.Event()
+        report = poller.report_deferrals
+
+        def reporting() -> None:
+            report()
+            reported.set()
+
+        poller.report_deferrals = reporting  # type: ignore[method-assign]
+        results = [await poller.call(Call(Op.DESCRIBE, f"j{i}"), max_wait=2.0) for i in range(5)]
+        clock[0] += 0.01
+        await reported.wait()  # the one report the first refusal scheduled
+        return results
+
+    with caplog.at_level("INFO", logger="hpo_operator.poller"):
+        results = asyncio.run(asyncio.wait_for(burst(), 10))
+    refused = [r for r in results if isinstance(r, AwsFailure)]
+    assert len(refused) == 4 and sagemaker.calls == [Op.DESCRIBE]
+    assert all(r.local and r.code == "ClientRateLimited" for r in refused)
+    assert deferred == [Op.DESCRIBE.value] * 4
+    lines = [r.getMessage() for r in caplog.records if "deferred" in r.getMessage()]
+    assert len(lines) == 1 and "deferred 4 calls" in lines[0] and "us-west-2" in lines[0]

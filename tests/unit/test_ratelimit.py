@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from hpo_operator.ratelimit import DEFAULT_LIMITS, RateLimiter, TokenBucket, parse_limits
+from hpo_operator.ratelimit import (
+    DEFAULT_LIMITS,
+    Deferrals,
+    RateLimiter,
+    TokenBucket,
+    parse_limits,
+)
 
 
 class FakeClock:
@@ -109,3 +115,19 @@ def test_parse_limits_overrides_defaults() -> None:
     for bad in ("Foo", "Foo=0", "=1", "Foo=x"):
         with pytest.raises(ValueError):
             parse_limits(bad)
+
+
+def test_deferred_calls_are_reported_as_one_line_with_counts_per_interval() -> None:
+    clock = FakeClock()
+    deferrals = Deferrals(interval=30.0, clock=clock)
+    assert deferrals.report("us-west-2") is None  # nothing deferred: no line
+    opened = [deferrals.note("DescribeHyperParameterTuningJob") for _ in range(83)]
+    assert opened == [True] + [False] * 82  # one report scheduled for the whole burst
+    deferrals.note("StopHyperParameterTuningJob")
+    clock.now += 30.0
+    line = deferrals.report("us-west-2")
+    assert line is not None
+    assert "deferred 84 calls in the last 30s" in line and "us-west-2" in line
+    assert "DescribeHyperParameterTuningJob 83, StopHyperParameterTuningJob 1" in line
+    assert deferrals.report("us-west-2") is None
+    assert deferrals.note("DescribeHyperParameterTuningJob")  # a new interval opens

@@ -21,6 +21,7 @@ from hpo_operator.reconcile import (
     ANN_ADOPTION_POLICY,
     ANN_DEFAULT_REGION,
     ANN_DELETION_POLICY,
+    ANN_ENDPOINT_URL,
     ANN_JOB_NAME,
     ANN_READ_ONLY,
     ANN_REGION,
@@ -775,3 +776,176 @@ def test_resume_never_trusts_acks_running_status() -> None:
     step = run(resource(status=ack_status), sm, Trigger.RESUME, resume_from_status=True)
     assert sm.calls == [Op.DESCRIBE]
     assert step.status is not None and step.status["observedGeneration"] == 1
+
+
+# --- Deletion never waits for what cannot exist (issue 13, F8) ----------------------------------
+
+UNSAFE_ENDPOINT = "http://192.0.2.50:8080"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "namespace_annotations", "why"),
+    [
+        ({ANN_REGION: "not a region"}, {}, "services.k8s.aws/region"),
+        ({}, {ANN_DEFAULT_REGION: "us_west_2"}, "services.k8s.aws/default-region"),
+        ({}, {ANN_ENDPOINT_URL: UNSAFE_ENDPOINT}, "services.k8s.aws/endpoint-url"),
+        ({}, {ANN_ENDPOINT_URL: "ftp://nowhere"}, "services.k8s.aws/endpoint-url"),
+        ({ANN_ADOPTION_POLICY: "steal"}, {}, "services.k8s.aws/adoption-policy"),
+        ({ANN_ADOPTION_POLICY: "adopt", ANN_ADOPTION_FIELDS: "{not json"}, {}, "adoption-fields"),
+    ],
+)
+def test_delete_of_a_resource_that_can_have_no_job_releases_at_once_without_a_call(
+    annotations: dict[str, str], namespace_annotations: dict[str, str], why: str
+) -> None:
+    sm = FakeSageMaker()
+    r = resource(annotations=annotations, namespace_annotations=namespace_annotations)
+    r = apply(r, run(r, sm))  # what the operator wrote while the resource lived
+    assert sm.calls == []
+    step = run(replace(r, deleting=True), sm, Trigger.DELETE)
+    assert step.release and sm.calls == []
+    assert reasons(step) == ["Released"]
+    # Also when the operator never got to write a status (it was down, or slow to start).
+    fresh = resource(annotations=annotations, namespace_annotations=namespace_annotations)
+    assert run(replace(fresh, deleting=True), sm, Trigger.DELETE).release and sm.calls == []
+    assert why in (target_of(fresh, SETTINGS).problem or "")
+
+
+def test_delete_of_a_resource_with_an_invalid_spec_releases_without_a_call() -> None:
+    sm = FakeSageMaker()
+    spec = copy.deepcopy(SPEC)
+    spec["trainingJobDefinition"].pop("roleARN")
+    r = resource(spec=spec, deleting=True)  # no status yet: the Terminal was never written
+    step = run(r, sm, Trigger.DELETE)
+    assert step.release and sm.calls == []
+    assert "spec is invalid" in step.events[0].message
+
+
+def test_a_refused_endpoint_is_terminal_names_the_annotation_and_sends_nothing() -> None:
+    sm = FakeSageMaker()
+    r = resource(namespace_annotations={ANN_ENDPOINT_URL: UNSAFE_ENDPOINT})
+    step = run(r, sm)
+    assert sm.calls == [] and step.retry is Retry.POLL  # looked at again: no handler fires
+    terminal = condition(step, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "InvalidAnnotation"
+    assert "namespace annotation services.k8s.aws/endpoint-url" in terminal["message"]
+    assert "--allow-unsafe-aws-endpoint-urls=http://192.0.2.50:8080" in terminal["message"]
+    assert reasons(step) == ["InvalidAnnotation"]
+    again = run(apply(r, step), sm)
+    assert again.events == () and sm.calls == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed"),
+    [
+        ("https://sagemaker.vpce.example.com", frozenset()),
+        ("http://127.0.0.1:8090", frozenset()),
+        ("http://[::1]:8090", frozenset()),
+        ("http://localhost:8090", frozenset()),
+        (UNSAFE_ENDPOINT, frozenset({"http://192.0.2.50:8080"})),
+        (UNSAFE_ENDPOINT, frozenset({"*"})),
+    ],
+)
+def test_endpoints_that_may_get_credentials(endpoint: str, allowed: frozenset[str]) -> None:
+    r = resource(namespace_annotations={ANN_ENDPOINT_URL: endpoint})
+    t = target_of(r, replace(SETTINGS, unsafe_endpoints=allowed))
+    assert t.unreachable is None and t.endpoint_url == endpoint
+
+
+def test_delete_after_an_interrupted_create_still_finds_and_stops_the_job() -> None:
+    """A Create whose answer was lost leaves no ARN: with a usable configuration delete looks."""
+    sm = FakeSageMaker()
+    run(resource(), sm)  # created; the answer never recorded
+    sm.calls.clear()
+    timeout = AwsFailure(Op.CREATE, "Timeout", "no answer", ErrorKind.RECOVERABLE)
+    in_doubt = apply(resource(), run(resource(), FailingCreate(timeout)))
+    step = run(replace(in_doubt, deleting=True), sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.STOP, Op.DESCRIBE]
+    assert not step.release
+
+
+def test_a_create_in_doubt_keeps_the_finalizer_when_the_endpoint_is_then_refused() -> None:
+    """The Create may have reached SageMaker; an endpoint changed since must not release it
+    unseen, nor may anything be sent to the refused one: the finalizer stays, with the fix."""
+    sm = FakeSageMaker()
+    timeout = AwsFailure(Op.CREATE, "Timeout", "no answer", ErrorKind.RECOVERABLE)
+    r = apply(resource(), run(resource(), FailingCreate(timeout)))
+    r = replace(r, namespace_annotations={ANN_ENDPOINT_URL: UNSAFE_ENDPOINT})
+    r = apply(r, run(r, sm))  # the refused endpoint is reported; the doubt is kept
+    assert condition(r, c.TERMINAL) is not None and condition(r, c.RECOVERABLE) is not None
+    step = run(replace(r, deleting=True), sm, Trigger.DELETE)
+    assert not step.release and step.retry is Retry.POLL and sm.calls == []
+    terminal = condition(step, c.TERMINAL)
+    assert terminal is not None and "deletion-policy=retain" in terminal["message"]
+    retained = replace(r, deleting=True, annotations={ANN_DELETION_POLICY: "retain"})
+    assert run(retained, sm, Trigger.DELETE).release and sm.calls == []
+
+
+def test_delete_of_a_running_job_behind_a_refused_endpoint_waits_without_a_call() -> None:
+    sm = FakeSageMaker()
+    r = apply(resource(), run(resource(), sm))
+    sm.calls.clear()
+    r = replace(r, deleting=True, namespace_annotations={ANN_ENDPOINT_URL: UNSAFE_ENDPOINT})
+    step = run(r, sm, Trigger.DELETE)
+    assert not step.release and sm.calls == []
+    assert step.status is not None and step.status["ackResourceMetadata"]["arn"]
+
+
+class FailingCreate(FakeSageMaker):
+    """Every Create fails with `failure` (which may or may not have created the job)."""
+
+    def __init__(self, failure: AwsFailure) -> None:
+        super().__init__()
+        self.failures[Op.CREATE] = failure
+
+
+# --- The operator's own rate limiting is no Event per resource (issue 13, item 6) ---------------
+
+
+def test_a_call_the_operators_own_budget_deferred_posts_no_event() -> None:
+    sm = FakeSageMaker()
+    r = replace(apply(resource(), run(resource(), sm)), deleting=True)
+    sm.failures[Op.DESCRIBE] = AwsFailure(
+        Op.DESCRIBE, "ClientRateLimited", "budget spent", ErrorKind.RECOVERABLE, True, local=True
+    )
+    step = run(r, sm, Trigger.DELETE)
+    assert step.retry is Retry.BACKOFF and step.events == ()
+    recoverable = condition(step, c.RECOVERABLE)
+    assert recoverable is not None and recoverable["reason"] == "ClientRateLimited"
+    sm.failures[Op.DESCRIBE] = AwsFailure(
+        Op.DESCRIBE, "ThrottlingException", "Rate exceeded", ErrorKind.RECOVERABLE, True
+    )
+    assert reasons(run(r, sm, Trigger.DELETE)) == ["ThrottlingException"]  # AWS's: visible
+
+
+def test_fixing_an_unusable_region_lifts_the_terminal_and_creates() -> None:
+    """The Terminal of an unusable region or endpoint is no spec problem: once the annotation is
+    fixed (no spec change, same generation) the job is created."""
+    sm = FakeSageMaker()
+    r = resource(annotations={ANN_REGION: "mars 1!"})
+    r = apply(r, run(r, sm))
+    assert condition(r, c.TERMINAL) is not None and sm.calls == []
+    fixed = replace(r, annotations={ANN_REGION: "us-west-2"})
+    step = run(fixed, sm)
+    assert sm.calls == [Op.CREATE, Op.DESCRIBE] and condition(step, c.TERMINAL) is None
+
+
+def test_a_stale_region_terminal_does_not_release_without_looking() -> None:
+    """Fixed, then created, then the operator died before writing status: the status still holds
+    the old Terminal, but the job may exist, so delete looks for it and stops it."""
+    sm = FakeSageMaker()
+    r = resource(annotations={ANN_REGION: "mars 1!"})
+    r = apply(r, run(r, sm))
+    fixed = replace(r, annotations={ANN_REGION: "us-west-2"})
+    run(fixed, sm)  # created; the status write is lost
+    sm.calls.clear()
+    step = run(replace(fixed, deleting=True), sm, Trigger.DELETE)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.STOP, Op.DESCRIBE] and not step.release
+
+
+def test_an_unusable_operator_region_is_named_as_the_operators() -> None:
+    sm = FakeSageMaker()
+    step = run(resource(), sm, default_region="somewhere")
+    terminal = condition(step, c.TERMINAL)
+    assert sm.calls == [] and terminal is not None
+    assert terminal["reason"] == "InvalidConfiguration"
+    assert terminal["message"].startswith("the operator's --region: 'somewhere'")

@@ -17,6 +17,8 @@ ENV = (
     "HPO_POLL_INTERVAL",
     "HPO_ENDPOINT_URL",
     "HPO_DELETION_POLICY",
+    "HPO_BIND_ADDRESS",
+    "HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS",
 )
 
 
@@ -84,3 +86,41 @@ def test_kopf_settings_keep_bookkeeping_in_annotations_and_bound_the_workers() -
     bounded = kopf_settings(Settings(worker_limit=100, worker_idle_timeout=1.0))
     assert bounded.queueing.worker_limit == 100
     assert bounded.queueing.idle_timeout == 1.0
+
+
+def test_probes_and_metrics_listen_on_loopback_unless_told() -> None:
+    assert from_args([]).bind_address == ("127.0.0.1",)
+    s = from_args(["--bind-address", "127.0.0.1, 10.1.2.3,127.0.0.1"])
+    assert s.bind_address == ("127.0.0.1", "10.1.2.3")  # each once: a second bind would fail
+    assert from_args(["--bind-address", "::"]).bind_address == ("::",)
+    with pytest.raises(ValidationError, match="not an IP address"):
+        from_args(["--bind-address", "localhost"])
+
+
+def test_bind_address_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HPO_BIND_ADDRESS", "127.0.0.1,10.1.2.3")
+    assert from_args([]).bind_address == ("127.0.0.1", "10.1.2.3")
+
+
+def test_the_operators_own_endpoint_must_be_safe_or_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValidationError, match=r"--endpoint-url: .*plain HTTP"):
+        from_args(["--endpoint-url", "http://10.1.2.3:8090"])
+    assert from_args(["--endpoint-url", "http://127.0.0.1:8090"]).endpoint_url
+    assert from_args(["--endpoint-url", "https://10.1.2.3"]).endpoint_url
+    allowed = from_args(
+        [
+            "--endpoint-url",
+            "http://10.1.2.3:8090",
+            "--allow-unsafe-aws-endpoint-urls=http://10.1.2.3:8090",
+        ]
+    )
+    assert allowed.reconcile_settings().unsafe_endpoints == {"http://10.1.2.3:8090"}
+    assert allowed.aws_config().unsafe_endpoints == {"http://10.1.2.3:8090"}
+    bare = from_args(["--endpoint-url", "http://10.1.2.3:8090", "--allow-unsafe-aws-endpoint-urls"])
+    assert bare.unsafe_endpoints() == {"*"}  # ACK's flag, given alone: any
+    monkeypatch.setenv("HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS", "http://10.1.2.3:8090")
+    assert from_args(["--endpoint-url", "http://10.1.2.3:8090"]).endpoint_url
+    with pytest.raises(ValidationError, match="not an http"):
+        from_args(["--allow-unsafe-aws-endpoint-urls", "10.1.2.3:8090"])
