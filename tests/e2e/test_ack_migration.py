@@ -173,7 +173,8 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
 
     start_operator(namespace, endpoint=fast_sagemaker.url)
     status = refreshed(jobs, namespace, job)
-    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1}
+    # One Describe, and one ListTags: ACK's tags name this namespace, so the job is followed.
+    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1, "ListTags": 1}
     assert status["hyperParameterTuningJobStatus"] == "Completed"
     assert status["ackResourceMetadata"]["arn"] == arn
     assert status["observedGeneration"] == before["metadata"]["generation"]
@@ -224,7 +225,8 @@ def test_a_failed_job_from_ack_becomes_terminal(
     assert status["failureReason"].rstrip(". ") in found["ACK.Terminal"]["message"]
     assert found["Ready"]["status"] == "False"
     assert found["ACK.ResourceSynced"]["status"] == "True"
-    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1}
+    # One Describe, and one ListTags: ACK's tags name this namespace, so the job is followed.
+    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1, "ListTags": 1}
     assert_spec_untouched(jobs, namespace, before)
 
 
