@@ -35,6 +35,7 @@ ADOPT = "services.k8s.aws/adoption-policy"
 ADOPT_FIELDS = "services.k8s.aws/adoption-fields"
 OWNER_ACCOUNT = "services.k8s.aws/owner-account-id"
 STOP = "StopHyperParameterTuningJob"
+JOB_NAME_ANNOTATION = "hpo-operator.sagemaker.services.k8s.aws/job-name"
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,12 @@ def tenants(resources: Resources, kubectl: Kubectl) -> Iterator[Callable[[str], 
 @pytest.fixture
 def operate(
     emulators: Callable[..., Emulator], operators: Callable[..., OperatorProcess]
-) -> Callable[..., Emulator]:
+) -> Callable[..., tuple[Emulator, OperatorProcess]]:
     """`operate(*tenants)`: an emulator, and the operator watching the tenants' namespaces."""
 
-    def start(*tenants: Tenant) -> Emulator:
+    def start(*tenants: Tenant) -> tuple[Emulator, OperatorProcess]:
         emulator = emulators(training_seconds=0.5, stop_seconds=0.5)
-        operators(emulator.url, [t.namespace for t in tenants])
-        return emulator
+        return emulator, operators(emulator.url, [t.namespace for t in tenants])
 
     return start
 
@@ -154,6 +154,19 @@ def messages(resources: Resources, namespace: str) -> list[str]:
     return found
 
 
+def refusal(resources: Resources, tenant: Tenant, name: str) -> dict[str, Any]:
+    """Wait for ACK.Terminal on the tenant's resource `name`: its status then holds no job."""
+    found: dict[str, Any] = wait_for(
+        lambda: condition(resources.status(tenant.namespace, name), "ACK.Terminal"),
+        60,
+        f"{tenant.namespace}/{name} to be refused",
+    )
+    status = resources.status(tenant.namespace, name)
+    assert "ackResourceMetadata" not in status, status
+    assert "hyperParameterTuningJobStatus" not in status and "bestTrainingJob" not in status
+    return found
+
+
 def assert_reveals_nothing(resources: Resources, namespace: str, secrets: list[str]) -> None:
     """F10: nothing a tenant can read in its namespace names another tenant's objects."""
     texts = messages(resources, namespace)
@@ -170,19 +183,25 @@ def test_tenants_cannot_reach_each_other(tenants: Callable[[str], Tenant]) -> No
     assert a("auth", "can-i", "patch", "namespaces", check=False).returncode != 0
 
 
-def test_f1_a_status_arn_pointing_at_another_tenants_job_is_ignored(
-    tenants: Callable[[str], Tenant],
-    resources: Resources,
-    k8s_api: Any,
-    operate: Callable[..., Emulator],
-) -> None:
-    a, b = tenants("a"), tenants("b")
-    emulator = operate(a, b)
+def both_running(a: Tenant, b: Tenant, resources: Resources) -> tuple[str, str]:
+    """A's `ajob` and B's `bjob`, each running its own long job; their job names."""
     victim, own = job_name("victim"), job_name("own")
     a.apply(tuning_job("ajob", victim, max_jobs=400, parallel=1))
     b.apply(tuning_job("bjob", own, max_jobs=400, parallel=1))
     resources.wait_state(a.namespace, "ajob", {"InProgress"}, timeout=60)
     resources.wait_state(b.namespace, "bjob", {"InProgress"}, timeout=60)
+    return victim, own
+
+
+def test_f1_a_status_arn_pointing_at_another_tenants_job_is_ignored(
+    tenants: Callable[[str], Tenant],
+    resources: Resources,
+    k8s_api: Any,
+    operate: Callable[..., tuple[Emulator, OperatorProcess]],
+) -> None:
+    a, b = tenants("a"), tenants("b")
+    emulator, _ = operate(a, b)
+    victim, own = both_running(a, b, resources)
     a_meta = resources.status(a.namespace, "ajob")["ackResourceMetadata"]
     b_arn = resources.status(b.namespace, "bjob")["ackResourceMetadata"]["arn"]
     victim_arn = a_meta["arn"]
@@ -225,13 +244,41 @@ def test_f1_a_status_arn_pointing_at_another_tenants_job_is_ignored(
     assert_reveals_nothing(resources, b.namespace, [a.namespace, "ajob"])
 
 
+def test_f1_after_a_restart_and_without_the_recorded_name(
+    tenants: Callable[[str], Tenant],
+    resources: Resources,
+    operate: Callable[..., tuple[Emulator, OperatorProcess]],
+) -> None:
+    """Variation: B forges the ARN while the operator is down and also drops the recorded job
+    name, so the ARN is the only pointer left. The restarted operator proves ownership by tags
+    before it follows anything: B gets NotOwned, A is followed, B's delete stops nothing of A's."""
+    a, b = tenants("a"), tenants("b")
+    emulator, operator = operate(a, b)
+    victim, _ = both_running(a, b, resources)
+    victim_arn = resources.status(a.namespace, "ajob")["ackResourceMetadata"]["arn"]
+
+    operator.stop()
+    b.patch_status("bjob", {"ackResourceMetadata": {"arn": victim_arn}})
+    b("annotate", KIND, "bjob", f"{JOB_NAME_ANNOTATION}-")
+    operator.start()
+    refused = refusal(resources, b, "bjob")
+    assert refused["reason"] == "NotOwned", refused
+    before = completed(resources, a, "ajob")
+    wait_for(lambda: completed(resources, a, "ajob") >= before + 3, 30, "ajob to update")
+    b.delete("bjob")
+    resources.wait_gone(b.namespace, "bjob", timeout=60)
+    assert emulator.job_states()[victim.lower()][0] == "InProgress"
+    assert stops(emulator) == 0
+    assert_reveals_nothing(resources, b.namespace, [a.namespace, "ajob"])
+
+
 def test_f2_a_job_adopted_by_one_tenant_cannot_be_adopted_by_another(
     tenants: Callable[[str], Tenant],
     resources: Resources,
-    operate: Callable[..., Emulator],
+    operate: Callable[..., tuple[Emulator, OperatorProcess]],
 ) -> None:
     a, b = tenants("a"), tenants("b")
-    emulator = operate(a, b)
+    emulator, _ = operate(a, b)
     name = job_name("outside")
     request = spec_to_request(tuning_job("x", name, max_jobs=400, parallel=1)["spec"])
     arn = sagemaker(emulator).create_hyper_parameter_tuning_job(**request)[
@@ -246,15 +293,8 @@ def test_f2_a_job_adopted_by_one_tenant_cannot_be_adopted_by_another(
     assert tags["services.k8s.aws/name"] == "adopter"
 
     b.apply(tuning_job("second", name, annotations=adopt))
-    refused = wait_for(
-        lambda: condition(resources.status(b.namespace, "second"), "ACK.Terminal"),
-        60,
-        "the second adoption to be refused",
-    )
+    refused = refusal(resources, b, "second")
     assert refused["reason"] == "OwnedByAnotherResource", refused
-    second = resources.status(b.namespace, "second")
-    assert "ackResourceMetadata" not in second
-    assert "hyperParameterTuningJobStatus" not in second
     b.delete("second")
     resources.wait_gone(b.namespace, "second", timeout=60)
     assert stops(emulator) == 0
@@ -269,12 +309,12 @@ def test_f2_a_job_adopted_by_one_tenant_cannot_be_adopted_by_another(
 def test_f10_refusals_never_name_another_tenants_resource(
     tenants: Callable[[str], Tenant],
     resources: Resources,
-    operate: Callable[..., Emulator],
+    operate: Callable[..., tuple[Emulator, OperatorProcess]],
 ) -> None:
     """Every route B has to A's job (same name, adoption, read-only): refused, naming nothing
     of A's."""
     a, b = tenants("a"), tenants("b")
-    emulator = operate(a, b)
+    emulator, _ = operate(a, b)
     victim = job_name("victim")
     a.apply(tuning_job("secret-owner", victim, max_jobs=400, parallel=1))
     resources.wait_state(a.namespace, "secret-owner", {"InProgress"}, timeout=60)
@@ -283,11 +323,7 @@ def test_f10_refusals_never_name_another_tenants_resource(
     b.apply(tuning_job("adopter", victim, annotations=adopt))
     b.apply(tuning_job("reader", victim, annotations={"services.k8s.aws/read-only": "true"}))
     for name in ("same-name", "adopter", "reader"):
-        wait_for(
-            lambda n=name: condition(resources.status(b.namespace, n), "ACK.Terminal"),
-            60,
-            f"{name} refused",
-        )
+        refusal(resources, b, name)
     assert_reveals_nothing(resources, b.namespace, [a.namespace, "secret-owner"])
     assert stops(emulator) == 0
 
@@ -295,20 +331,16 @@ def test_f10_refusals_never_name_another_tenants_resource(
 def test_f3_owner_account_annotation_gets_terminal_and_no_job(
     tenants: Callable[[str], Tenant],
     resources: Resources,
-    operate: Callable[..., Emulator],
+    operate: Callable[..., tuple[Emulator, OperatorProcess]],
 ) -> None:
     c = tenants("c")
     resources.core.patch_namespace(
         c.namespace, {"metadata": {"annotations": {OWNER_ACCOUNT: "111122223333"}}}
     )
-    emulator = operate(c)
+    emulator, _ = operate(c)
     name = job_name("xacct")
     c.apply(tuning_job("xacct", name))
-    terminal = wait_for(
-        lambda: condition(resources.status(c.namespace, "xacct"), "ACK.Terminal"),
-        60,
-        "the cross-account resource to be refused",
-    )
+    terminal = refusal(resources, c, "xacct")
     assert terminal["reason"] == "CrossAccountUnsupported", terminal
     assert OWNER_ACCOUNT in terminal["message"]
     assert "CreateHyperParameterTuningJob" not in emulator.calls()
