@@ -25,7 +25,7 @@ changes anything, and refusals never name another namespace's resource.
 | namespace has `owner-account-id` / `team-id` (cross-account) | — | ACK.Terminal, no job |
 | read-only | Describe (unless finished), (ListTags) | status from the job; never Create or Stop |
 | job known (ARN in status), finished | — | conditions only: zero AWS calls |
-| job known, finished, status by ACK (no observedGeneration) | Describe, (ListTags) | from it |
+| job known, finished, status by ACK (no observedGeneration) | Describe, ListTags, AddTags | once |
 | job known, InProgress/Stopping | Describe, (ListTags) | status from the job |
 | status ARN names another job than recorded name and spec | Describe, (ListTags) | ARN ignored |
 | job not proven this resource's by its tags | Describe, ListTags | ACK.Terminal NotOwned |
@@ -429,13 +429,18 @@ def claim(tags: Sequence[Mapping[str, Any]], r: Resource) -> Claim:
 
 
 # Per mode, the claims under which the operator may act on the job as it is (read-only: read it;
-# managed: follow, report and stop it), and those an adopting resource records itself over.
+# managed and adopt: follow, report and stop it), and those the resource first records itself
+# over with AddTags, so that no other resource can take the job after it: an adoption, and a job
+# ACK's controller made for this namespace (a resource migrated from ACK).
 ACCEPTED = {
-    Mode.MANAGED: frozenset({Claim.THIS, Claim.NAMESPACE}),
+    Mode.MANAGED: frozenset({Claim.THIS}),
     Mode.ADOPT: frozenset({Claim.THIS}),
     Mode.READ_ONLY: frozenset({Claim.THIS, Claim.NAMESPACE, Claim.FREE, Claim.SIBLING}),
 }
-RECORDABLE = {Mode.ADOPT: frozenset({Claim.FREE, Claim.NAMESPACE})}
+RECORDABLE = {
+    Mode.MANAGED: frozenset({Claim.NAMESPACE}),
+    Mode.ADOPT: frozenset({Claim.FREE, Claim.NAMESPACE}),
+}
 
 
 def ownership(r: Resource, t: Target, obs: Observation, arn: str, version: str) -> Call | bool:

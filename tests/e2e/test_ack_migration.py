@@ -173,8 +173,13 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
 
     start_operator(namespace, endpoint=fast_sagemaker.url)
     status = refreshed(jobs, namespace, job)
-    # One Describe, and one ListTags: ACK's tags name this namespace, so the job is followed.
-    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1, "ListTags": 1}
+    # One Describe, one ListTags (ACK's tags name this namespace) and one AddTags: the resource
+    # records itself on the job, then follows it.
+    assert calls(fast_sagemaker) == {
+        "DescribeHyperParameterTuningJob": 1,
+        "ListTags": 1,
+        "AddTags": 1,
+    }
     assert status["hyperParameterTuningJobStatus"] == "Completed"
     assert status["ackResourceMetadata"]["arn"] == arn
     assert status["observedGeneration"] == before["metadata"]["generation"]
@@ -225,8 +230,13 @@ def test_a_failed_job_from_ack_becomes_terminal(
     assert status["failureReason"].rstrip(". ") in found["ACK.Terminal"]["message"]
     assert found["Ready"]["status"] == "False"
     assert found["ACK.ResourceSynced"]["status"] == "True"
-    # One Describe, and one ListTags: ACK's tags name this namespace, so the job is followed.
-    assert calls(fast_sagemaker) == {"DescribeHyperParameterTuningJob": 1, "ListTags": 1}
+    # One Describe, one ListTags (ACK's tags name this namespace) and one AddTags: the resource
+    # records itself on the job, then follows it.
+    assert calls(fast_sagemaker) == {
+        "DescribeHyperParameterTuningJob": 1,
+        "ListTags": 1,
+        "AddTags": 1,
+    }
     assert_spec_untouched(jobs, namespace, before)
 
 

@@ -200,14 +200,19 @@ def test_a_job_adopted_before_adoptions_were_recorded_is_recorded_on_the_next_fo
     assert "services.k8s.aws/uid" in {t["Key"] for t in sm.tags[arn]}
 
 
-def test_acks_jobs_are_followed_in_their_namespace_only() -> None:
+def test_acks_jobs_are_taken_over_once_in_their_namespace_only() -> None:
+    """ACK's tags name the namespace only: the first resource of that namespace that follows the
+    job records itself on it; another namespace's, or a second resource of the same one, cannot."""
     sm = FakeSageMaker()
     arn = sm.add_job(B_JOB, ACK_TAGS)  # ACK made it for namespace team-a
     status = {"ackResourceMetadata": {"arn": arn}, "hyperParameterTuningJobStatus": "InProgress"}
-    ours = run(resource(status=status), sm)
-    assert condition(ours, c.TERMINAL) is None
     theirs = run(resource(namespace="team-b", uid="uid-b", status=status), sm)
     assert condition(theirs, c.TERMINAL)["reason"] == "NotOwned"  # type: ignore[index]
+    assert Op.ADD_TAGS not in sm.calls
+    ours = run(resource(status=status), sm)
+    assert condition(ours, c.TERMINAL) is None and Op.ADD_TAGS in sm.calls
+    sibling = run(resource(name="sibling", uid="uid-s", status=status), sm)
+    assert condition(sibling, c.TERMINAL)["reason"] == "NotOwned"  # type: ignore[index]
 
 
 # --- F3 (interim): ACK's cross-account annotations -------------------------------------------

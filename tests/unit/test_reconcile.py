@@ -725,7 +725,9 @@ def test_a_resource_created_by_acks_controller_is_followed_never_created_again()
     r = resource(status=ack_status)
     step = run(r, sm)
     assert Op.CREATE not in sm.calls and Op.STOP not in sm.calls
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]  # ACK's tags name this namespace: followed
+    # ACK's tags name this namespace: the resource records itself on the job, then follows it.
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
+    assert {t["Key"]: t["Value"] for t in sm.tags[arn]}["services.k8s.aws/uid"] == "uid-1"
     assert step.status is not None and step.status["ackResourceMetadata"]["arn"] == arn
     assert step.annotations.get(ANN_SPEC_HASH) == spec_hash(SPEC)
     terminal = condition(step, "ACK.Terminal")
@@ -764,7 +766,7 @@ def test_a_finished_job_with_acks_status_is_described_once_then_never(state: str
     sm.set_state("xgb-tuning-1", state, **(extra if state == "Failed" else {}))
     r = resource(status=_ack_status(arn, state))
     step = run(r, sm)
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
     assert step.status is not None
     assert step.status["observedGeneration"] == 1
     assert step.status["trainingJobStatusCounters"] == {"completed": 0, "inProgress": 2}
@@ -776,7 +778,7 @@ def test_a_finished_job_with_acks_status_is_described_once_then_never(state: str
         assert kinds[0] == "ACK.Terminal"
     assert not step.events  # no transition: the job was already in this state
     run(apply(r, step), sm)
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]  # the status is this operator's: no more calls
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]  # the status is ours: no more calls
 
 
 def test_a_finished_job_deleted_from_sagemaker_keeps_acks_status() -> None:
@@ -797,5 +799,5 @@ def test_resume_never_trusts_acks_running_status() -> None:
     arn = sm.add_job("xgb-tuning-1", ACK_TAGS)
     ack_status = _ack_status(arn, "InProgress")
     step = run(resource(status=ack_status), sm, Trigger.RESUME, resume_from_status=True)
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
     assert step.status is not None and step.status["observedGeneration"] == 1
