@@ -544,6 +544,24 @@ def _decide(
     return _create(r, t, obs, now, cfg, trigger)
 
 
+def _unrecordable(obs: Observation) -> bool:
+    """AWS refused, for good, to put this resource's tags on the job (50 tags already, say)."""
+    failure = obs.failure
+    return failure is not None and failure.op is Op.ADD_TAGS and failure.kind is ErrorKind.TERMINAL
+
+
+def _not_recorded(r: Resource, t: Target, now: str, obs: Observation) -> Step:
+    """ACK.Terminal: a job this resource may take over, but whose tags cannot record it."""
+    failure = obs.failure
+    detail = f"{failure.code}: {failure.message}" if failure is not None else ""
+    message = (
+        f"SageMaker refused to record this resource on tuning job {t.job_name} (AddTags, "
+        f"{detail}); the operator follows only jobs whose tags name their resource. Make room "
+        "among the job's tags, then edit this resource to try again."
+    )
+    return _blocked(r, t, now, Cond(True, "OwnershipNotRecorded", message))
+
+
 def _arn_names(arn: str | None, t: Target) -> bool:
     """Whether a status ARN is the ARN of the job the resource acts on."""
     return bool(arn) and ARN_JOB_MARK in str(arn) and _arn_job(str(arn)) == t.job_name.lower()
@@ -630,6 +648,8 @@ def _adopt(
             "poll interval (adoption never creates a job)"
         )
         return _blocked(r, t, now, Cond(True, "NotFound", message), recoverable=True)
+    if _unrecordable(obs):
+        return _not_recorded(r, t, now, obs)
     if obs.failure is not None or obs.described is None:
         return _recoverable(r, t, now, obs.failure, "describing the job to adopt")
     arn = str(obs.described.get("HyperParameterTuningJobArn") or "")
@@ -685,6 +705,8 @@ def _follow(
             "Delete this resource, or create a new one with another job name."
         )
         return _blocked(r, t, now, Cond(True, JOB_NOT_FOUND, message), keep_job=True)
+    if _unrecordable(obs):
+        return _not_recorded(r, t, now, obs)
     if obs.failure is not None:
         return _recoverable(r, t, now, obs.failure, "refreshing the job's status", keep_job=True)
     new_arn = str((obs.described or {}).get("HyperParameterTuningJobArn") or arn or "")
@@ -737,6 +759,8 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str, version: str)
         return Step(Call(Op.DESCRIBE, name))
     if obs.not_found:
         return _release(f"Tuning job {name} no longer exists in SageMaker")
+    if _unrecordable(obs):
+        return _release(f"SageMaker refused to record this resource on job {name}; left as is")
     if obs.failure is not None and obs.failure.op is not Op.STOP:
         return _recoverable(r, t, now, obs.failure, "checking the job before release")
     described = obs.described or {}

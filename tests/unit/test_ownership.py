@@ -21,6 +21,8 @@ from hpo_operator.reconcile import (
     ANN_JOB_NAME,
     ANN_OWNER_ACCOUNT,
     ANN_TEAM_ID,
+    AwsFailure,
+    ErrorKind,
     Op,
     Resource,
     Trigger,
@@ -238,3 +240,22 @@ def test_a_cross_account_namespace_gets_terminal_and_no_call(annotation: str) ->
 def test_target_reports_the_cross_account_annotation() -> None:
     r = resource(namespace_annotations={ANN_OWNER_ACCOUNT: "111122223333"})
     assert target_of(r, Settings(default_region="us-west-2")).cross_account == ANN_OWNER_ACCOUNT
+
+
+def test_a_job_whose_tags_cannot_record_the_resource_is_terminal_and_deletes_release() -> None:
+    """AWS refuses the AddTags for good (the job has 50 tags already): ACK.Terminal, no retry
+    loop, and the delete releases without stopping a job the resource could not take over."""
+    sm = FakeSageMaker()
+    sm.add_job("by-hand", [])
+    sm.failures[Op.ADD_TAGS] = AwsFailure(
+        Op.ADD_TAGS, "ValidationException", "at most 50 tags", ErrorKind.TERMINAL
+    )
+    r = adopter("team-a", "adopter", "uid-a", "by-hand")
+    step = run(r, sm)
+    terminal = condition(step, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "OwnershipNotRecorded"
+    assert "at most 50 tags" in terminal["message"] and step.retry is None
+    assert step.status is not None and "ackResourceMetadata" not in step.status
+    status = {"ackResourceMetadata": {"arn": sm.arn("by-hand")}, "observedGeneration": 1}
+    gone = run(replace(r, status=status, deleting=True), sm, Trigger.DELETE)
+    assert gone.release and Op.STOP not in sm.calls
