@@ -289,7 +289,12 @@ def test_an_in_progress_job_from_ack_that_finished_meanwhile_is_reported_complet
     found = conditions(status)
     assert found["Ready"]["status"] == "True" and found["ACK.ResourceSynced"]["status"] == "True"
     assert status["observedGeneration"] == before["metadata"]["generation"]
-    assert "JobCompleted" in [e["reason"] for e in jobs.events(namespace, job)]
+    # kopf posts Events in the background, after the status write: wait for it.
+    wait_for(
+        lambda: "JobCompleted" in [e["reason"] for e in jobs.events(namespace, job)],
+        30,
+        "the JobCompleted Event",
+    )
     assert "CreateHyperParameterTuningJob" not in calls(fast_sagemaker)
     assert_spec_untouched(jobs, namespace, before)
 
