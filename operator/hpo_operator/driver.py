@@ -22,8 +22,9 @@ from hpo_operator.reconcile import (
     record,
 )
 
-# The longest path is delete of a job created before an interruption:
-# Describe, ListTags, Stop, Describe. Anything past this bound is a bug, not a slow SageMaker.
+# The longest path is delete of an adopted job whose adoption an older version did not record:
+# Describe, ListTags, AddTags, Stop, Describe. Anything past this bound is a bug, not a slow
+# SageMaker.
 MAX_CALLS = 6
 
 
@@ -44,9 +45,11 @@ async def drive(
     port: Port,
     now: Callable[[], str],
     on_call: Callable[[Call], None] | None = None,
+    known: str | None = None,
 ) -> Step:
-    """Decide, call, record, repeat; return the final step (the one without a call)."""
-    observation = Observation()
+    """Decide, call, record, repeat; return the final step (the one without a call). `known` is
+    the job this process already proved the resource's (`Step.proven` of an earlier reconcile)."""
+    observation = Observation(known=known)
     for _ in range(MAX_CALLS + 1):
         step = decide(resource, observation, now(), settings, trigger)
         if step.call is None:

@@ -50,6 +50,7 @@ from hpo_operator.reconcile import (
     Trigger,
     backoff_delay,
     jittered,
+    job_ref,
     merge_patch,
     target_of,
 )
@@ -136,6 +137,9 @@ class Operator:
     # that (the shared poller wrote while the handler waited for the lock) or someone else wrote
     # status: either way it is read again.
     written: dict[str, str] = field(default_factory=dict)
+    # uid → the job (`reconcile.job_ref`) proven this resource's in this process (by its Create,
+    # a ListTags or the AddTags of an adoption): one ListTags per resource per process at most.
+    proven: dict[str, str] = field(default_factory=dict)
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
         """Keep what kopf hands every resource handler and the poller's reports need later:
@@ -229,6 +233,7 @@ class Operator:
                 port,
                 now_rfc3339,
                 on_call=lambda call: log.debug("calling %s", call.op.value, extra=context),
+                known=self.proven.get(resource.uid),
             )
         except Exception:
             self.metrics.reconcile_errors.labels("bug").inc()
@@ -237,6 +242,8 @@ class Operator:
             raise
         finally:
             self.metrics.reconcile_seconds.labels(trigger.value).observe(time.monotonic() - started)
+        if step.proven is not None:
+            self.proven[resource.uid] = step.proven
         await self._write(resource, step, body, patch, context)
         self._follow(resource, step, target)
         result = "released" if step.release else (step.retry.value if step.retry else "done")
@@ -246,6 +253,7 @@ class Operator:
         if step.release:
             self.locks.pop(resource.uid, None)
             self.written.pop(resource.uid, None)
+            self.proven.pop(resource.uid, None)
             self.metrics.job_state(resource.uid, None)
         return step
 
@@ -267,6 +275,7 @@ class Operator:
         if lock is None or not lock.locked():
             self.locks.pop(resource.uid, None)
         self.written.pop(resource.uid, None)
+        self.proven.pop(resource.uid, None)
         self.metrics.job_state(resource.uid, None)
         if self.polling is not None:
             owner = Owner(resource.namespace, resource.name, resource.uid)
@@ -316,13 +325,15 @@ class Operator:
             log.log(level, "%s: %s", event.reason, event.message, extra=context)
 
     def _follow(self, resource: Resource, step: Step, target: Target) -> None:
-        """Tell the polling strategy whether this resource's job is running now."""
+        """Tell the polling strategy whether this resource's job is running now; a job not proven
+        this resource's is never followed (its changes would be reported to the wrong resource)."""
         if self.polling is None:
             return
         status = step.status if step.status is not None else resource.status
         going = resource.deleting or step.release
         owner = Owner(resource.namespace, resource.name, resource.uid)
-        running = not going and needs_polling(status, {})
+        proven = self.proven.get(resource.uid) == job_ref(target)
+        running = not going and proven and needs_polling(status, {})
         self.polling.follow(owner, target, status if running else None)
 
     def _observe_status(self, resource: Resource, status: Mapping[str, Any]) -> None:

@@ -450,13 +450,28 @@ class RegionPoller:
 
     # --- bookkeeping from the reconciles ------------------------------------------------------
 
-    def follow(self, name: str, owner: Owner, status: Mapping[str, Any]) -> Tracked:
-        """`owner`'s job is running (its status says so): report its changes from now on."""
+    def follow(self, name: str, owner: Owner, status: Mapping[str, Any]) -> Tracked | None:
+        """`owner`'s job is running (its status says so): report its changes from now on.
+
+        One job has one follower: while another resource follows it, `owner` is refused (None)
+        and the job's changes keep going to the first. Reconciles only follow jobs proven theirs
+        by tags, so this holds even if two resources both pass that proof (an adoption race).
+        """
         key = job_key(name)
+        entry = self.jobs.get(key)
+        if entry is not None and entry.owner is not None and entry.owner.uid != owner.uid:
+            log.warning(
+                "tuning job %s is followed for another resource already; not following it for "
+                "%s/%s too",
+                name,
+                owner.namespace,
+                owner.name,
+            )
+            self.unfollow(owner)
+            return None
         previous = self.owned.get(owner.uid)
         if previous is not None and previous != key:
             self.unfollow(owner)
-        entry = self.jobs.get(key)
         if entry is None:
             entry = self.jobs[key] = Tracked(key, added=self.clock())
             entry.seen = status_signature(status) if status.get(STATUS_JOB_STATE) else None

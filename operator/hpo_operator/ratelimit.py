@@ -27,6 +27,7 @@ DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     "ListHyperParameterTuningJobs": (1.9, 3.0),
     "StopHyperParameterTuningJob": (9.5, 19.0),
     "ListTags": (9.5, 19.0),
+    "AddTags": (9.5, 19.0),
     "Search": (0.95, 2.0),
     # Not AWS: status patches the shared poller starts per second (poller.RegionPoller._paced).
     "deliver": (50.0, 50.0),

@@ -8,21 +8,33 @@ retry. Nothing here does I/O, reads a clock or draws a random number, so every p
 
 The table, in the order `decide` reads it:
 
+Ownership is proven, never assumed: a job's Describe goes into status, and the job is stopped or
+tagged, only once its tags show it is this resource's (`ownership`: ListTags once per resource per
+operator process, cached by the shell from `Step.proven`; a job this process created needs none).
+The job is the one `choose_job_name` picks (a status ARN alone never wins over the recorded name
+and the spec); a job not proven this resource's gets ACK.Terminal `NotOwned` and no AWS call that
+changes anything, and refusals never name another namespace's resource.
+
 | situation | calls | outcome |
 |---|---|---|
 | being deleted, read-only or `deletion-policy: retain` | — | release the finalizer |
 | being deleted, no job can exist (`_no_job_possible`) | — | release |
 | being deleted, unusable region or endpoint, a job may exist | — | ACK.Terminal with a fix; wait |
 | being deleted, job never created / refused / gone / finished | (Describe) | release |
-| being deleted, job InProgress | Describe, Stop, Describe | keep finalizer, poll until Stopped |
+| being deleted, no job and a cross-account namespace annotation | — | release |
+| being deleted, job InProgress | Describe, (ListTags), Stop, Describe | poll until Stopped |
+| being deleted, job not this resource's | Describe, ListTags | release; the job is left alone |
 | region or endpoint unusable or refused (`endpoints.py`) | — | ACK.Terminal naming it; re-checked |
-| read-only | Describe (unless finished) | status from the job; never Create or Stop |
+| namespace has `owner-account-id` / `team-id` (cross-account) | — | ACK.Terminal, no job |
+| read-only | Describe (unless finished), (ListTags) | status from the job; never Create or Stop |
 | job known (ARN in status), finished | — | conditions only: zero AWS calls |
-| job known, finished, status by ACK (no observedGeneration) | Describe, once | from the job |
-| job known, InProgress/Stopping | Describe | status from the job |
-| resume, job InProgress/Stopping, shared poller | — | status kept (the poller's sweep checks) |
+| job known, finished, status by ACK (no observedGeneration) | Describe, ListTags, AddTags | once |
+| job known, InProgress/Stopping | Describe, (ListTags) | status from the job |
+| status ARN names another job than recorded name and spec | Describe, (ListTags) | ARN ignored |
+| job not proven this resource's by its tags | Describe, ListTags | ACK.Terminal NotOwned |
+| resume, job InProgress/Stopping, shared poller | (ListTags) | status kept (the poller checks) |
 | spec edited after Create | as above | + ACK.Terminal "cannot update"; status refreshes |
-| adoption-policy adopt | Describe, ListTags | adopt unless another resource's tags name it |
+| adoption-policy adopt | Describe, ListTags, AddTags | adopt (tagged) unless another holds it |
 | spec invalid | — | ACK.Terminal naming the fields; no call until the spec changes |
 | Terminal for this generation | — | nothing until the spec changes |
 | not created | Create, Describe (shared poller: Create) | ARN + status; Event Created |
@@ -50,6 +62,7 @@ from hpo_operator.translate import (
     TAG_UID,
     describe_to_status,
     spec_to_request,
+    system_tags,
     tags_name_resource,
     with_system_tags,
 )
@@ -64,6 +77,11 @@ ANN_NS_DELETION_POLICY = "sagemaker.services.k8s.aws/deletion-policy"
 ANN_ADOPTION_POLICY = "services.k8s.aws/adoption-policy"
 ANN_ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"
 ANN_READ_ONLY = "services.k8s.aws/read-only"
+# ACK's cross-account namespace annotations (CARM). Not supported yet: a namespace carrying one gets
+# ACK.Terminal and no job, rather than a job silently made in the operator's own account.
+ANN_OWNER_ACCOUNT = "services.k8s.aws/owner-account-id"
+ANN_TEAM_ID = "services.k8s.aws/team-id"
+CROSS_ACCOUNT_ANNOTATIONS = (ANN_OWNER_ACCOUNT, ANN_TEAM_ID)
 
 # This operator's own bookkeeping, under the prefix kopf uses for its progress and diff-base (kopf
 # leaves annotations under its marked prefix out of the diff, so writing them triggers nothing).
@@ -97,6 +115,7 @@ class Op(StrEnum):
     DESCRIBE = "DescribeHyperParameterTuningJob"
     STOP = "StopHyperParameterTuningJob"
     LIST_TAGS = "ListTags"
+    ADD_TAGS = "AddTags"
 
 
 class ErrorKind(StrEnum):
@@ -195,6 +214,7 @@ class Target:
     # Why no SageMaker call can be made at all (region or endpoint unusable or refused): the
     # shell makes no client, and nothing is sent.
     unreachable: str | None = None
+    cross_account: str | None = None  # the namespace's cross-account annotation, if any
 
 
 @dataclass(frozen=True)
@@ -203,8 +223,8 @@ class Call:
 
     op: Op
     job_name: str
-    request: Mapping[str, Any] | None = None  # Create
-    arn: str | None = None  # ListTags
+    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}
+    arn: str | None = None  # ListTags, AddTags
 
 
 @dataclass(frozen=True)
@@ -219,12 +239,16 @@ class Observation:
     create_failure: AwsFailure | None = None
     stopped: bool = False
     failure: AwsFailure | None = None  # the last failed call other than Create
+    tagged: bool = False  # AddTags recorded this resource on the job (adoption)
+    # The job (`job_ref`) this process already proved to be this resource's, by an earlier
+    # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
+    known: str | None = None
 
     def asked(self) -> bool:
         """Whether any call has been made yet."""
         return bool(
             self.describes or self.not_found or self.tags is not None or self.created_arn
-        ) or bool(self.create_failure or self.stopped or self.failure)
+        ) or bool(self.create_failure or self.stopped or self.failure or self.tagged)
 
 
 @dataclass(frozen=True)
@@ -247,6 +271,7 @@ class Step:
     release: bool = False  # being deleted: the finalizer may go
     retry: Retry | None = None
     job_name: str | None = None  # for logs and metrics
+    proven: str | None = None  # `job_ref` of the job proven this resource's (the shell caches it)
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,17 +342,9 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
                 )
     elif ann.get(ANN_ADOPTION_POLICY):
         problem = f'annotation {ANN_ADOPTION_POLICY} supports only "adopt"'
-    recorded = ann.get(ANN_JOB_NAME)
-    arn = status_arn(r.status)
-    if mode is not Mode.READ_ONLY and arn:
-        # The ARN in status is the job this resource owns: an edited annotation or spec must not
-        # point it at another job (another namespace's), to read, follow or stop. Names are not
-        # case sensitive in SageMaker, and ARNs carry them lower-cased.
-        owned = (_arn_job(arn) if ARN_JOB_MARK in arn else "") or None
-        if recorded and (owned is None or recorded.lower() == owned):
-            job_name = recorded
-        elif owned is not None and job_name.lower() != owned:
-            job_name = owned
+    if mode is not Mode.READ_ONLY:
+        job_name = choose_job_name(ann.get(ANN_JOB_NAME), status_arn(r.status), job_name)
+    cross = next((k for k in CROSS_ACCOUNT_ANNOTATIONS if ns_ann.get(k)), None)
     unreachable = _unreachable(r, cfg, region, endpoint)
     if unreachable is not None:
         problem = unreachable  # the first thing to fix: nothing can be sent until it is
@@ -338,7 +355,16 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
             "no AWS region: annotate the resource with services.k8s.aws/region, or its namespace "
             "with services.k8s.aws/default-region, or start the operator with --region"
         )
-    return Target(job_name, region, endpoint, mode, policy, problem, unreachable)
+    return Target(
+        job_name,
+        region,
+        endpoint,
+        mode,
+        policy,
+        problem,
+        unreachable=unreachable,
+        cross_account=cross,
+    )
 
 
 def _unreachable(
@@ -363,6 +389,37 @@ def _unreachable(
                 return f"namespace annotation {ANN_ENDPOINT_URL}: {why}"
             return f"the operator's --endpoint-url: {why}"
     return None
+
+
+def choose_job_name(recorded: str | None, arn: str | None, named: str) -> str:
+    """The job a resource acts on, from the name recorded at Create/adoption (an annotation: anyone
+    who may edit the resource may edit it), the status ARN (anyone who may write status may write
+    it) and the spec's (or adoption-fields') name. None of them is trusted alone:
+
+    - two that agree win (names compared case-insensitively, as SageMaker does; ARNs carry them
+      lower-cased): recorded = spec outvotes a status ARN pointing elsewhere; recorded = ARN is a
+      spec renamed after Create (reported as immutable); spec = ARN outvotes an edited annotation;
+    - no recorded name (ACK's resources, or the annotation removed) and the ARN names another job
+      than the spec: the ARN's job, which is then followed only if its tags prove it is this
+      resource's (`ownership`), like any job a process has not proven yet;
+    - otherwise the recorded name, else the spec's.
+    """
+    owned = (_arn_job(arn) if arn and ARN_JOB_MARK in arn else "") or None
+    rec = recorded.lower() if recorded else None
+    if recorded and rec == named.lower():
+        return recorded
+    if owned is not None and owned == rec:
+        return str(recorded)
+    if owned is not None and owned == named.lower():
+        return named
+    if owned is not None and not recorded:
+        return owned
+    return recorded or named
+
+
+def job_ref(t: Target) -> str:
+    """What a proof of ownership is about: one job name in one region and endpoint."""
+    return f"{t.region or ''}|{t.endpoint_url or ''}|{t.job_name.lower()}"
 
 
 def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -399,12 +456,64 @@ def owned_by(tags: Sequence[Mapping[str, Any]], r: Resource) -> bool:
     return tags_name_resource(tags, r.namespace, r.name, r.uid)
 
 
-def claimed_by_other(tags: Sequence[Mapping[str, Any]], r: Resource) -> str | None:
-    """`namespace/name` of another resource whose system tags are on the job, if any."""
+class Claim(Enum):
+    """Whose a job is, by its system tags, seen from one resource."""
+
+    THIS = "this"  # namespace, name and uid of this resource: created or adopted by it
+    NAMESPACE = "namespace"  # this namespace, no resource named: ACK's tags (it created the job)
+    FREE = "free"  # no owner tags: made outside Kubernetes
+    SIBLING = "sibling"  # another resource of this namespace
+    FOREIGN = "foreign"  # another namespace's
+
+
+def claim(tags: Sequence[Mapping[str, Any]], r: Resource) -> Claim:
+    """Who the job's system tags say holds it."""
+    if owned_by(tags, r):
+        return Claim.THIS
     found = {str(t.get("Key")): str(t.get("Value")) for t in tags if isinstance(t, Mapping)}
-    if TAG_UID not in found or owned_by(tags, r):
-        return None
-    return f"{found.get(TAG_NAMESPACE, '?')}/{found.get(TAG_NAME, '?')}"
+    if not {TAG_NAMESPACE, TAG_NAME, TAG_UID} & found.keys():
+        return Claim.FREE
+    if found.get(TAG_NAMESPACE) != r.namespace:
+        return Claim.FOREIGN
+    return Claim.SIBLING if {TAG_NAME, TAG_UID} & found.keys() else Claim.NAMESPACE
+
+
+# Per mode, the claims under which the operator may act on the job as it is (read-only: read it;
+# managed and adopt: follow, report and stop it), and those the resource first records itself
+# over with AddTags, so that no other resource can take the job after it: an adoption, and a job
+# ACK's controller made for this namespace (a resource migrated from ACK).
+ACCEPTED = {
+    Mode.MANAGED: frozenset({Claim.THIS}),
+    Mode.ADOPT: frozenset({Claim.THIS}),
+    Mode.READ_ONLY: frozenset({Claim.THIS, Claim.NAMESPACE, Claim.FREE, Claim.SIBLING}),
+}
+RECORDABLE = {
+    Mode.MANAGED: frozenset({Claim.NAMESPACE}),
+    Mode.ADOPT: frozenset({Claim.FREE, Claim.NAMESPACE}),
+}
+
+
+def ownership(r: Resource, t: Target, obs: Observation, arn: str, version: str) -> Call | bool:
+    """Whether `t.job_name` is provably this resource's: True, False (refuse, and change nothing),
+    or the call that tells (ListTags once per process, cached by the shell; AddTags recording an
+    adoption on the job, so that no other resource can adopt it again)."""
+    if obs.known == job_ref(t) or obs.created_arn or obs.tagged:
+        return True
+    if obs.tags is None:
+        return Call(Op.LIST_TAGS, t.job_name, arn=arn)
+    held = claim(obs.tags, r)
+    if held in ACCEPTED[t.mode]:
+        return True
+    if held in RECORDABLE.get(t.mode, ()):
+        tags = system_tags(r.namespace, r.name, r.uid, version)
+        return Call(Op.ADD_TAGS, t.job_name, request={"Tags": tags}, arn=arn)
+    return False
+
+
+def _proven(r: Resource, t: Target, obs: Observation) -> bool:
+    if obs.known == job_ref(t) or obs.created_arn or obs.tagged:
+        return True
+    return obs.tags is not None and claim(obs.tags, r) in ACCEPTED[t.mode]
 
 
 def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure) -> Observation:
@@ -421,6 +530,8 @@ def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure)
         return replace(obs, described=result, describes=obs.describes + 1, not_found=False)
     if call.op is Op.STOP:
         return replace(obs, stopped=True)
+    if call.op is Op.ADD_TAGS:
+        return replace(obs, tagged=True)
     tags = result.get("Tags") or ()
     return replace(obs, tags=tuple(t for t in tags if isinstance(t, Mapping)))
 
@@ -435,8 +546,18 @@ def decide(
     """The next call to make, or the outcome. `now` is an RFC 3339 UTC timestamp."""
     r = replace(r, status=sane_status(r.status))
     t = target_of(r, cfg)
+    step = _decide(r, t, obs, now, cfg, trigger)
+    if step.call is None and not step.release and _proven(r, t, obs):
+        step = replace(step, proven=job_ref(t))
+    return step
+
+
+def _decide(
+    r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSettings, trigger: Trigger
+) -> Step:
+    v = cfg.operator_version
     if r.deleting or trigger is Trigger.DELETE:
-        return _on_delete(r, t, obs, now)
+        return _on_delete(r, t, obs, now, v)
     if t.unreachable is not None:
         # Nothing may be sent: Terminal (a person must fix it), looked at again every poll
         # interval, since fixing a namespace annotation triggers no handler of the resource.
@@ -445,16 +566,73 @@ def decide(
         return replace(step, retry=Retry.POLL)
     if t.problem is not None:
         return _blocked(r, t, now, Cond(True, "InvalidAnnotation", t.problem), recoverable=True)
+    if t.cross_account is not None:
+        message = (
+            f"The namespace has the annotation {t.cross_account}: cross-account resources are not "
+            "supported yet, and the operator would make the job in its own account instead, so no "
+            "job is made. Remove the annotation from the namespace, or run this resource where "
+            "the operator's own account is the one wanted."
+        )
+        problem = Cond(True, "CrossAccountUnsupported", message)
+        return _blocked(r, t, now, problem, keep_job=status_arn(r.status) is not None)
     if t.mode is Mode.READ_ONLY:
-        return _follow(r, t, obs, now, trigger, check_edits=False)
-    if status_arn(r.status):
+        return _follow(r, t, obs, now, trigger, v, check_edits=False)
+    arn = status_arn(r.status)
+    if arn:
         running = r.status.get(STATUS_JOB_STATE) in (IN_PROGRESS, STOPPING)
-        if trigger is Trigger.RESUME and cfg.resume_from_status and running and _ours(r.status):
-            return _known(r, t, obs, now, str(status_arn(r.status)), check_edits=True)
-        return _follow(r, t, obs, now, trigger, check_edits=True)
+        if (
+            trigger is Trigger.RESUME
+            and cfg.resume_from_status
+            and running
+            and _ours(r.status)
+            and _arn_names(arn, t)
+        ):
+            # Trust a running job's status, but only for a job proven this resource's.
+            proof = ownership(r, t, obs, arn, v)
+            if isinstance(proof, Call):
+                return Step(proof)
+            if not proof:
+                return _not_owned(r, t, now)
+            return _known(r, t, obs, now, arn, check_edits=True)
+        return _follow(r, t, obs, now, trigger, v, check_edits=True)
     if t.mode is Mode.ADOPT:
-        return _adopt(r, t, obs, now, trigger)
+        return _adopt(r, t, obs, now, trigger, v)
     return _create(r, t, obs, now, cfg, trigger)
+
+
+def _unrecordable(obs: Observation) -> bool:
+    """AWS refused, for good, to put this resource's tags on the job (50 tags already, say)."""
+    failure = obs.failure
+    return failure is not None and failure.op is Op.ADD_TAGS and failure.kind is ErrorKind.TERMINAL
+
+
+def _not_recorded(r: Resource, t: Target, now: str, obs: Observation) -> Step:
+    """ACK.Terminal: a job this resource may take over, but whose tags cannot record it."""
+    failure = obs.failure
+    detail = f"{failure.code}: {failure.message}" if failure is not None else ""
+    message = (
+        f"SageMaker refused to record this resource on tuning job {t.job_name} (AddTags, "
+        f"{detail}); the operator follows only jobs whose tags name their resource. Make room "
+        "among the job's tags, then edit this resource to try again."
+    )
+    return _blocked(r, t, now, Cond(True, "OwnershipNotRecorded", message))
+
+
+def _arn_names(arn: str | None, t: Target) -> bool:
+    """Whether a status ARN is the ARN of the job the resource acts on."""
+    return bool(arn) and ARN_JOB_MARK in str(arn) and _arn_job(str(arn)) == t.job_name.lower()
+
+
+def _not_owned(r: Resource, t: Target, now: str) -> Step:
+    """ACK.Terminal for a job this resource cannot prove its own; its status keeps nothing of it.
+    The message names only the job name this resource itself gave."""
+    message = (
+        f"Tuning job {t.job_name} is not this resource's: it was neither created by it nor "
+        "adopted by it (its tags do not name this resource), so the operator does not follow, "
+        "report or stop it. The resource's status or annotations named a job it does not own; "
+        "delete this resource, or create a new one."
+    )
+    return _blocked(r, t, now, Cond(True, "NotOwned", message))
 
 
 def _create(
@@ -512,7 +690,9 @@ def _claim_in_use(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     return _blocked(r, t, now, Cond(True, "NameInUse", message))
 
 
-def _adopt(r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger) -> Step:
+def _adopt(
+    r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger, version: str
+) -> Step:
     """adoption-policy adopt: follow an existing job, unless another resource owns it."""
     if trigger is Trigger.POLL:
         return Step(job_name=t.job_name)
@@ -524,16 +704,18 @@ def _adopt(r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger)
             "poll interval (adoption never creates a job)"
         )
         return _blocked(r, t, now, Cond(True, "NotFound", message), recoverable=True)
+    if _unrecordable(obs):
+        return _not_recorded(r, t, now, obs)
     if obs.failure is not None or obs.described is None:
         return _recoverable(r, t, now, obs.failure, "describing the job to adopt")
     arn = str(obs.described.get("HyperParameterTuningJobArn") or "")
-    if obs.tags is None:
-        return Step(Call(Op.LIST_TAGS, t.job_name, arn=arn))
-    other = claimed_by_other(obs.tags, r)
-    if other is not None:
+    proof = ownership(r, t, obs, arn, version)
+    if isinstance(proof, Call):
+        return Step(proof)
+    if not proof:
         message = (
-            f"Tuning job {t.job_name} belongs to another resource ({other}); adoption refused. "
-            "Delete that resource with deletion-policy retain first if the job should move."
+            f"Tuning job {t.job_name} belongs to another resource; adoption refused. Its owner "
+            "must delete its resource with deletion-policy retain first if the job should move."
         )
         return _blocked(r, t, now, Cond(True, "OwnedByAnotherResource", message))
     event = Event("Normal", "Adopted", f"Adopted existing SageMaker tuning job {t.job_name}")
@@ -541,16 +723,24 @@ def _adopt(r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger)
 
 
 def _follow(
-    r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger, *, check_edits: bool
+    r: Resource,
+    t: Target,
+    obs: Observation,
+    now: str,
+    trigger: Trigger,
+    version: str,
+    *,
+    check_edits: bool,
 ) -> Step:
-    """A job the resource owns or reads: Describe unless it is known to be finished (or gone)."""
+    """A job the resource owns or reads: Describe unless it is known to be finished (or gone).
+    What a Describe says goes into status only once the job is proven this resource's."""
     arn = status_arn(r.status)
     state = r.status.get(STATUS_JOB_STATE)
     if trigger is Trigger.POLL and job_gone(r.status):
         return Step(job_name=t.job_name)  # polling cannot bring it back; a change re-checks once
-    stale = arn is None or (
-        t.mode is Mode.READ_ONLY and _arn_job(arn) != t.job_name.lower()
-    )  # read-only: the spec now names another job
+    # The status ARN names another job than the one chosen (`choose_job_name`): it is ignored,
+    # and the chosen job is described (read-only: the spec now names another job).
+    stale = not _arn_names(arn, t)
     # A finished job's status that another controller wrote (ACK's, after a migration) lacks
     # what this operator reports (counters, times, observedGeneration): one Describe fills it.
     refresh = state in FINISHED and not _ours(r.status)
@@ -571,25 +761,29 @@ def _follow(
             "Delete this resource, or create a new one with another job name."
         )
         return _blocked(r, t, now, Cond(True, JOB_NOT_FOUND, message), keep_job=True)
+    if _unrecordable(obs):
+        return _not_recorded(r, t, now, obs)
     if obs.failure is not None:
         return _recoverable(r, t, now, obs.failure, "refreshing the job's status", keep_job=True)
     new_arn = str((obs.described or {}).get("HyperParameterTuningJobArn") or arn or "")
-    if t.mode is Mode.READ_ONLY and stale and obs.described is not None:
-        # Binding to a job for the first time: never read back another namespace's job.
-        if obs.tags is None:
-            return Step(Call(Op.LIST_TAGS, t.job_name, arn=new_arn))
-        owner = claimed_by_other(obs.tags, r)
-        if owner is not None and not owner.startswith(f"{r.namespace}/"):
+    if obs.described is not None:
+        proof = ownership(r, t, obs, new_arn, version)
+        if isinstance(proof, Call):
+            return Step(proof)
+        if not proof and t.mode is Mode.READ_ONLY:
             message = (
                 f"Tuning job {t.job_name} belongs to a resource in another namespace; a read-only "
                 "resource may only follow jobs that no other namespace's resource owns."
             )
             return _blocked(r, t, now, Cond(True, "OwnedByAnotherResource", message))
+        if not proof:
+            return _not_owned(r, t, now)
     return _known(r, t, obs, now, new_arn, check_edits=check_edits)
 
 
-def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
-    """The resource is being deleted: stop the job if the policy says so, then release."""
+def _on_delete(r: Resource, t: Target, obs: Observation, now: str, version: str) -> Step:
+    """The resource is being deleted: stop the job if the policy says so and the job is provably
+    this resource's, then release."""
     name = t.job_name
     if t.mode is Mode.READ_ONLY:
         return _release(f"Read-only resource deleted; tuning job {name} left untouched")
@@ -599,6 +793,8 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
         return _release(f"No region to reach tuning job {name}; released without stopping it")
     arn = status_arn(r.status)
     maybe_created = bool(r.annotations.get(ANN_JOB_NAME)) or create_in_doubt(r.status)
+    if arn is None and not maybe_created and t.cross_account is not None:
+        return _release(f"No job was made: the namespace has the annotation {t.cross_account}")
     if arn is None and not maybe_created:
         if t.mode is Mode.ADOPT or _spec_terminal(r.status):
             return _release("No job was created or adopted for this resource")
@@ -632,12 +828,14 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
             return Step(Call(Op.LIST_TAGS, name, arn=found_arn))
         if not owned_by(obs.tags, r):
             return _release(f"Tuning job {name} belongs to someone else; left untouched")
-    elif r.status.get(STATUS_JOB_STATE) in FINISHED:
+    elif r.status.get(STATUS_JOB_STATE) in FINISHED and _arn_names(arn, t):
         return _release(f"Tuning job {name} is {r.status.get(STATUS_JOB_STATE)}")
     if not obs.asked():
         return Step(Call(Op.DESCRIBE, name))
     if obs.not_found:
         return _release(f"Tuning job {name} no longer exists in SageMaker")
+    if _unrecordable(obs):
+        return _release(f"SageMaker refused to record this resource on job {name}; left as is")
     if obs.failure is not None and obs.failure.op is not Op.STOP:
         return _recoverable(r, t, now, obs.failure, "checking the job before release")
     described = obs.described or {}
@@ -645,6 +843,13 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     job_arn = str(described.get("HyperParameterTuningJobArn") or arn or "")
     if state in FINISHED:
         return _release(f"Tuning job {name} is {state}")
+    proof = ownership(r, t, obs, job_arn, version)
+    if isinstance(proof, Call):
+        return Step(proof)
+    if not proof:
+        return _release(
+            f"Tuning job {name} is not this resource's (its tags do not name it); left untouched"
+        )
     if state == IN_PROGRESS and not obs.stopped:
         if obs.failure is None:
             return Step(Call(Op.STOP, name))

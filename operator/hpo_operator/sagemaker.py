@@ -232,6 +232,9 @@ class SageMaker:
             }
         if call.op is Op.STOP:
             return c.stop_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": call.job_name}
+        if call.op is Op.ADD_TAGS:
+            tags = list((call.request or {}).get("Tags") or [])
+            return c.add_tags, {"ResourceArn": call.arn or "", "Tags": tags}
         return c.list_tags, {"ResourceArn": call.arn or "", "MaxResults": 100}
 
 

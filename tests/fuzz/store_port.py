@@ -31,6 +31,8 @@ class StorePort:
             params = dict(call.request or {})
         elif call.op is Op.LIST_TAGS:
             params = {"ResourceArn": call.arn or ""}
+        elif call.op is Op.ADD_TAGS:
+            params = {"ResourceArn": call.arn or "", "Tags": list((call.request or {})["Tags"])}
         else:
             params = {"HyperParameterTuningJobName": call.job_name}
         try:

@@ -33,7 +33,6 @@ from hpo_operator.reconcile import (
     ANN_READ_ONLY,
     ANN_REGION,
     ANN_SPEC_HASH,
-    ARN_JOB_MARK,
     AwsFailure,
     Call,
     ErrorKind,
@@ -208,6 +207,8 @@ def answer(draw: st.DrawFn, call: Call) -> dict[str, Any] | AwsFailure:
         return {}
     if call.op is Op.LIST_TAGS:
         return {"Tags": tags_for(draw)}
+    if call.op is Op.ADD_TAGS:
+        return {"Tags": list((call.request or {})["Tags"])}
     described: dict[str, Any] = {
         "HyperParameterTuningJobName": call.job_name,
         "HyperParameterTuningJobArn": draw(st.sampled_from([ARN + call.job_name, ARN + "x"])),
@@ -279,16 +280,26 @@ def test_decide_keeps_its_promises_on_any_input(
     if Op.STOP in ops:
         assert deleting and target.mode is not Mode.READ_ONLY
         assert target.deletion_policy == "delete" and target.region
+        # Ownership is proven before a Stop: by this reconcile's ListTags (no process cache here),
+        # whose tags name this resource or (ACK's) its namespace, or by recording an adoption.
+        listed = [a for c, a in zip(calls, answers, strict=True) if c.op is Op.LIST_TAGS]
+        assert listed and isinstance(listed[-1], dict), answers
+        tags = {t["Key"]: t["Value"] for t in listed[-1]["Tags"]}
+        assert Op.ADD_TAGS in ops or tags.get(TAG_NAMESPACE) == r.namespace, tags
         if not known_arn and target.mode is Mode.MANAGED:
             # A job the status does not name is stopped only when its tags name this resource.
             listed = [a for c, a in zip(calls, answers, strict=True) if c.op is Op.LIST_TAGS]
             assert listed and isinstance(listed[-1], dict), answers
             tags = {t["Key"]: t["Value"] for t in listed[-1]["Tags"]}
             assert tags.get(TAG_UID) == UID, tags
-    if known_arn and ARN_JOB_MARK in known_arn and target.mode is not Mode.READ_ONLY:
-        owned = known_arn.rsplit("/", 1)[-1].lower()
-        if owned:  # the ARN in status, not an editable annotation or spec, names the job
-            assert {c.job_name.lower() for c in calls} <= {owned}, (known_arn, calls)
+    # Every call is about the one job the resource means (`choose_job_name`): never a second one
+    # named by a status ARN, an annotation or a spec that the others outvote.
+    assert {c.job_name.lower() for c in calls} <= {target.job_name.lower()}, calls
+    if Op.ADD_TAGS in ops:  # an adoption or an ACK job's migration, never over another's tags
+        assert target.mode is not Mode.READ_ONLY, ops
+        listed = [a for c, a in zip(calls, answers, strict=True) if c.op is Op.LIST_TAGS]
+        tags = {t["Key"]: t["Value"] for t in listed[-1]["Tags"]}
+        assert tags.get(TAG_UID) is None and tags.get(TAG_NAMESPACE) in (None, r.namespace), tags
     if step.release:
         assert deleting
     if not deleting and step.status is not None:

@@ -18,6 +18,7 @@ from hpo_operator.metrics import Metrics
 from hpo_operator.polling import Owner
 from hpo_operator.reconcile import Call, Op, Trigger
 from hpo_operator.settings import Settings
+from hpo_operator.translate import system_tags
 
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/xgb"
 UID = "0b4c6d1e-0000-4000-8000-000000000001"
@@ -73,6 +74,8 @@ class FakeSageMaker:
 
     async def __call__(self, call: Call) -> Mapping[str, Any]:
         self.calls.append(call.op)
+        if call.op is Op.LIST_TAGS:  # once per resource and process: the job is this resource's
+            return {"Tags": system_tags("team-a", "tuning", UID, "0.0.0")}
         assert call.op is Op.DESCRIBE, call
         return {
             "HyperParameterTuningJobName": "xgb",

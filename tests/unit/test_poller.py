@@ -463,6 +463,24 @@ def test_following_another_job_stops_following_the_old_one() -> None:
     assert set(poller.jobs) == {"new"} and poller.owned == {"uid-r": "new"}
 
 
+def test_a_job_has_one_follower_the_first() -> None:
+    """Issue 13 F1: a second resource following the same job took its reports away from the
+    first (whose status froze); now it is refused and the first keeps the job."""
+    clock = [50.0]
+    world = {"a": summary("a", T0)}
+    poller = FakeRegion(world, clock)
+    running = {"hyperParameterTuningJobStatus": "InProgress"}
+    intruder = Owner("ns-b", "intruder", "uid-b")
+    assert poller.follow("a", owner("a"), running) is not None
+    assert poller.follow("A", intruder, running) is None
+    assert poller.jobs["a"].owner == owner("a") and "uid-b" not in poller.owned
+    world["a"] = summary("a", T0 + 30, done=1)
+    poll(poller)
+    assert poller.reports.names == ["a"]
+    poller.unfollow(intruder)  # the refused one going away changes nothing
+    assert poller.jobs["a"].owner == owner("a")
+
+
 def test_a_job_noted_but_never_followed_is_not_reported_and_is_forgotten() -> None:
     clock = [50.0]
     world = {"a": summary("a", T0)}

@@ -96,6 +96,9 @@ class FakeSageMaker:
         self.calls: list[Op] = []
         self.requests: list[Mapping[str, Any]] = []
         self.failures: dict[Op, AwsFailure] = {}
+        # What the operator process keeps per resource uid: the job proven its own (`Step.proven`);
+        # one FakeSageMaker is one operator process (clear it to play a restart).
+        self.proven: dict[str, str] = {}
 
     def arn(self, name: str) -> str:
         return (
@@ -140,6 +143,12 @@ class FakeSageMaker:
                 return AwsFailure(call.op, "ValidationException", "not running", ErrorKind.TERMINAL)
             job["HyperParameterTuningJobStatus"] = "Stopping"
             return {}
+        if call.op is Op.ADD_TAGS:
+            added = list((call.request or {})["Tags"])
+            keys = {t["Key"] for t in added}
+            kept = [t for t in self.tags[call.arn or ""] if t["Key"] not in keys]
+            self.tags[call.arn or ""] = kept + added
+            return {"Tags": added}
         return {"Tags": self.tags[call.arn or ""]}
 
 
@@ -157,7 +166,10 @@ def resource(**changes: Any) -> Resource:
 
 def run(r: Resource, sm: FakeSageMaker, trigger: Trigger = Trigger.CHANGE, **settings: Any) -> Step:
     cfg = replace(SETTINGS, **settings)
-    return asyncio.run(drive(r, cfg, trigger, sm, lambda: NOW))
+    step = asyncio.run(drive(r, cfg, trigger, sm, lambda: NOW, known=sm.proven.get(r.uid)))
+    if step.proven is not None:
+        sm.proven[r.uid] = step.proven
+    return step
 
 
 def apply(r: Resource, step: Step) -> Resource:
@@ -570,7 +582,12 @@ def test_adopt_an_existing_job_by_adoption_fields() -> None:
     }
     r = resource(annotations=ann)
     step = run(r, sm)
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]  # the adoption goes on the job
+    tags = {t["Key"]: t["Value"] for t in sm.tags[sm.arn("made-by-hand")]}
+    assert tags["team"] == "ml"
+    assert tags["services.k8s.aws/namespace"] == "team-a"
+    assert tags["services.k8s.aws/name"] == "tuning"
+    assert tags["services.k8s.aws/uid"] == "uid-1"
     assert reasons(step)[0] == "Adopted"
     r2 = apply(r, step)
     assert r2.status["ackResourceMetadata"]["arn"] == sm.arn("made-by-hand")
@@ -588,10 +605,15 @@ def test_adoption_of_another_resources_job_is_refused() -> None:
         ANN_ADOPTION_POLICY: "adopt",
         ANN_ADOPTION_FIELDS: '{"hyperParameterTuningJobName": "xgb-tuning-1"}',
     }
-    thief = resource(namespace="team-b", uid="uid-2", annotations=ann)
-    r = apply(thief, run(thief, sm))
+    thief = resource(namespace="team-b", name="thief", uid="uid-2", annotations=ann)
+    step = run(thief, sm)
+    r = apply(thief, step)
     terminal = condition(r, c.TERMINAL)
-    assert terminal is not None and "team-a/tuning" in terminal["message"]
+    assert terminal is not None and terminal["reason"] == "OwnedByAnotherResource"
+    # The refusal names nothing of the owner's: neither its namespace nor its name (F10).
+    texts = [terminal["message"], *(e.message for e in step.events)]
+    assert [t for t in texts if "team-a" in t or "/tuning" in t] == []
+    assert Op.ADD_TAGS not in sm.calls and Op.STOP not in sm.calls
     assert "ackResourceMetadata" not in r.status
 
 
@@ -684,16 +706,18 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
 
 # --- Migration from ACK -------------------------------------------------------------------------
 
+# The tags ACK's controller puts on the jobs it creates (captured from v1.9.1): no name, no uid.
+ACK_TAGS = [
+    {"Key": "services.k8s.aws/controller-version", "Value": "sagemaker-v1.2.13"},
+    {"Key": "services.k8s.aws/namespace", "Value": "team-a"},
+]
+
 
 def test_a_resource_created_by_acks_controller_is_followed_never_created_again() -> None:
     """After a switch from ACK: its ARN in status, none of this operator's annotations, and ACK's
     own tags on the job (no name or uid). The job is followed from its ARN, never re-created."""
     sm = FakeSageMaker()
-    ack_tags = [
-        {"Key": "services.k8s.aws/controller-version", "Value": "sagemaker-v1.2.13"},
-        {"Key": "services.k8s.aws/namespace", "Value": "team-a"},
-    ]
-    arn = sm.add_job("xgb-tuning-1", ack_tags)
+    arn = sm.add_job("xgb-tuning-1", ACK_TAGS)
     ack_status = {
         "ackResourceMetadata": {"arn": arn, "ownerAccountID": ACCOUNT, "region": "us-west-2"},
         "hyperParameterTuningJobStatus": "InProgress",
@@ -702,7 +726,9 @@ def test_a_resource_created_by_acks_controller_is_followed_never_created_again()
     r = resource(status=ack_status)
     step = run(r, sm)
     assert Op.CREATE not in sm.calls and Op.STOP not in sm.calls
-    assert sm.calls == [Op.DESCRIBE]
+    # ACK's tags name this namespace: the resource records itself on the job, then follows it.
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
+    assert {t["Key"]: t["Value"] for t in sm.tags[arn]}["services.k8s.aws/uid"] == "uid-1"
     assert step.status is not None and step.status["ackResourceMetadata"]["arn"] == arn
     assert step.annotations.get(ANN_SPEC_HASH) == spec_hash(SPEC)
     terminal = condition(step, "ACK.Terminal")
@@ -737,11 +763,11 @@ def test_a_finished_job_with_acks_status_is_described_once_then_never(state: str
     the conditions become this operator's (Failed: ACK.Terminal first, Ready=False)."""
     sm = FakeSageMaker()
     extra = {"FailureReason": "No training job succeeded after 2 attempts."}
-    arn = sm.add_job("xgb-tuning-1", [], state=state)
+    arn = sm.add_job("xgb-tuning-1", ACK_TAGS, state=state)
     sm.set_state("xgb-tuning-1", state, **(extra if state == "Failed" else {}))
     r = resource(status=_ack_status(arn, state))
     step = run(r, sm)
-    assert sm.calls == [Op.DESCRIBE]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
     assert step.status is not None
     assert step.status["observedGeneration"] == 1
     assert step.status["trainingJobStatusCounters"] == {"completed": 0, "inProgress": 2}
@@ -753,7 +779,7 @@ def test_a_finished_job_with_acks_status_is_described_once_then_never(state: str
         assert kinds[0] == "ACK.Terminal"
     assert not step.events  # no transition: the job was already in this state
     run(apply(r, step), sm)
-    assert sm.calls == [Op.DESCRIBE]  # the status is this operator's now: no more calls
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]  # the status is ours: no more calls
 
 
 def test_a_finished_job_deleted_from_sagemaker_keeps_acks_status() -> None:
@@ -771,10 +797,10 @@ def test_a_finished_job_deleted_from_sagemaker_keeps_acks_status() -> None:
 def test_resume_never_trusts_acks_running_status() -> None:
     """With the shared poller a resume trusts a running job's status, but only one it wrote."""
     sm = FakeSageMaker()
-    arn = sm.add_job("xgb-tuning-1", [])
+    arn = sm.add_job("xgb-tuning-1", ACK_TAGS)
     ack_status = _ack_status(arn, "InProgress")
     step = run(resource(status=ack_status), sm, Trigger.RESUME, resume_from_status=True)
-    assert sm.calls == [Op.DESCRIBE]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS]
     assert step.status is not None and step.status["observedGeneration"] == 1
 
 
