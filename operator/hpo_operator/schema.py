@@ -23,6 +23,7 @@ from botocore.model import Shape
 
 from hpo_operator import awsmodel
 from hpo_operator.naming import field_name, fields_of
+from hpo_operator.translate import SYSTEM_TAG_KEYS, SYSTEM_TAG_PREFIX, spec_tag_limit
 
 GROUP = "sagemaker.services.k8s.aws"
 KIND = "HyperParameterTuningJob"
@@ -179,6 +180,13 @@ def _bounds(meta: dict[str, Any], low: str, high: str, constrained: bool) -> Sch
 def spec_schema() -> Schema:
     """spec: CreateHyperParameterTuningJob's request, ACK names, with the model's constraints."""
     schema = shape_schema(awsmodel.input_shape(awsmodel.CREATE), constrained=True)
+    # The operator adds its system tags to every Create: the spec's share of AWS's maximum.
+    tags = schema["properties"][field_name("Tags")]
+    tags["maxItems"] = spec_tag_limit()
+    tags["description"] += (
+        f" At most {spec_tag_limit()} here: the operator adds {len(SYSTEM_TAG_KEYS)} tags of its "
+        f"own ({', '.join(SYSTEM_TAG_KEYS)}), and keys under {SYSTEM_TAG_PREFIX} are refused."
+    )
     schema["description"] = (
         "HyperParameterTuningJobSpec defines the desired state of HyperParameterTuningJob: "
         "the CreateHyperParameterTuningJob request with Kubernetes field names."

@@ -96,8 +96,13 @@ def test_open_enums_accept_new_values(kubectl: Kubectl, crd_installed: str, name
             ].update(s3URI="not-s3://example-bucket/x"),
             "s3URI",
         ),
+        (
+            # AWS's 50 less the operator's system tags (issue 13, F4).
+            lambda s: s.update(tags=[{"key": f"k{i}", "value": "v"} for i in range(47)]),
+            "spec.tags: Too many: 47: must have at most 46 items",
+        ),
     ],
-    ids=["minimum", "enum", "pattern", "required", "anchored-pattern"],
+    ids=["minimum", "enum", "pattern", "required", "anchored-pattern", "tags-beside-system-tags"],
 )
 def test_bad_spec_is_rejected_at_apply_time(
     kubectl: Kubectl, crd_installed: str, namespace: str, edit: Any, expected: str
