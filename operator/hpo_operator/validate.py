@@ -406,7 +406,54 @@ def _create_rules(
         if where == ("TrainingJobDefinition",):
             spaces.append(("HyperParameterTuningJobConfig", "ParameterRanges"))
         problems += _static_and_tuned_rule(definition, where, request, spaces, naming)
+        problems += _resource_rules(definition, where, naming)
+    if isinstance(several, list):
+        problems += _environment_total_rule(several)
     return problems
+
+
+def _resource_rules(definition: Mapping[str, Any], where: Path, naming: Naming) -> list[Problem]:
+    """HyperParameterTuningResourceConfig.InstanceConfigs: "If you use InstanceConfigs, do not
+    provide values for InstanceType, VolumeSizeInGB or InstanceCount"; StoppingCondition:
+    MaxWaitTimeInSeconds "must be equal to or greater than MaxRuntimeInSeconds"."""
+    problems: list[Problem] = []
+    flexible = _mapping(definition.get("HyperParameterTuningResourceConfig"))
+    if flexible.get("InstanceConfigs") is not None:
+        for member in ("InstanceType", "VolumeSizeInGB", "InstanceCount"):
+            if flexible.get(member) is not None:
+                problems.append(
+                    Problem(
+                        (*where, "HyperParameterTuningResourceConfig", member),
+                        f"must not be set together with {naming('InstanceConfigs')}",
+                    )
+                )
+    stopping = _mapping(definition.get("StoppingCondition"))
+    wait, run = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+    if isinstance(wait, int) and isinstance(run, int) and wait < run:
+        problems.append(
+            Problem(
+                (*where, "StoppingCondition", "MaxWaitTimeInSeconds"),
+                f"must be ≥ {naming('MaxRuntimeInSeconds')} ({run})",
+            )
+        )
+    return problems
+
+
+def _environment_total_rule(definitions: list[Any]) -> list[Problem]:
+    """Environment: "the sum of the number of environment variables for all the training job
+    definitions can't exceed the maximum number specified" (the map's own maximum)."""
+    shape = awsmodel.shape("HyperParameterTrainingJobDefinition").members["Environment"]
+    limit = int(shape.metadata.get("max", 48))
+    count = sum(len(_mapping(_mapping(d).get("Environment"))) for d in definitions)
+    if count <= limit:
+        return []
+    return [
+        Problem(
+            ("TrainingJobDefinitions",),
+            f"must hold at most {limit} environment variables over all its definitions, "
+            f"not {count}",
+        )
+    ]
 
 
 # A tag key AWS keeps for itself, in any letter case.

@@ -101,6 +101,12 @@ def algorithm(**changes: Any) -> dict[str, Any]:
     return spec
 
 
+def without_resource_config(**changes: Any) -> dict[str, Any]:
+    definition = definition_with(**changes)
+    del definition["ResourceConfig"]
+    return definition
+
+
 CFG = "hyperParameterTuningJobConfig"
 BASE_RANGES = request()["HyperParameterTuningJobConfig"]["ParameterRanges"]
 BASE_ROLE = request()["TrainingJobDefinition"]["RoleArn"]
@@ -353,6 +359,45 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
         },
         "trainingJobDefinition.roleArn",
         "Member must be an ARN in partition aws (the partition of us-west-2)",
+    ),
+    (
+        "instance-configs-and-instance-type",
+        {
+            "TrainingJobDefinition": without_resource_config(
+                HyperParameterTuningResourceConfig={
+                    "InstanceConfigs": [
+                        {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
+                    ],
+                    "InstanceCount": 1,
+                },
+            )
+        },
+        "trainingJobDefinition.hyperParameterTuningResourceConfig.instanceCount",
+        "Member must be null when instanceConfigs is set",
+    ),
+    (
+        "max-wait-below-max-runtime",
+        {
+            "TrainingJobDefinition": definition_with(
+                StoppingCondition={"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 60}
+            )
+        },
+        "trainingJobDefinition.stoppingCondition.maxWaitTimeInSeconds",
+        "Member must be greater than or equal to maxRuntimeInSeconds",
+    ),
+    (
+        "environment-over-all-definitions",
+        {
+            "TrainingJobDefinition": None,
+            "TrainingJobDefinitions": [
+                definition_with(
+                    DefinitionName=name, Environment={f"{name.upper()}{i}": "x" for i in range(25)}
+                )
+                for name in ("a", "b")
+            ],
+        },
+        "trainingJobDefinitions",
+        "Member must have at most 48 environment variables over all definitions (it has 50)",
     ),
 ]
 

@@ -159,6 +159,15 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     _unique_names(spec)
     _tags_the_operator_sends(spec)
     for where in _definitions(spec):
+        flexible = where.get("hyperParameterTuningResourceConfig", {})
+        if "instanceConfigs" in flexible:  # then not the single-instance fields
+            for field in ("instanceType", "volumeSizeInGB", "instanceCount"):
+                flexible.pop(field, None)
+        stopping = where.get("stoppingCondition", {})
+        if "maxWaitTimeInSeconds" in stopping and "maxRuntimeInSeconds" in stopping:
+            stopping["maxWaitTimeInSeconds"] = max(
+                stopping["maxWaitTimeInSeconds"], stopping["maxRuntimeInSeconds"]
+            )
         # Regions under test are in the aws partition: the role is too.
         where["roleARN"] = re.sub(r"^arn:[^:]*:", "arn:aws:", where["roleARN"])
         for metric in where.get("algorithmSpecification", {}).get("metricDefinitions", []):
@@ -190,20 +199,21 @@ _NAMED = (
 
 def _unique_names(spec: dict[str, Any]) -> None:
     """Each hyperparameter searched by one range, and none both searched and static."""
+    for ranges in _all_ranges(spec):
+        seen: set[str] = set()
+        for kind in _NAMED:
+            for index, item in enumerate(ranges.get(kind, [])):
+                while item["name"] in seen:
+                    item["name"] = f"{item['name']}.{index}"
+                seen.add(item["name"])
     config = spec["hyperParameterTuningJobConfig"]
     for where in _definitions(spec):
         spaces = [where.get("hyperParameterRanges") or {}]
         if "trainingJobDefinition" in spec:
             spaces.append(config.get("parameterRanges") or {})
-        tuned: set[str] = set()
-        for ranges in spaces:
-            seen: set[str] = set()
-            for kind in _NAMED:
-                for index, item in enumerate(ranges.get(kind, [])):
-                    while item["name"] in seen:
-                        item["name"] = f"{item['name']}.{index}"
-                    seen.add(item["name"])
-            tuned |= seen
+        tuned = {
+            item["name"] for ranges in spaces for kind in _NAMED for item in ranges.get(kind, [])
+        }
         static = where.get("staticHyperParameters") or {}
         for key in tuned & set(static):
             del static[key]

@@ -524,3 +524,54 @@ def test_a_role_of_another_partition_is_refused(region: str, partition: str) -> 
     spec["trainingJobDefinition"]["roleARN"] = f"arn:{partition}:iam::123456789012:role/R"
     assert validate_spec(spec, region) == []
     assert validate_spec(spec) == []  # no region known: the rule waits for one
+
+
+def _two_definitions(**environments: dict[str, str]) -> dict[str, Any]:
+    spec = _spec()
+    definition = spec.pop("trainingJobDefinition")
+    spec["trainingJobDefinitions"] = []
+    for name, environment in environments.items():
+        one = copy.deepcopy(definition)
+        one.update(definitionName=name, environment=environment)
+        spec["trainingJobDefinitions"].append(one)
+    return spec
+
+
+def test_environment_variables_count_over_all_definitions() -> None:
+    """Environment: "the sum ... for all the training job definitions can't exceed" 48."""
+    half = {f"V{i}": "x" for i in range(24)}
+    assert _messages(_two_definitions(a=half, b=half)) == []
+    (message,) = _messages(_two_definitions(a=half, b={**half, "ONE_MORE": "x"}))
+    assert message == (
+        "spec.trainingJobDefinitions: must hold at most 48 environment variables over all its "
+        "definitions, not 49"
+    )
+
+
+def test_instance_configs_exclude_the_single_instance_fields() -> None:
+    spec = _spec()
+    definition = spec["trainingJobDefinition"]
+    del definition["resourceConfig"]
+    definition["hyperParameterTuningResourceConfig"] = {
+        "instanceConfigs": [
+            {"instanceType": "ml.m5.large", "instanceCount": 1, "volumeSizeInGB": 5}
+        ],
+        "instanceType": "ml.m5.large",
+    }
+    assert _messages(spec) == [
+        f"{DEF}.hyperParameterTuningResourceConfig.instanceType: must not be set together with "
+        "instanceConfigs"
+    ]
+    del definition["hyperParameterTuningResourceConfig"]["instanceType"]
+    assert _messages(spec) == []
+
+
+def test_max_wait_time_at_least_max_runtime() -> None:
+    spec = _spec()
+    stopping = spec["trainingJobDefinition"]["stoppingCondition"]
+    stopping["maxWaitTimeInSeconds"] = 3599
+    assert _messages(spec) == [
+        f"{DEF}.stoppingCondition.maxWaitTimeInSeconds: must be ≥ maxRuntimeInSeconds (3600)"
+    ]
+    stopping["maxWaitTimeInSeconds"] = 3600
+    assert _messages(spec) == []

@@ -385,8 +385,55 @@ def create_rules(request: Mapping[str, Any], region: str | None = None) -> list[
                         "Member must not name a hyperparameter that is also tuned",
                     )
                 )
+        out += _resource_rules(definition, where)
+    # HyperParameterTrainingJobDefinition.Environment: "the sum of the number of environment
+    # variables for all the training job definitions can't exceed the maximum number specified".
+    most = model.shape("HyperParameterTrainingJobDefinition").members["Environment"]
+    total = sum(len(_mapping(d.get("Environment"))) for d in _items(several))
+    if total > int(most.metadata.get("max", 48)):
+        out.append(
+            Violation(
+                ("TrainingJobDefinitions",),
+                None,
+                f"Member must have at most {most.metadata.get('max', 48)} environment variables "
+                f"over all definitions (it has {total})",
+            )
+        )
     for where, ranges in spaces:
         out += _space_rules(ranges, where, strategy)
+    return out
+
+
+def _resource_rules(definition: Mapping[str, Any], where: Path) -> list[Violation]:
+    out: list[Violation] = []
+    # HyperParameterTuningResourceConfig.InstanceConfigs: "If you use InstanceConfigs, do not
+    # provide values for InstanceType, VolumeSizeInGB or InstanceCount."
+    flexible = _mapping(definition.get("HyperParameterTuningResourceConfig"))
+    if "InstanceConfigs" in flexible:
+        out += [
+            Violation(
+                (*where, "HyperParameterTuningResourceConfig", member),
+                flexible[member],
+                "Member must be null when instanceConfigs is set",
+            )
+            for member in ("InstanceType", "VolumeSizeInGB", "InstanceCount")
+            if member in flexible
+        ]
+    # StoppingCondition.MaxWaitTimeInSeconds: "It must be equal to or greater than
+    # MaxRuntimeInSeconds."
+    times = [
+        t
+        for member in ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds")
+        if isinstance(t := _mapping(definition.get("StoppingCondition")).get(member), int)
+    ]
+    if len(times) == 2 and times[1] < times[0]:
+        out.append(
+            Violation(
+                (*where, "StoppingCondition", "MaxWaitTimeInSeconds"),
+                times[1],
+                "Member must be greater than or equal to maxRuntimeInSeconds",
+            )
+        )
     return out
 
 
