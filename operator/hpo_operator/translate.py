@@ -17,6 +17,7 @@ from hpo_operator import awsmodel
 from hpo_operator.naming import field_name, fields_of
 
 SYSTEM_TAG_PREFIX = "services.k8s.aws/"
+AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case: no user tag key may start with it
 TAG_CONTROLLER_VERSION = SYSTEM_TAG_PREFIX + "controller-version"
 TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
 TAG_NAME = SYSTEM_TAG_PREFIX + "name"

@@ -25,6 +25,7 @@ from botocore.model import Shape
 from hpo_operator import awsmodel
 from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields_of
 from hpo_operator.translate import (
+    AWS_TAG_PREFIX,
     SYSTEM_TAG_KEYS,
     SYSTEM_TAG_PREFIX,
     spec_tag_limit,
@@ -456,10 +457,6 @@ def _environment_total_rule(definitions: list[Any]) -> list[Problem]:
     ]
 
 
-# A tag key AWS keeps for itself, in any letter case.
-_AWS_PREFIX = "aws:"
-
-
 def _tag_rules(tags: Any, naming: Naming) -> list[Problem]:
     """Tag.Key: "Tag keys must be unique per resource"; and the `aws:` prefix is AWS's own
     ("reserved for AWS use", in any letter case)."""
@@ -469,10 +466,11 @@ def _tag_rules(tags: Any, naming: Naming) -> list[Problem]:
         key = _mapping(tag).get("Key")
         if not isinstance(key, str):
             continue
-        if key[: len(_AWS_PREFIX)].lower() == _AWS_PREFIX:
+        if key[: len(AWS_TAG_PREFIX)].lower() == AWS_TAG_PREFIX:
             problems.append(
                 Problem(
-                    ("Tags", index, "Key"), f"must not start with {_AWS_PREFIX} (reserved by AWS)"
+                    ("Tags", index, "Key"),
+                    f"must not start with {AWS_TAG_PREFIX} (reserved by AWS)",
                 )
             )
         if key in first:

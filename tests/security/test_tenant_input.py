@@ -3,14 +3,15 @@ documented cross-field rules (F7), against the real API server, the operator as 
 emulator, which judges every request as AWS would (its own code).
 
 The tenant is impersonated (`kubectl --as`) and holds a Role in its own namespace only, with
-status write as some platforms grant it. Each spec SageMaker documents as invalid gets
-`ACK.Terminal` and a Warning Event naming the field, and the emulator never sees a Create for it;
-what AWS accepts (any script in tags, 46 tags beside the operator's 4) runs.
+status write as some platforms grant it. The tag rules the CRD can carry (46 tags beside the
+operator's 4, unique keys, no `aws:` or `services.k8s.aws/` key) are refused by `kubectl apply`,
+naming the field; each other spec SageMaker documents as invalid gets `ACK.Terminal` and a
+Warning Event naming the field, and the emulator never sees a Create for it; what AWS accepts
+(any script in tags, 46 tags) runs.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -91,9 +92,6 @@ def _ranges(spec: dict[str, Any]) -> dict[str, Any]:
 
 # (resource name, edit of the spec, the field the Terminal condition and the Event must name)
 REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("dup-tag", _tags("team", "owner", "team"), "spec.tags[2].key"),
-    ("system-tag", _tags("team", "services.k8s.aws/namespace"), "spec.tags[1].key"),
-    ("aws-tag", _tags("aws:cost-center"), "spec.tags[0].key"),
     (
         "dup-range",
         lambda spec: _ranges(spec).update(
@@ -119,6 +117,38 @@ REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
             roleARN="arn:aws-cn:iam::123456789012:role/SageMakerExecution"
         ),
         f"{DEF}.roleARN",
+    ),
+    (
+        "short-wait",
+        lambda spec: spec["trainingJobDefinition"]["stoppingCondition"].update(
+            maxWaitTimeInSeconds=60
+        ),
+        f"{DEF}.stoppingCondition.maxWaitTimeInSeconds",
+    ),
+]
+
+
+# The tag rules the CRD carries (CEL, maxItems): `kubectl apply` refuses them, naming the field.
+REFUSED_AT_APPLY: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "dup-tag",
+        _tags("team", "owner", "team"),
+        "spec.tags: Invalid value: tag keys must be unique",
+    ),
+    (
+        "system-tag",
+        _tags("team", "services.k8s.aws/namespace"),
+        "spec.tags[1].key: Invalid value: keys under services.k8s.aws/",
+    ),
+    (
+        "aws-tag",
+        _tags("Aws:cost-center"),
+        "spec.tags[0].key: Invalid value: keys starting with aws: are reserved by AWS",
+    ),
+    (
+        "too-many-tags",
+        _tags(*(f"k{i}" for i in range(50 - len(SYSTEM_TAG_KEYS) + 1))),
+        f"spec.tags: Too many: 47: must have at most {50 - len(SYSTEM_TAG_KEYS)} items",
     ),
 ]
 
@@ -157,17 +187,27 @@ def test_documented_invalid_specs_are_terminal_and_never_sent(
             30,
             f"a Warning Event on {name} naming {field}",
         )
-    # The tenant reads what it needs in its own namespace.
-    described = tenant("get", "hyperparametertuningjob", "dup-tag", "-o", "json")
-    assert "spec.tags[2].key: must be unique" in described.stdout
+    # The tenant reads why in its own namespace.
+    described = tenant("get", "hyperparametertuningjob", "static-tuned", "-o", "json")
+    assert f"{DEF}.staticHyperParameters.num_round: must not also be tuned" in described.stdout
     assert CREATE not in emulator.calls(), emulator.calls()
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "said"), REFUSED_AT_APPLY, ids=[c[0] for c in REFUSED_AT_APPLY]
+)
+def test_tag_rules_are_refused_at_apply(
+    tenant: Callable[..., Any], name: str, edit: Callable[[dict[str, Any]], None], said: str
+) -> None:
+    refused = tenant("apply", "-f", "-", input=json.dumps(_manifest(name, edit)), check=False)
+    assert refused.returncode != 0 and said in refused.stderr, refused.stderr
+    assert tenant("get", "hyperparametertuningjobs", "-o", "name").stdout == ""
 
 
 def test_tags_as_aws_counts_them(
     namespace: str, tenant: Callable[..., Any], resources: Resources, emulator: Emulator
 ) -> None:
-    """46 spec tags + the operator's 4 reach AWS's 50 and run; 47 are refused by `kubectl apply`
-    (the CRD's maxItems), naming spec.tags; tags in any script run."""
+    """46 spec tags + the operator's 4 reach AWS's 50 and run; tags in any script run."""
     limit = 50 - len(SYSTEM_TAG_KEYS)
     full = _manifest("full-tags", _tags(*(f"k{i}" for i in range(limit))))
     unicode_tags = [
@@ -176,14 +216,6 @@ def test_tags_as_aws_counts_them(
         {"key": "команда", "value": "a\u00a0b"},
     ]
     letters = _manifest("unicode-tags", lambda spec: spec.update(tags=unicode_tags))
-    too_many = copy.deepcopy(full)
-    too_many["metadata"]["name"] = "too-many-tags"
-    too_many["spec"]["tags"].append({"key": "one-more", "value": "v"})
-    refused = tenant("apply", "-f", "-", input=json.dumps(too_many), check=False)
-    assert refused.returncode != 0
-    assert "spec.tags" in refused.stderr and f"must have at most {limit} items" in (
-        refused.stderr
-    ), refused.stderr
     for manifest in (full, letters):
         tenant("apply", "-f", "-", input=json.dumps(manifest))
     for manifest in (full, letters):
