@@ -173,6 +173,17 @@ def botocore_session() -> botocore.session.Session:
 
 
 @cache
+def partition_of(region: str) -> str | None:
+    """The ARN partition (`aws`, `aws-cn`, `aws-us-gov`, ...) of a region, by botocore's endpoint
+    data; None for a name no partition claims."""
+    try:
+        partition: str = botocore_session().get_partition_for_region(region)
+    except Exception:  # botocore's UnknownRegionError and its kin: no partition to hold to
+        return None
+    return partition
+
+
+@cache
 def service_model() -> ServiceModel:
     """The SageMaker service model shipped with the pinned botocore."""
     model: ServiceModel = botocore_session().get_service_model(SERVICE)

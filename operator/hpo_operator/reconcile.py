@@ -440,9 +440,10 @@ def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
     return {k: v for k, v in status.items() if k not in bad} if bad else status
 
 
-def spec_problems(spec: Mapping[str, Any]) -> list[str]:
-    """The spec's problems against the SageMaker model, one `spec.path: message` line each."""
-    return [str(problem) for problem in validate_spec(spec)]
+def spec_problems(spec: Mapping[str, Any], region: str | None = None) -> list[str]:
+    """The spec's problems against the SageMaker model (and, given the region its job runs in,
+    the rules that need it), one `spec.path: message` line each."""
+    return [str(problem) for problem in validate_spec(spec, region)]
 
 
 def create_request(r: Resource, cfg: ReconcileSettings) -> dict[str, Any]:
@@ -642,7 +643,7 @@ def _create(
         return Step(job_name=t.job_name)  # creating is the change handlers' job, with backoff
     if _terminal_for_this_generation(r):
         return Step(job_name=t.job_name)  # no retry until the spec changes
-    problems = spec_problems(r.spec)
+    problems = spec_problems(r.spec, t.region)
     if problems:
         message = "The spec is invalid, so no job was created: " + "; ".join(problems)
         return _blocked(r, t, now, Cond(True, "InvalidSpec", message))

@@ -26,6 +26,7 @@ import yaml
 
 from hpo_operator import __version__, awsmodel, kubeyaml, schema
 from hpo_operator.naming import field_path
+from hpo_operator.reconcile import ANN_REGION
 from hpo_operator.translate import spec_to_request, with_system_tags
 from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
 
@@ -45,10 +46,17 @@ class Rendered:
     problems: list[Problem]
 
 
-def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
-    """Validate one HyperParameterTuningJob object and build its request with system tags."""
+def render_manifest(manifest: Mapping[str, Any], region: str | None = None) -> Rendered:
+    """Validate one HyperParameterTuningJob object and build its request with system tags.
+
+    The region (for the rules that need it, such as the role's partition) is the manifest's
+    `services.k8s.aws/region` annotation, else `region` (`--region`); with neither, those rules
+    are left to the operator, which always knows its region."""
     metadata = manifest.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, Mapping) and isinstance(annotations.get(ANN_REGION), str):
+        region = annotations[ANN_REGION] or region
     name = metadata.get("name")
     namespace = metadata.get("namespace") or "default"
     label = f"{manifest.get('kind')} {namespace}/{name}"
@@ -61,16 +69,16 @@ def render_manifest(manifest: Mapping[str, Any]) -> Rendered:
     if spec is None:
         problems.append(Problem(("spec",), "is required"))
         return Rendered(label, None, problems)
-    problems += [_with_yaml_hint(problem, manifest) for problem in validate_spec(spec)]
+    problems += [_with_yaml_hint(problem, manifest) for problem in validate_spec(spec, region)]
     if problems:
         return Rendered(label, None, problems)
     uid = metadata.get("uid")
     request = with_system_tags(
         spec_to_request(spec), str(namespace), str(name), str(uid) if uid else None, __version__
     )
-    # What only the full request can break (the system tags count against the 50-tag limit).
+    # What only the full request could break (validate_spec already counts the system tags).
     root = awsmodel.input_shape(awsmodel.CREATE)
-    for problem in validate_request(awsmodel.CREATE, request):
+    for problem in validate_request(awsmodel.CREATE, request, region):
         path = ("spec", *field_path(root, problem.path))
         problems.append(Problem(path, f"{problem.message} (with the system tags added)"))
     return Rendered(label, None if problems else request, problems)
@@ -141,6 +149,11 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         "CreateHyperParameterTuningJob request(s) as JSON.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML file(s); - for stdin")
+    parser.add_argument(
+        "--region",
+        help="the region the jobs run in, for the rules that need it (the role ARN's partition), "
+        "unless a manifest's services.k8s.aws/region annotation says otherwise",
+    )
     args = parser.parse_args(argv)
     results: list[tuple[str, Rendered]] = []
     try:
@@ -149,7 +162,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
                 if document.get("kind") != schema.KIND:
                     print(f"{source}: skipping a {document['kind']} document", file=sys.stderr)
                     continue
-                results.append((source, render_manifest(document)))
+                results.append((source, render_manifest(document, args.region)))
     except Unreadable as error:
         print(error, file=sys.stderr)
         return 2

@@ -23,6 +23,12 @@ from botocore.model import Shape
 
 from hpo_operator import awsmodel
 from hpo_operator.naming import field_name, fields_of
+from hpo_operator.translate import (
+    AWS_TAG_PREFIX,
+    SYSTEM_TAG_KEYS,
+    SYSTEM_TAG_PREFIX,
+    spec_tag_limit,
+)
 
 GROUP = "sagemaker.services.k8s.aws"
 KIND = "HyperParameterTuningJob"
@@ -179,11 +185,49 @@ def _bounds(meta: dict[str, Any], low: str, high: str, constrained: bool) -> Sch
 def spec_schema() -> Schema:
     """spec: CreateHyperParameterTuningJob's request, ACK names, with the model's constraints."""
     schema = shape_schema(awsmodel.input_shape(awsmodel.CREATE), constrained=True)
+    # The operator adds its system tags to every Create: the spec's share of AWS's maximum.
+    tags = schema["properties"][field_name("Tags")]
+    tags["maxItems"] = spec_tag_limit()
+    tags["description"] += (
+        f" At most {spec_tag_limit()} here: the operator adds {len(SYSTEM_TAG_KEYS)} tags of its "
+        f"own ({', '.join(SYSTEM_TAG_KEYS)}), and keys under {SYSTEM_TAG_PREFIX} are refused."
+    )
+    tags.update(_tag_rules(tags["items"]))
     schema["description"] = (
         "HyperParameterTuningJobSpec defines the desired state of HyperParameterTuningJob: "
         "the CreateHyperParameterTuningJob request with Kubernetes field names."
     )
     return schema
+
+
+def _tag_rules(item: Schema) -> Schema:
+    """CEL rules for `spec.tags`, so that `kubectl apply` refuses what validate.py refuses: keys
+    unique per resource (Tag.Key), none under the operator's SYSTEM_TAG_PREFIX, none starting
+    with AWS_TAG_PREFIX in any letter case."""
+    key = field_name("Key")
+    any_case = "".join(
+        f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in AWS_TAG_PREFIX
+    )
+    item["x-kubernetes-validations"] = [
+        {
+            "rule": f"!self.{key}.startsWith('{SYSTEM_TAG_PREFIX}')",
+            "message": f"keys under {SYSTEM_TAG_PREFIX} are the operator's own system tags",
+            "fieldPath": f".{key}",
+        },
+        {
+            "rule": f"!self.{key}.matches('^{any_case}')",
+            "message": f"keys starting with {AWS_TAG_PREFIX} are reserved by AWS",
+            "fieldPath": f".{key}",
+        },
+    ]
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": f"self.all(t, self.exists_one(u, u.{key} == t.{key}))",
+                "message": "tag keys must be unique per resource",
+            }
+        ]
+    }
 
 
 def _string(description: str, **extra: Any) -> Schema:

@@ -17,10 +17,19 @@ from hpo_operator import awsmodel
 from hpo_operator.naming import field_name, fields_of
 
 SYSTEM_TAG_PREFIX = "services.k8s.aws/"
+AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case: no user tag key may start with it
 TAG_CONTROLLER_VERSION = SYSTEM_TAG_PREFIX + "controller-version"
 TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
 TAG_NAME = SYSTEM_TAG_PREFIX + "name"
 TAG_UID = SYSTEM_TAG_PREFIX + "uid"
+# The tags the operator adds to every job it creates, in the order it sends them: the one list
+# that the Create request, `render`, the tag-count check and the CRD's maxItems all count.
+SYSTEM_TAG_KEYS = (TAG_CONTROLLER_VERSION, TAG_NAMESPACE, TAG_NAME, TAG_UID)
+
+
+def spec_tag_limit() -> int:
+    """How many tags a spec may hold: AWS's maximum (the model's TagList) less the system tags."""
+    return int(awsmodel.shape("TagList").metadata["max"]) - len(SYSTEM_TAG_KEYS)
 
 
 def spec_to_request(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,20 +109,21 @@ def rfc3339(value: datetime | str | float) -> str:
 
 
 def system_tags(namespace: str, name: str, uid: str | None, version: str) -> list[dict[str, str]]:
-    """The tags that tie a SageMaker job to the resource that created it (AWS Key/Value form).
+    """The tags that tie a SageMaker job to the resource that created it (AWS Key/Value form),
+    one per `SYSTEM_TAG_KEYS`.
 
     ACK writes `controller-version` and `namespace`; `name` and `uid` are added so that, after a
-    crash between Create and the status write, the operator adopts only its own job. `uid` is left
-    out when unknown (`render` of a manifest that was never applied).
+    crash between Create and the status write, the operator adopts only its own job. The `uid`
+    tag is there even when the uid is unknown (`render` of a manifest never applied), with an
+    empty value: the API server assigns it, and the tag counts against AWS's limit all the same.
     """
-    tags = [
-        {"Key": TAG_CONTROLLER_VERSION, "Value": f"hpo-operator-{version}"},
-        {"Key": TAG_NAMESPACE, "Value": namespace},
-        {"Key": TAG_NAME, "Value": name},
-    ]
-    if uid:
-        tags.append({"Key": TAG_UID, "Value": uid})
-    return tags
+    values = {
+        TAG_CONTROLLER_VERSION: f"hpo-operator-{version}",
+        TAG_NAMESPACE: namespace,
+        TAG_NAME: name,
+        TAG_UID: uid or "",
+    }
+    return [{"Key": key, "Value": values[key]} for key in SYSTEM_TAG_KEYS]
 
 
 def with_system_tags(
@@ -121,17 +131,16 @@ def with_system_tags(
 ) -> dict[str, Any]:
     """The request with the system tags appended after the spec's own tags.
 
-    A spec tag whose key is a system tag's key is replaced (AWS rejects duplicate keys, and the
-    system tags must say who owns the job).
+    Validation refuses spec tags under `SYSTEM_TAG_PREFIX` with a message; should one get here
+    anyway, it is dropped (AWS rejects duplicate keys, and the system tags must say who owns the
+    job).
     """
-    system = system_tags(namespace, name, uid, version)
-    keys = {tag["Key"] for tag in system}
     own = [
         tag
         for tag in request.get("Tags") or []
-        if not (isinstance(tag, Mapping) and tag.get("Key") in keys)
+        if not (isinstance(tag, Mapping) and tag.get("Key") in SYSTEM_TAG_KEYS)
     ]
-    return {**request, "Tags": [*own, *system]}
+    return {**request, "Tags": [*own, *system_tags(namespace, name, uid, version)]}
 
 
 def tags_name_resource(

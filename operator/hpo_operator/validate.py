@@ -24,7 +24,13 @@ from botocore.model import Shape
 
 from hpo_operator import awsmodel
 from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields_of
-from hpo_operator.translate import spec_to_request
+from hpo_operator.translate import (
+    AWS_TAG_PREFIX,
+    SYSTEM_TAG_KEYS,
+    SYSTEM_TAG_PREFIX,
+    spec_tag_limit,
+    spec_to_request,
+)
 
 Path = tuple[str | int, ...]
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # printed bare in a path; any other key is quoted
@@ -74,24 +80,60 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def validate_request(operation: str, params: Mapping[str, Any]) -> list[Problem]:
-    """Problems with a request to `operation` (AWS member names; paths in member names)."""
+def validate_request(
+    operation: str, params: Mapping[str, Any], region: str | None = None
+) -> list[Problem]:
+    """Problems with a request to `operation` (AWS member names; paths in member names), sent
+    to `region` (None: the rules that need the region are not checked)."""
     root = awsmodel.input_shape(operation)
     problems = list(_walk(root, params, (), aws_name))
     if operation == awsmodel.CREATE and isinstance(params, Mapping):
-        problems += _create_rules(params, aws_name)
+        problems += _create_rules(params, aws_name, region)
     return _unique(problems)
 
 
-def validate_spec(spec: Mapping[str, Any]) -> list[Problem]:
-    """Problems with a HyperParameterTuningJob's spec (ACK field names; paths start `spec.`)."""
+def validate_spec(spec: Mapping[str, Any], region: str | None = None) -> list[Problem]:
+    """Problems with a HyperParameterTuningJob's spec (ACK field names; paths start `spec.`),
+    whose job would be created in `region` (None: the rules that need it are not checked).
+
+    Beyond AWS's rules, the spec's tags must leave room for the operator's system tags and may
+    not use their prefix: what the operator itself adds to the request."""
     root = awsmodel.input_shape(awsmodel.CREATE)
     problems = list(_walk(root, spec, ("spec",), field_name))
     if isinstance(spec, Mapping):
-        for problem in _create_rules(spec_to_request(spec), field_name):
+        request = spec_to_request(spec)
+        for problem in _create_rules(request, field_name, region) + _system_tag_rules(request):
             path = ("spec", *field_path(root, problem.path, field_name))
             problems.append(Problem(path, problem.message))
     return _unique(problems)
+
+
+def _system_tag_rules(request: Mapping[str, Any]) -> list[Problem]:
+    tags = request.get("Tags")
+    if not isinstance(tags, list):
+        return []
+    problems: list[Problem] = []
+    added = ", ".join(SYSTEM_TAG_KEYS)
+    if len(tags) > spec_tag_limit():
+        problems.append(
+            Problem(
+                ("Tags",),
+                f"must have at most {spec_tag_limit()} items, not {len(tags)}: the operator adds "
+                f"{len(SYSTEM_TAG_KEYS)} system tags ({added}) and AWS allows "
+                f"{spec_tag_limit() + len(SYSTEM_TAG_KEYS)} in all",
+            )
+        )
+    for index, tag in enumerate(tags):
+        key = _mapping(tag).get("Key")
+        if isinstance(key, str) and key.startswith(SYSTEM_TAG_PREFIX):
+            problems.append(
+                Problem(
+                    ("Tags", index, "Key"),
+                    f"must not start with {SYSTEM_TAG_PREFIX}: the operator sets these tags "
+                    f"itself ({added}) to record which resource owns the job",
+                )
+            )
+    return problems
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -180,19 +222,63 @@ def _check_string(shape: Shape, value: Any) -> list[str]:
     return messages
 
 
+# Java's ASCII-only classes (AWS applies its model's patterns as java.util.regex does): \d, \w, \s
+# and the POSIX properties such as \p{Alnum} are ASCII there, while \p{L}, \p{N}, \p{Z}... are
+# Unicode categories. `regex` reads all of them as Unicode unless told ASCII, which would make
+# \p{L} ASCII too: so the ASCII ones are spelled out and the rest left to Unicode.
+_JAVA_ESCAPES = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " \\t\\n\\x0b\\f\\r"}
+_JAVA_POSIX = {
+    "Lower": "a-z",
+    "Upper": "A-Z",
+    "ASCII": "\\x00-\\x7f",
+    "Alpha": "a-zA-Z",
+    "Digit": "0-9",
+    "Alnum": "a-zA-Z0-9",
+    "XDigit": "0-9a-fA-F",
+    "Space": " \\t\\n\\x0b\\f\\r",
+    "Blank": " \\t",
+}
+
+
+def java_pattern(pattern: str) -> str:
+    """A Java regular expression respelled for `regex`'s V1 syntax (nested sets, as Java has)
+    with Java's ASCII-only classes written out: `\\d` → `[0-9]`, inside a set `0-9`."""
+    out: list[str] = []
+    depth, index = 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char != "\\" or index + 1 == len(pattern):
+            depth += {"[": 1, "]": -1 if depth else 0}.get(char, 0)
+            out.append(char)
+            index += 1
+            continue
+        letter, width, body = pattern[index + 1], 2, None
+        if letter.lower() in _JAVA_ESCAPES:
+            body, negated = _JAVA_ESCAPES[letter.lower()], letter.isupper()
+        elif letter in "pP" and pattern.startswith("{", index + 2):
+            end = pattern.find("}", index)
+            body, negated = _JAVA_POSIX.get(pattern[index + 3 : end]), letter == "P"
+            width = end + 1 - index
+        if body is None:
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        out.append(body if depth and not negated else f"[{'^' if negated else ''}{body}]")
+        index += width
+    return "".join(out)
+
+
 @cache
 def _compiled(pattern: str) -> regex.Pattern[str] | None:
     try:
-        return regex.compile(pattern, regex.ASCII)
+        return regex.compile(java_pattern(pattern), regex.V1)
     except regex.error:  # a pattern this engine cannot read: AWS decides
         return None
 
 
 def matches(pattern: str, value: str) -> bool:
-    """Whether `value` matches an AWS model pattern as AWS applies it: as a whole string.
-
-    AWS patterns are ECMA-ish (`\\p{L}`, lookbehind), hence `regex`; `\\d`/`\\w` are ASCII there.
-    """
+    """Whether `value` matches an AWS model pattern as AWS applies it: as a whole string, with
+    Java's meaning (`\\p{L}` any letter, `\\d` an ASCII digit; see `java_pattern`)."""
     compiled = _compiled(pattern)
     return compiled is None or compiled.fullmatch(value) is not None
 
@@ -261,8 +347,10 @@ _SCALAR_CHECKS: dict[str, Callable[[Shape, Any], list[str]]] = {
 # that a message mentions. validate_spec respells the paths with naming.field_path.
 
 
-def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
-    problems: list[Problem] = []
+def _create_rules(
+    request: Mapping[str, Any], naming: Naming, region: str | None = None
+) -> list[Problem]:
+    problems: list[Problem] = _tag_rules(request.get("Tags"), naming)
     single = request.get("TrainingJobDefinition")
     several = request.get("TrainingJobDefinitions")
     if single is None and several is None:
@@ -305,6 +393,7 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
     strategy = config.get("Strategy")
     for where in ranges_at:
         problems += _range_count_rule(_at(request, where), where)
+        problems += _range_name_rule(_at(request, where), where, naming)
         problems += _range_rules(_at(request, where), where, naming)
         if strategy == "Grid":
             problems += _grid_rule(_at(request, where), where, naming)
@@ -312,10 +401,184 @@ def _create_rules(request: Mapping[str, Any], naming: Naming) -> list[Problem]:
     for where, definition in definitions:
         problems += _metric_rule(definition, where, objective, naming)
         problems += _algorithm_rule(definition, where, naming)
+        problems += _metric_regex_rule(definition, where)
+        problems += _role_partition_rule(definition, where, region)
+        spaces = [(*where, "HyperParameterRanges")]
+        if where == ("TrainingJobDefinition",):
+            spaces.append(("HyperParameterTuningJobConfig", "ParameterRanges"))
+        problems += _static_and_tuned_rule(definition, where, request, spaces, naming)
+        problems += _resource_rules(definition, where, naming)
+    if isinstance(several, list):
+        problems += _environment_total_rule(several)
     return problems
 
 
+def _resource_rules(definition: Mapping[str, Any], where: Path, naming: Naming) -> list[Problem]:
+    """HyperParameterTuningResourceConfig.InstanceConfigs: "If you use InstanceConfigs, do not
+    provide values for InstanceType, VolumeSizeInGB or InstanceCount"; StoppingCondition:
+    MaxWaitTimeInSeconds "must be equal to or greater than MaxRuntimeInSeconds"."""
+    problems: list[Problem] = []
+    flexible = _mapping(definition.get("HyperParameterTuningResourceConfig"))
+    if flexible.get("InstanceConfigs") is not None:
+        for member in ("InstanceType", "VolumeSizeInGB", "InstanceCount"):
+            if flexible.get(member) is not None:
+                problems.append(
+                    Problem(
+                        (*where, "HyperParameterTuningResourceConfig", member),
+                        f"must not be set together with {naming('InstanceConfigs')}",
+                    )
+                )
+    stopping = _mapping(definition.get("StoppingCondition"))
+    wait, run = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+    if isinstance(wait, int) and isinstance(run, int) and wait < run:
+        problems.append(
+            Problem(
+                (*where, "StoppingCondition", "MaxWaitTimeInSeconds"),
+                f"must be ≥ {naming('MaxRuntimeInSeconds')} ({run})",
+            )
+        )
+    return problems
+
+
+def _environment_total_rule(definitions: list[Any]) -> list[Problem]:
+    """Environment: "the sum of the number of environment variables for all the training job
+    definitions can't exceed the maximum number specified" (the map's own maximum)."""
+    shape = awsmodel.shape("HyperParameterTrainingJobDefinition").members["Environment"]
+    limit = int(shape.metadata.get("max", 48))
+    count = sum(len(_mapping(_mapping(d).get("Environment"))) for d in definitions)
+    if count <= limit:
+        return []
+    return [
+        Problem(
+            ("TrainingJobDefinitions",),
+            f"must hold at most {limit} environment variables over all its definitions, "
+            f"not {count}",
+        )
+    ]
+
+
+def _tag_rules(tags: Any, naming: Naming) -> list[Problem]:
+    """Tag.Key: "Tag keys must be unique per resource"; and the `aws:` prefix is AWS's own
+    ("reserved for AWS use", in any letter case)."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for index, tag in enumerate(tags if isinstance(tags, list) else []):
+        key = _mapping(tag).get("Key")
+        if not isinstance(key, str):
+            continue
+        if key[: len(AWS_TAG_PREFIX)].lower() == AWS_TAG_PREFIX:
+            problems.append(
+                Problem(
+                    ("Tags", index, "Key"),
+                    f"must not start with {AWS_TAG_PREFIX} (reserved by AWS)",
+                )
+            )
+        if key in first:
+            problems.append(
+                Problem(
+                    ("Tags", index, "Key"),
+                    f"must be unique: {naming('Tags')}[{first[key]}] has the same key {key!r}",
+                )
+            )
+        first.setdefault(key, index)
+    return problems
+
+
+def _range_names(ranges: Any) -> Iterator[tuple[str, int, str]]:
+    """(kind, index, name) of every hyperparameter the ranges tune (Autotune's too)."""
+    for kind in _NAMED_KINDS:
+        items = _mapping(ranges).get(kind)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            name = _mapping(item).get("Name")
+            if isinstance(name, str):
+                yield kind, index, name
+
+
+def _range_name_rule(ranges: Any, where: Path, naming: Naming) -> list[Problem]:
+    """A hyperparameter is searched by one range: a name given twice has no single range."""
+    problems: list[Problem] = []
+    first: dict[str, tuple[str, int]] = {}
+    for kind, index, name in _range_names(ranges):
+        if name in first:
+            other, at = first[name]
+            problems.append(
+                Problem(
+                    (*where, kind, index, "Name"),
+                    f"must be unique among the ranges: {naming(other)}[{at}] already names "
+                    f"{name!r}",
+                )
+            )
+        first.setdefault(name, (kind, index))
+    return problems
+
+
+def _static_and_tuned_rule(
+    definition: Mapping[str, Any],
+    where: Path,
+    request: Mapping[str, Any],
+    spaces: list[Path],
+    naming: Naming,
+) -> list[Problem]:
+    """StaticHyperParameters: "the values of hyperparameters that do not change": a tuned
+    hyperparameter cannot also be one of them."""
+    static = _mapping(definition.get("StaticHyperParameters"))
+    tuned = {
+        name: (kind, index)
+        for space in spaces
+        for kind, index, name in _range_names(_at(request, space))
+    }
+    problems: list[Problem] = []
+    for key in static:
+        if key in tuned:
+            kind, index = tuned[key]
+            problems.append(
+                Problem(
+                    (*where, "StaticHyperParameters", key),
+                    f"must not also be tuned: {naming(kind)}[{index}] searches it "
+                    "(a hyperparameter is either static or tuned)",
+                )
+            )
+    return problems
+
+
+def _metric_regex_rule(definition: Mapping[str, Any], where: Path) -> list[Problem]:
+    """MetricDefinition.Regex: "A regular expression that searches the output of a training
+    job": one that does not compile finds nothing."""
+    metrics = _mapping(definition.get("AlgorithmSpecification")).get("MetricDefinitions")
+    problems: list[Problem] = []
+    for index, metric in enumerate(metrics if isinstance(metrics, list) else []):
+        text = _mapping(metric).get("Regex")
+        if not isinstance(text, str) or not text:
+            continue  # missing, mistyped or empty: the model walk reports it
+        try:
+            regex.compile(java_pattern(text), regex.V1)
+        except regex.error as error:
+            at = (*where, "AlgorithmSpecification", "MetricDefinitions", index, "Regex")
+            problems.append(Problem(at, f"must be a valid regular expression ({error})"))
+    return problems
+
+
+def _role_partition_rule(
+    definition: Mapping[str, Any], where: Path, region: str | None
+) -> list[Problem]:
+    """RoleArn: the role must live in the partition of the region the job runs in (an `aws-cn`
+    role cannot be assumed in us-west-2); partitions from botocore's endpoint data."""
+    role = definition.get("RoleArn")
+    partition = awsmodel.partition_of(region) if region else None
+    parts = role.split(":") if isinstance(role, str) else []
+    if partition is None or len(parts) < 2 or parts[0] != "arn" or parts[1] == partition:
+        return []
+    return [
+        Problem(
+            (*where, "RoleArn"),
+            f"must be a role of partition {partition} (arn:{partition}:iam::...), the partition "
+            f"of region {region}, not {parts[1]}",
+        )
+    ]
+
+
 _RANGE_KINDS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+_NAMED_KINDS = (*_RANGE_KINDS, "AutoParameters")
 
 
 def _strategy_rules(config: Mapping[str, Any], naming: Naming) -> list[Problem]:

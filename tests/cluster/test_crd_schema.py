@@ -96,8 +96,36 @@ def test_open_enums_accept_new_values(kubectl: Kubectl, crd_installed: str, name
             ].update(s3URI="not-s3://example-bucket/x"),
             "s3URI",
         ),
+        (
+            # AWS's 50 less the operator's system tags (issue 13, F4).
+            lambda s: s.update(tags=[{"key": f"k{i}", "value": "v"} for i in range(47)]),
+            "spec.tags: Too many: 47: must have at most 46 items",
+        ),
+        (
+            lambda s: s.update(tags=[{"key": "team", "value": "a"}, {"key": "team", "value": "b"}]),
+            "spec.tags: Invalid value: tag keys must be unique per resource",
+        ),
+        (
+            lambda s: s.update(tags=[{"key": "services.k8s.aws/uid", "value": "u"}]),
+            "spec.tags[0].key: Invalid value: keys under services.k8s.aws/ are the "
+            "operator's own system tags",
+        ),
+        (
+            lambda s: s.update(tags=[{"key": "AWS:cost-center", "value": "a"}]),
+            "spec.tags[0].key: Invalid value: keys starting with aws: are reserved",
+        ),
     ],
-    ids=["minimum", "enum", "pattern", "required", "anchored-pattern"],
+    ids=[
+        "minimum",
+        "enum",
+        "pattern",
+        "required",
+        "anchored-pattern",
+        "tags-beside-system-tags",
+        "duplicate-tag-keys",
+        "system-tag-key",
+        "aws-tag-key",
+    ],
 )
 def test_bad_spec_is_rejected_at_apply_time(
     kubectl: Kubectl, crd_installed: str, namespace: str, edit: Any, expected: str
@@ -116,6 +144,19 @@ def test_bad_spec_is_rejected_at_apply_time(
     )
     assert result.returncode != 0, "the API server accepted a spec that AWS would reject"
     assert expected in result.stderr, result.stderr
+
+
+def test_tags_the_api_server_accepts(kubectl: Kubectl, crd_installed: str, namespace: str) -> None:
+    """Any script (AWS's \\p{L}\\p{Z}\\p{N}), keys differing only in case, 46 tags."""
+    manifest = _example("tags-ok")
+    manifest["spec"]["tags"] = [
+        {"key": "équipe", "value": "données"},
+        {"key": "Team", "value": "a"},
+        {"key": "team", "value": "機械学習 ٣"},
+        {"key": "awsome", "value": "aws:value"},  # only keys are reserved
+        *({"key": f"k{i}", "value": "v"} for i in range(42)),
+    ]
+    kubectl.apply(manifest, "-n", namespace, "--dry-run=server")
 
 
 def test_status_from_describe_survives_pruning_and_feeds_columns(

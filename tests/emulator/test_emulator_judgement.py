@@ -101,7 +101,16 @@ def algorithm(**changes: Any) -> dict[str, Any]:
     return spec
 
 
+def without_resource_config(**changes: Any) -> dict[str, Any]:
+    definition = definition_with(**changes)
+    del definition["ResourceConfig"]
+    return definition
+
+
 CFG = "hyperParameterTuningJobConfig"
+BASE_RANGES = request()["HyperParameterTuningJobConfig"]["ParameterRanges"]
+BASE_ROLE = request()["TrainingJobDefinition"]["RoleArn"]
+REGION = "us-west-2"  # the region of the test clients (`client`, `unvalidated`)
 INT0 = f"{CFG}.parameterRanges.integerParameterRanges.1.member"
 CONT0 = f"{CFG}.parameterRanges.continuousParameterRanges.1.member"
 
@@ -296,6 +305,100 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
         f"{CFG}.hyperParameterTuningJobObjective.metricName",
         "Member must be one of the metricDefinitions names: [loss]",
     ),
+    # issue 13 (F6, F7): tags, ranges, static hyperparameters, metric regexes and the role's
+    # partition, each as the API reference and the model's documentation state it.
+    (
+        "duplicate-tag-keys",
+        {"Tags": [{"Key": "team", "Value": "a"}, {"Key": "team", "Value": "b"}]},
+        "tags.2.member.key",
+        "Member must be a unique tag key",
+    ),
+    (
+        "aws-tag-prefix",
+        {"Tags": [{"Key": "AWS:cost-center", "Value": "a"}]},
+        "tags.1.member.key",
+        "Member must not start with the reserved aws: prefix",
+    ),
+    (
+        "duplicate-range-names",
+        {
+            "HyperParameterTuningJobConfig": config_with(
+                ParameterRanges={
+                    **BASE_RANGES,
+                    "CategoricalParameterRanges": [{"Name": "eta", "Values": ["0.1", "0.2"]}],
+                }
+            )
+        },
+        f"{CFG}.parameterRanges.categoricalParameterRanges.1.member.name",
+        "Member must be unique among the hyperparameter ranges",
+    ),
+    (
+        "static-and-tuned",
+        {"TrainingJobDefinition": definition_with(StaticHyperParameters={"num_round": "5"})},
+        "trainingJobDefinition.staticHyperParameters.num_round",
+        "Member must not name a hyperparameter that is also tuned",
+    ),
+    (
+        "metric-regex-does-not-compile",
+        {
+            "TrainingJobDefinition": definition_with(
+                AlgorithmSpecification=algorithm(
+                    MetricDefinitions=[{"Name": "validation:error", "Regex": "error=([0-9.]+"}]
+                )
+            )
+        },
+        "trainingJobDefinition.algorithmSpecification.metricDefinitions.1.member.regex",
+        "Member must be a valid regular expression",
+    ),
+    (
+        "role-in-another-partition",
+        {
+            "TrainingJobDefinition": definition_with(
+                RoleArn="arn:aws-cn:iam::123456789012:role/sagemaker"
+            )
+        },
+        "trainingJobDefinition.roleArn",
+        "Member must be an ARN in partition aws (the partition of us-west-2)",
+    ),
+    (
+        "instance-configs-and-instance-type",
+        {
+            "TrainingJobDefinition": without_resource_config(
+                HyperParameterTuningResourceConfig={
+                    "InstanceConfigs": [
+                        {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
+                    ],
+                    "InstanceCount": 1,
+                },
+            )
+        },
+        "trainingJobDefinition.hyperParameterTuningResourceConfig.instanceCount",
+        "Member must be null when instanceConfigs is set",
+    ),
+    (
+        "max-wait-below-max-runtime",
+        {
+            "TrainingJobDefinition": definition_with(
+                StoppingCondition={"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 60}
+            )
+        },
+        "trainingJobDefinition.stoppingCondition.maxWaitTimeInSeconds",
+        "Member must be greater than or equal to maxRuntimeInSeconds",
+    ),
+    (
+        "environment-over-all-definitions",
+        {
+            "TrainingJobDefinition": None,
+            "TrainingJobDefinitions": [
+                definition_with(
+                    DefinitionName=name, Environment={f"{name.upper()}{i}": "x" for i in range(25)}
+                )
+                for name in ("a", "b")
+            ],
+        },
+        "trainingJobDefinitions",
+        "Member must have at most 48 environment variables over all definitions (it has 50)",
+    ),
 ]
 
 
@@ -373,12 +476,12 @@ def test_a_valid_request_passes(emulator: RunningEmulator) -> None:
 
 
 def operator_rejects(params: dict[str, Any]) -> bool:
-    return bool(validate_request("CreateHyperParameterTuningJob", params))
+    return bool(validate_request("CreateHyperParameterTuningJob", params, REGION))
 
 
 def emulator_rejects(params: dict[str, Any]) -> bool:
     try:
-        checks.check("CreateHyperParameterTuningJob", params)
+        checks.check("CreateHyperParameterTuningJob", params, REGION)
     except emulator_errors.ApiError:
         return True
     return False
@@ -415,6 +518,22 @@ def test_operator_validator_agrees(case: tuple[str, dict[str, Any], str, str]) -
 
 ACCEPTED: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("base", request),
+    (
+        # TagKey/TagValue `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: letters, spaces and numbers of any script.
+        "unicode-tags",
+        lambda: request(
+            Tags=[
+                {"Key": "équipe", "Value": "données"},
+                {"Key": "チーム", "Value": "機械学習 ٣"},
+                {"Key": "Team", "Value": "a"},
+                {"Key": "team", "Value": "a"},  # keys are case-sensitive: not a duplicate
+            ]
+        ),
+    ),
+    (
+        "role-in-the-regions-partition",
+        lambda: request(TrainingJobDefinition=definition_with(RoleArn=BASE_ROLE)),
+    ),
     (
         "grid-without-total",
         lambda: request(

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from hpo_operator.emulator import RunningEmulator
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.scope import scope_of
-from support.emulator_client import StartEmulator, client, request
+from support.emulator_client import StartEmulator, client, definition_with, request
 
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 
@@ -170,13 +170,36 @@ def test_sts_unknown_action_is_an_xml_error(emulator: RunningEmulator) -> None:
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+def _in_partition(partition: str) -> dict[str, Any]:
+    """A valid request whose role lives in `partition` (a role is used in its own partition)."""
+    definition = definition_with(RoleArn=f"arn:{partition}:iam::123456789012:role/sagemaker")
+    return request(TrainingJobDefinition=definition)
+
+
 def test_arns_carry_the_partition_of_the_region(emulator: RunningEmulator) -> None:
     china = client(emulator.url, region="cn-north-1")
-    arn = china.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
+    created = china.create_hyper_parameter_tuning_job(**_in_partition("aws-cn"))
+    arn = created["HyperParameterTuningJobArn"]
     assert arn == "arn:aws-cn:sagemaker:cn-north-1:123456789012:hyper-parameter-tuning-job/job"
     gov = client(emulator.url, region="us-gov-west-1")
-    arn = gov.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
+    arn = gov.create_hyper_parameter_tuning_job(**_in_partition("aws-us-gov"))[
+        "HyperParameterTuningJobArn"
+    ]
     assert arn.startswith("arn:aws-us-gov:sagemaker:us-gov-west-1:")
+
+
+def test_a_role_of_another_partition_is_refused_in_the_regions_partition(
+    emulator: RunningEmulator,
+) -> None:
+    """RoleArn of partition aws sent to cn-north-1: refused, naming the field (issue 13, F7)."""
+    with pytest.raises(ClientError) as err:
+        client(emulator.url, region="cn-north-1").create_hyper_parameter_tuning_job(**request())
+    message = err.value.response["Error"]["Message"]
+    assert (
+        "at 'trainingJobDefinition.roleArn' failed to satisfy constraint: Member must be an "
+        in (message)
+    )
+    assert "ARN in partition aws-cn (the partition of cn-north-1)" in message
 
 
 def test_access_key_accounts_from_the_command_line() -> None:

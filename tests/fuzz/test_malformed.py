@@ -24,6 +24,7 @@ from hpo_operator.reconcile import (
     Resource,
     Step,
     Trigger,
+    spec_problems,
 )
 from hpo_operator.render import API_VERSION, render_manifest
 
@@ -209,7 +210,8 @@ def test_one_entry_over_the_maximum_is_terminal_and_names_the_map() -> None:
 
 
 def test_tags_that_leave_no_room_for_the_system_tags_are_named_by_render() -> None:
-    tags = [{"key": f"k{i}", "value": "v"} for i in range(50)]
+    """47 spec tags + the 4 system tags pass AWS's 50: render and the operator say so alike."""
+    tags = [{"key": f"k{i}", "value": "v"} for i in range(47)]
     manifest = {
         "apiVersion": API_VERSION,
         "kind": "HyperParameterTuningJob",
@@ -218,6 +220,10 @@ def test_tags_that_leave_no_room_for_the_system_tags_are_named_by_render() -> No
     }
     rendered = render_manifest(manifest)
     assert rendered.request is None
-    assert [str(p) for p in rendered.problems] == [
-        "spec.tags: must have at most 50 items (with the system tags added)"
-    ]
+    expected = (
+        "spec.tags: must have at most 46 items, not 47: the operator adds 4 system tags "
+        "(services.k8s.aws/controller-version, services.k8s.aws/namespace, "
+        "services.k8s.aws/name, services.k8s.aws/uid) and AWS allows 50 in all"
+    )
+    assert [str(p) for p in rendered.problems] == [expected]
+    assert spec_problems(manifest["spec"], "us-west-2") == [expected]

@@ -276,7 +276,7 @@ def test_decide_keeps_its_promises_on_any_input(
         # interrupted, a status lost in a restore). A poll never does.
         assert trigger in (Trigger.CHANGE, Trigger.RESUME) and not deleting
         assert target.mode is Mode.MANAGED and target.problem is None and not known_arn
-        assert spec_problems(r.spec) == []
+        assert spec_problems(r.spec, target.region) == []
     if Op.STOP in ops:
         assert deleting and target.mode is not Mode.READ_ONLY
         assert target.deletion_policy == "delete" and target.region
@@ -312,7 +312,7 @@ def test_an_invalid_spec_is_terminal_with_the_field_named(data: st.DataObject) -
     spec = data.draw(valid_specs())
     spec["hyperParameterTuningJobName"] = "xgb"
     broken = apply(spec, data.draw(mutations(spec)))
-    problems = spec_problems(broken)
+    problems = spec_problems(broken, "us-west-2")
     r = Resource(NAMESPACE, NAME, UID, 1, broken, {})
     cfg = ReconcileSettings(default_region="us-west-2")
     calls, _, step = run(data.draw, r, cfg, Trigger.CHANGE)

@@ -2,7 +2,8 @@
 
 They read the same shapes as the CRD and the validator, with ACK field names from
 naming.fields_of, then repair the few cross-field rules (one training job definition, ordered
-numeric ranges, parallel ≤ total, objective among the metric definitions). Shared by the unit
+numeric ranges, parallel ≤ total, objective among the metric definitions, unique tag keys and
+range names, ...). Shared by the unit
 property tests and the API-server test that the CRD accepts every valid spec.
 """
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import regex
 from botocore.model import Shape
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from hpo_operator import awsmodel
 from hpo_operator.naming import fields_of
-from hpo_operator.validate import matches
+from hpo_operator.translate import SYSTEM_TAG_PREFIX, spec_tag_limit
+from hpo_operator.validate import java_pattern, matches
 
 MAX_ITEMS = 2
 PROPERTY_SETTINGS = settings(
@@ -31,8 +34,9 @@ PROPERTY_SETTINGS = settings(
 )
 
 # Python's re cannot read \p{..} or lookbehind: generate from a near pattern, keep only what the
-# real pattern (applied by validate.matches) accepts.
-_NEAR = {r"\p{L}\p{Z}\p{N}": "a-zA-Z0-9 ", "(?<!-)": ""}
+# real pattern (applied by validate.matches) accepts. The near tag pattern holds letters, a space
+# and a digit of other scripts, which AWS's \p{L}\p{Z}\p{N} accept.
+_NEAR = {r"\p{L}\p{Z}\p{N}": "a-zA-Z0-9 \u00e9\u30c1\u0663\u00a0", "(?<!-)": ""}
 
 
 def _string(shape: Shape) -> st.SearchStrategy[str]:
@@ -152,7 +156,25 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                 item["minValue"], item["maxValue"] = str(low), str(high)
                 if integer and item.get("scalingType") == "ReverseLogarithmic":
                     item["scalingType"] = draw(st.sampled_from(["Auto", "Linear", "Logarithmic"]))
+    _unique_names(spec)
+    _tags_the_operator_sends(spec)
     for where in _definitions(spec):
+        flexible = where.get("hyperParameterTuningResourceConfig", {})
+        if "instanceConfigs" in flexible:  # then not the single-instance fields
+            for field in ("instanceType", "volumeSizeInGB", "instanceCount"):
+                flexible.pop(field, None)
+        stopping = where.get("stoppingCondition", {})
+        if "maxWaitTimeInSeconds" in stopping and "maxRuntimeInSeconds" in stopping:
+            stopping["maxWaitTimeInSeconds"] = max(
+                stopping["maxWaitTimeInSeconds"], stopping["maxRuntimeInSeconds"]
+            )
+        # Regions under test are in the aws partition: the role is too.
+        where["roleARN"] = re.sub(r"^arn:[^:]*:", "arn:aws:", where["roleARN"])
+        for metric in where.get("algorithmSpecification", {}).get("metricDefinitions", []):
+            try:
+                regex.compile(java_pattern(metric["regex"]), regex.V1)
+            except regex.error:
+                metric["regex"] = regex.escape(metric["regex"])
         algorithm = where.get("algorithmSpecification", {})
         if "algorithmName" in algorithm and "trainingImage" in algorithm:
             del algorithm[draw(st.sampled_from(["algorithmName", "trainingImage"]))]
@@ -165,6 +187,47 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             if "tuningObjective" not in where and "hyperParameterTuningJobObjective" not in config:
                 where["tuningObjective"] = {"type_": "Maximize", "metricName": name}
     return spec
+
+
+_NAMED = (
+    "integerParameterRanges",
+    "continuousParameterRanges",
+    "categoricalParameterRanges",
+    "autoParameters",
+)
+
+
+def _unique_names(spec: dict[str, Any]) -> None:
+    """Each hyperparameter searched by one range, and none both searched and static."""
+    for ranges in _all_ranges(spec):
+        seen: set[str] = set()
+        for kind in _NAMED:
+            for index, item in enumerate(ranges.get(kind, [])):
+                while item["name"] in seen:
+                    item["name"] = f"{item['name']}.{index}"
+                seen.add(item["name"])
+    config = spec["hyperParameterTuningJobConfig"]
+    for where in _definitions(spec):
+        spaces = [where.get("hyperParameterRanges") or {}]
+        if "trainingJobDefinition" in spec:
+            spaces.append(config.get("parameterRanges") or {})
+        tuned = {
+            item["name"] for ranges in spaces for kind in _NAMED for item in ranges.get(kind, [])
+        }
+        static = where.get("staticHyperParameters") or {}
+        for key in tuned & set(static):
+            del static[key]
+
+
+def _tags_the_operator_sends(spec: dict[str, Any]) -> None:
+    """Unique keys, none AWS's (aws:) or the operator's own, room left for the system tags."""
+    kept: dict[str, dict[str, Any]] = {}
+    for tag in spec.get("tags", []):
+        key = tag["key"]
+        if not key.lower().startswith("aws:") and not key.startswith(SYSTEM_TAG_PREFIX):
+            kept.setdefault(key, tag)
+    if "tags" in spec:
+        spec["tags"] = list(kept.values())[: spec_tag_limit()]
 
 
 def _definitions(spec: dict[str, Any]) -> list[dict[str, Any]]:

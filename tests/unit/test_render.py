@@ -14,6 +14,8 @@ import yaml
 
 from hpo_operator import __version__, render
 from hpo_operator.cli import main as cli_main
+from hpo_operator.reconcile import ReconcileSettings, Resource, create_request
+from hpo_operator.translate import SYSTEM_TAG_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
@@ -51,6 +53,8 @@ def test_example_renders_the_exact_request_with_system_tags(
         {"Key": "services.k8s.aws/controller-version", "Value": f"hpo-operator-{__version__}"},
         {"Key": "services.k8s.aws/namespace", "Value": "default"},
         {"Key": "services.k8s.aws/name", "Value": "xgboost-tuning"},
+        # The uid tag is sent for every job; its value is the API server's to assign.
+        {"Key": "services.k8s.aws/uid", "Value": ""},
     ]
     assert "null" not in out
 
@@ -124,13 +128,49 @@ def test_metadata_and_api_version_are_checked(capsys: pytest.CaptureFixture[str]
 
 
 def test_system_tags_count_against_the_tag_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    """F4: 47 spec tags + the 4 system tags are 51: refused naming spec.tags and the 4 added."""
     manifest = _example()
-    manifest["spec"]["tags"] = [{"key": f"k{i}", "value": "v"} for i in range(48)]
+    manifest["spec"]["tags"] = [{"key": f"k{i}", "value": "v"} for i in range(47)]
     code, _, err = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
     assert code == 1
     assert err.splitlines() == [
-        "spec.tags: must have at most 50 items (with the system tags added)"
+        "spec.tags: must have at most 46 items, not 47: the operator adds 4 system tags "
+        "(services.k8s.aws/controller-version, services.k8s.aws/namespace, "
+        "services.k8s.aws/name, services.k8s.aws/uid) and AWS allows 50 in all"
     ]
+    manifest["spec"]["tags"] = manifest["spec"]["tags"][:46]
+    code, out, _ = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert code == 0 and len(json.loads(out)["Tags"]) == 50
+
+
+def test_render_counts_the_system_tags_the_operator_sends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """F4: render's request carries exactly the system tag keys of the operator's Create."""
+    manifest = _example()
+    code, out, _ = _run(capsys, str(EXAMPLE))
+    rendered = [t["Key"] for t in json.loads(out)["Tags"] if t["Key"].startswith("services.")]
+    resource = Resource("default", "xgboost-tuning", "uid-1", 1, manifest["spec"], {})
+    sent = create_request(resource, ReconcileSettings(operator_version=__version__))["Tags"]
+    operator = [t["Key"] for t in sent if t["Key"].startswith("services.")]
+    assert code == 0 and rendered == operator == list(SYSTEM_TAG_KEYS)
+
+
+def test_region_from_the_annotation_or_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """F7: the role's partition is checked against the region the job would run in."""
+    manifest = _example()
+    manifest["metadata"]["annotations"] = {"services.k8s.aws/region": "cn-north-1"}
+    code, _, err = _run(capsys, "-", stdin=yaml.safe_dump(manifest))
+    assert code == 1
+    assert err.splitlines() == [
+        "spec.trainingJobDefinition.roleARN: must be a role of partition aws-cn "
+        "(arn:aws-cn:iam::...), the partition of region cn-north-1, not aws"
+    ]
+    del manifest["metadata"]["annotations"]
+    text = yaml.safe_dump(manifest)
+    assert _run(capsys, "--region", "us-gov-west-1", "-", stdin=text)[0] == 1
+    assert _run(capsys, "--region", "eu-west-1", "-", stdin=text)[0] == 0
+    assert _run(capsys, "-", stdin=text)[0] == 0  # no region known: left to the operator
 
 
 def test_unreadable_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

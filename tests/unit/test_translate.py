@@ -152,7 +152,10 @@ def test_system_tags_and_ownership() -> None:
     assert not translate.tags_name_resource(tags, "team-a", "job", "uid-2")  # recreated resource
     assert not translate.tags_name_resource([], "team-a", "job", "uid-1")
     without_uid = translate.system_tags("team-a", "job", None, "0.1.0")
-    assert [t["Key"] for t in without_uid][-1] == "services.k8s.aws/name"
+    # The same keys with or without a uid: render counts what the operator sends.
+    assert [t["Key"] for t in without_uid] == [t["Key"] for t in tags]
+    assert [t["Key"] for t in tags] == list(translate.SYSTEM_TAG_KEYS)
+    assert without_uid[-1] == {"Key": "services.k8s.aws/uid", "Value": ""}
     assert not translate.tags_name_resource(without_uid, "team-a", "job", "")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hpo_operator import awsmodel, translate
-from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
+from hpo_operator.validate import Problem, format_path, matches, validate_request, validate_spec
 
 
 def _spec() -> dict[str, Any]:
@@ -381,3 +381,197 @@ def test_validate_request_for_other_operations() -> None:
 
 def test_non_mapping_spec() -> None:
     assert _messages([]) == ["spec: must be an object"]  # type: ignore[arg-type]
+
+
+# --- issue 13: tags as AWS counts them (F4, F5, F6) and F7's documented rules ------------------
+
+TAGS = "spec.tags"
+DEF = "spec.trainingJobDefinition"
+SPEC_RANGES = "spec.hyperParameterTuningJobConfig.parameterRanges"
+
+
+def _tags(*keys: str) -> dict[str, Any]:
+    spec = _spec()
+    spec["tags"] = [{"key": key, "value": "v"} for key in keys]
+    return spec
+
+
+def test_tag_count_leaves_room_for_the_system_tags() -> None:
+    """F4: AWS allows 50 tags; the operator adds 4, so a spec may hold 46."""
+    assert len(translate.SYSTEM_TAG_KEYS) == 4
+    limit = 50 - len(translate.SYSTEM_TAG_KEYS)
+    assert _messages(_tags(*(f"k{i}" for i in range(limit)))) == []
+    for count in (limit + 1, 50):
+        (message,) = _messages(_tags(*(f"k{i}" for i in range(count))))
+        assert message.startswith(f"{TAGS}: must have at most {limit} items, not {count}: ")
+        assert all(key in message for key in translate.SYSTEM_TAG_KEYS)
+
+
+@pytest.mark.parametrize(
+    "text", ["équipe", "チーム", "команда", "فريق", "Team ٣", "a\u00a0b", "x_.:/=+-@"]
+)
+def test_unicode_tags_pass_as_aws_means_its_patterns(text: str) -> None:
+    """F5: TagKey/TagValue are `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`: any letter, space or number."""
+    spec = _spec()
+    spec["tags"] = [{"key": text, "value": text}]
+    assert _messages(spec) == []
+
+
+def test_patterns_keep_javas_ascii_classes() -> None:
+    """`\\d` is an ASCII digit in Java; `\\p{Alnum}` is ASCII; `\\p{L}` is any letter."""
+    assert matches(r"\d+", "42") and not matches(r"\d+", "٤٢")
+    assert matches(r"[\p{Alnum}\-]+", "a-1") and not matches(r"[\p{Alnum}\-]+", "é")
+    assert matches(r"[\S\s]+", "é\n") and matches(r"\p{L}+", "é")
+    assert not matches(r"\w", "é") and not matches(r"[\p{L}]*", "!")
+    (message,) = _messages(_tags("bad!"))
+    assert message.startswith(f"{TAGS}[0].key: must match pattern")
+
+
+def test_duplicate_tag_keys_are_refused() -> None:
+    """F6: "Tag keys must be unique per resource"."""
+    assert _messages(_tags("team", "owner", "team")) == [
+        f"{TAGS}[2].key: must be unique: tags[0] has the same key 'team'"
+    ]
+    assert _messages(_tags("Team", "team")) == []  # tag keys are case-sensitive
+
+
+@pytest.mark.parametrize("key", (*translate.SYSTEM_TAG_KEYS, "services.k8s.aws/anything"))
+def test_the_operators_own_tag_keys_are_refused(key: str) -> None:
+    """F6: no spec tag may speak for the system tags (they prove which resource owns a job)."""
+    (message,) = _messages(_tags("team", key))
+    assert message.startswith(f"{TAGS}[1].key: must not start with services.k8s.aws/: ")
+    request = translate.spec_to_request(_tags(key))
+    assert validate_request(awsmodel.CREATE, request) == []  # AWS itself has no such rule
+
+
+@pytest.mark.parametrize("key", ["aws:cost-center", "AWS:x", "Aws:"])
+def test_aws_prefixed_tag_keys_are_refused(key: str) -> None:
+    """F7: the `aws:` prefix is reserved by AWS, in any letter case."""
+    assert _messages(_tags(key)) == [f"{TAGS}[0].key: must not start with aws: (reserved by AWS)"]
+    request = translate.spec_to_request(_tags(key))
+    assert [p.aws_path() for p in validate_request(awsmodel.CREATE, request)] == [
+        "tags.1.member.key"
+    ]
+
+
+def test_duplicate_parameter_range_names_are_refused() -> None:
+    """F7: one range per hyperparameter, across the kinds."""
+    spec = _spec()
+    ranges = spec["hyperParameterTuningJobConfig"]["parameterRanges"]
+    ranges["categoricalParameterRanges"] = [{"name": "eta", "values": ["0.1", "0.2"]}]
+    ranges["integerParameterRanges"].append(dict(ranges["integerParameterRanges"][0]))
+    assert _messages(spec) == [
+        f"{SPEC_RANGES}.integerParameterRanges[1].name: must be unique among the ranges: "
+        "integerParameterRanges[0] already names 'num_round'",
+        f"{SPEC_RANGES}.categoricalParameterRanges[0].name: must be unique among the ranges: "
+        "continuousParameterRanges[0] already names 'eta'",
+    ]
+
+
+def test_a_hyperparameter_both_static_and_tuned_is_refused() -> None:
+    """F7: static hyperparameters "do not change": one that is also tuned is both."""
+    spec = _spec()
+    spec["trainingJobDefinition"]["staticHyperParameters"]["eta"] = "0.3"
+    assert _messages(spec) == [
+        f"{DEF}.staticHyperParameters.eta: must not also be tuned: continuousParameterRanges[0] "
+        "searches it (a hyperparameter is either static or tuned)"
+    ]
+
+
+def test_static_and_tuned_inside_training_job_definitions() -> None:
+    spec = _spec()
+    definition = spec.pop("trainingJobDefinition")
+    definition["definitionName"] = "one"
+    definition["tuningObjective"] = spec["hyperParameterTuningJobConfig"].pop(
+        "hyperParameterTuningJobObjective"
+    )
+    definition["hyperParameterRanges"] = spec["hyperParameterTuningJobConfig"].pop(
+        "parameterRanges"
+    )
+    definition["staticHyperParameters"]["num_round"] = "5"
+    spec["trainingJobDefinitions"] = [definition]
+    assert _messages(spec) == [
+        "spec.trainingJobDefinitions[0].staticHyperParameters.num_round: must not also be "
+        "tuned: integerParameterRanges[0] searches it (a hyperparameter is either static or tuned)"
+    ]
+
+
+def test_a_metric_regex_that_does_not_compile_is_refused() -> None:
+    spec = _spec()
+    spec["trainingJobDefinition"]["algorithmSpecification"]["metricDefinitions"] = [
+        {"name": "validation:error", "regex": "error=([0-9.]+)"},
+        {"name": "loss", "regex": "loss=([0-9.]+"},
+    ]
+    (message,) = _messages(spec)
+    assert message.startswith(
+        f"{DEF}.algorithmSpecification.metricDefinitions[1].regex: "
+        "must be a valid regular expression ("
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("eusc-de-east-1", "aws-eusc")],
+)
+def test_a_role_of_another_partition_is_refused(region: str, partition: str) -> None:
+    """F7: the partition comes from botocore's endpoint data, not a list kept here."""
+    assert validate_spec(_spec(), "us-west-2") == []
+    assert [str(p) for p in validate_spec(_spec(), region)] == [
+        f"{DEF}.roleARN: must be a role of partition {partition} (arn:{partition}:iam::...), "
+        f"the partition of region {region}, not aws"
+    ]
+    spec = _spec()
+    spec["trainingJobDefinition"]["roleARN"] = f"arn:{partition}:iam::123456789012:role/R"
+    assert validate_spec(spec, region) == []
+    assert validate_spec(spec) == []  # no region known: the rule waits for one
+
+
+def _two_definitions(**environments: dict[str, str]) -> dict[str, Any]:
+    spec = _spec()
+    definition = spec.pop("trainingJobDefinition")
+    spec["trainingJobDefinitions"] = []
+    for name, environment in environments.items():
+        one = copy.deepcopy(definition)
+        one.update(definitionName=name, environment=environment)
+        spec["trainingJobDefinitions"].append(one)
+    return spec
+
+
+def test_environment_variables_count_over_all_definitions() -> None:
+    """Environment: "the sum ... for all the training job definitions can't exceed" 48."""
+    half = {f"V{i}": "x" for i in range(24)}
+    assert _messages(_two_definitions(a=half, b=half)) == []
+    (message,) = _messages(_two_definitions(a=half, b={**half, "ONE_MORE": "x"}))
+    assert message == (
+        "spec.trainingJobDefinitions: must hold at most 48 environment variables over all its "
+        "definitions, not 49"
+    )
+
+
+def test_instance_configs_exclude_the_single_instance_fields() -> None:
+    spec = _spec()
+    definition = spec["trainingJobDefinition"]
+    del definition["resourceConfig"]
+    definition["hyperParameterTuningResourceConfig"] = {
+        "instanceConfigs": [
+            {"instanceType": "ml.m5.large", "instanceCount": 1, "volumeSizeInGB": 5}
+        ],
+        "instanceType": "ml.m5.large",
+    }
+    assert _messages(spec) == [
+        f"{DEF}.hyperParameterTuningResourceConfig.instanceType: must not be set together with "
+        "instanceConfigs"
+    ]
+    del definition["hyperParameterTuningResourceConfig"]["instanceType"]
+    assert _messages(spec) == []
+
+
+def test_max_wait_time_at_least_max_runtime() -> None:
+    spec = _spec()
+    stopping = spec["trainingJobDefinition"]["stoppingCondition"]
+    stopping["maxWaitTimeInSeconds"] = 3599
+    assert _messages(spec) == [
+        f"{DEF}.stoppingCondition.maxWaitTimeInSeconds: must be ≥ maxRuntimeInSeconds (3600)"
+    ]
+    stopping["maxWaitTimeInSeconds"] = 3600
+    assert _messages(spec) == []

@@ -33,6 +33,7 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 
 from hpo_operator.emulator import errors, model
+from hpo_operator.emulator.scope import partition_of
 
 Path = tuple[str | int, ...]
 CREATE = "CreateHyperParameterTuningJob"
@@ -89,15 +90,16 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def check(operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+def check(operation: str, request: Mapping[str, Any], region: str | None = None) -> dict[str, Any]:
     """The request with nulls dropped; raises the SerializationException or ValidationException
-    AWS would answer, if any."""
+    AWS would answer, if any, for a request sent to `region` (None: the rules that need the
+    region are not checked)."""
     params: dict[str, Any] = without_nulls(request)
     shape = model.input_shape(operation)
     violations = list(_botocore(shape, params))
     violations += _traits(shape, params, ())
     if operation == CREATE:
-        violations += create_rules(params)
+        violations += create_rules(params, region)
     unique = list({v.text(): v for v in violations}.values())
     if unique:
         raise errors.validation(message(unique))
@@ -222,11 +224,52 @@ def _string(shape: Shape, value: Any, path: Path) -> list[Violation]:
     return out
 
 
+# java.util.regex, as AWS runs its patterns: \d \w \s and the POSIX \p{Alnum}-style classes match
+# ASCII only, the \p{L}-style Unicode categories match every script. The `regex` module has one
+# switch for all of them, so the ASCII ones are rewritten as explicit sets before compiling.
+_ASCII_SETS = {
+    "d": "0-9",
+    "w": "0-9A-Za-z_",
+    "s": "\\t\\n\\x0b\\f\\r ",
+    "p{Alnum}": "0-9A-Za-z",
+    "p{Alpha}": "A-Za-z",
+    "p{Digit}": "0-9",
+    "p{Lower}": "a-z",
+    "p{Upper}": "A-Z",
+    "p{XDigit}": "0-9A-Fa-f",
+    "p{Space}": "\\t\\n\\x0b\\f\\r ",
+    "p{ASCII}": "\\x00-\\x7f",
+}
+_JAVA_TOKEN = regex.compile(r"\\(?:[dDwWsS]|[pP]\{[A-Za-z]+\}|.)|\[|\]|[^\\\[\]]+", regex.DOTALL)
+
+
+def _as_java(pattern: str) -> str:
+    """`pattern` for `regex` in V1 mode (which nests sets as Java does) with Java's ASCII
+    classes made explicit."""
+    pieces: list[str] = []
+    in_set = 0
+    for token in _JAVA_TOKEN.findall(pattern):
+        if token == "[":
+            in_set += 1
+        elif token == "]" and in_set:
+            in_set -= 1
+        key = token[1:].lower() if len(token) == 2 else "p" + token[2:]
+        ascii_set = _ASCII_SETS.get(key) if token.startswith("\\") else None
+        if ascii_set is None:
+            pieces.append(token)
+            continue
+        negated = token[1].isupper()
+        if in_set and not negated:
+            pieces.append(ascii_set)
+        else:
+            pieces.append(("[^" if negated else "[") + ascii_set + "]")
+    return "".join(pieces)
+
+
 @cache
 def _compiled(pattern: str) -> regex.Pattern[str] | None:
     try:
-        # Java regular expressions (AWS's): \d, \w, \s are ASCII there; \p{...} is Unicode.
-        return regex.compile(pattern, regex.ASCII)
+        return regex.compile(_as_java(pattern), regex.V1)
     except regex.error:
         return None
 
@@ -248,9 +291,10 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
-def create_rules(request: Mapping[str, Any]) -> list[Violation]:
-    """The rules the API reference and the model's documentation state in words."""
-    out: list[Violation] = []
+def create_rules(request: Mapping[str, Any], region: str | None = None) -> list[Violation]:
+    """The rules the API reference and the model's documentation state in words (those about
+    the region only when it is known)."""
+    out: list[Violation] = _tag_rules(request.get("Tags"))
     single, several = request.get("TrainingJobDefinition"), request.get("TrainingJobDefinitions")
     # The API reference marks both optional; a job needs its training jobs described once.
     if single is None and several is None:
@@ -326,13 +370,140 @@ def create_rules(request: Mapping[str, Any]) -> list[Violation]:
         if isinstance(definition.get("HyperParameterRanges"), Mapping):
             spaces.append(((*where, "HyperParameterRanges"), definition["HyperParameterRanges"]))
         out += _algorithm_rules(definition, where, config)
+        out += _role_rule(definition, where, region)
+        # StaticHyperParameters: "the values of hyperparameters that do not change for the
+        # tuning job": none may also be searched by the ranges the definition is tuned over.
+        tuned = {name for _, name in _searched(definition.get("HyperParameterRanges"))}
+        if where == ("TrainingJobDefinition",):
+            tuned |= {name for _, name in _searched(config.get("ParameterRanges"))}
+        for key in _mapping(definition.get("StaticHyperParameters")):
+            if key in tuned:
+                out.append(
+                    Violation(
+                        (*where, "StaticHyperParameters", key),
+                        key,
+                        "Member must not name a hyperparameter that is also tuned",
+                    )
+                )
+        out += _resource_rules(definition, where)
+    # HyperParameterTrainingJobDefinition.Environment: "the sum of the number of environment
+    # variables for all the training job definitions can't exceed the maximum number specified".
+    most = model.shape("HyperParameterTrainingJobDefinition").members["Environment"]
+    total = sum(len(_mapping(d.get("Environment"))) for d in _items(several))
+    if total > int(most.metadata.get("max", 48)):
+        out.append(
+            Violation(
+                ("TrainingJobDefinitions",),
+                None,
+                f"Member must have at most {most.metadata.get('max', 48)} environment variables "
+                f"over all definitions (it has {total})",
+            )
+        )
     for where, ranges in spaces:
         out += _space_rules(ranges, where, strategy)
     return out
 
 
+def _resource_rules(definition: Mapping[str, Any], where: Path) -> list[Violation]:
+    out: list[Violation] = []
+    # HyperParameterTuningResourceConfig.InstanceConfigs: "If you use InstanceConfigs, do not
+    # provide values for InstanceType, VolumeSizeInGB or InstanceCount."
+    flexible = _mapping(definition.get("HyperParameterTuningResourceConfig"))
+    if "InstanceConfigs" in flexible:
+        out += [
+            Violation(
+                (*where, "HyperParameterTuningResourceConfig", member),
+                flexible[member],
+                "Member must be null when instanceConfigs is set",
+            )
+            for member in ("InstanceType", "VolumeSizeInGB", "InstanceCount")
+            if member in flexible
+        ]
+    # StoppingCondition.MaxWaitTimeInSeconds: "It must be equal to or greater than
+    # MaxRuntimeInSeconds."
+    times = [
+        t
+        for member in ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds")
+        if isinstance(t := _mapping(definition.get("StoppingCondition")).get(member), int)
+    ]
+    if len(times) == 2 and times[1] < times[0]:
+        out.append(
+            Violation(
+                (*where, "StoppingCondition", "MaxWaitTimeInSeconds"),
+                times[1],
+                "Member must be greater than or equal to maxRuntimeInSeconds",
+            )
+        )
+    return out
+
+
+def _tag_rules(tags: Any) -> list[Violation]:
+    out: list[Violation] = []
+    seen: set[str] = set()
+    for index, tag in enumerate(_items(tags)):
+        key = tag.get("Key")
+        if not isinstance(key, str):
+            continue
+        # Tagging AWS resources: "Do not use aws:, AWS:, or any upper or lowercase combination of
+        # such as a prefix for either keys or values"; the prefix is reserved for AWS use.
+        if key.lower().startswith("aws:"):
+            out.append(
+                Violation(
+                    ("Tags", index, "Key"),
+                    key,
+                    "Member must not start with the reserved aws: prefix",
+                )
+            )
+        # Tag.Key: "Tag keys must be unique per resource."
+        if key in seen:
+            out.append(Violation(("Tags", index, "Key"), key, "Member must be a unique tag key"))
+        seen.add(key)
+    return out
+
+
+def _role_rule(definition: Mapping[str, Any], where: Path, region: str | None) -> list[Violation]:
+    """A role is assumed within its own partition: a job in cn-north-1 takes an aws-cn role."""
+    role = definition.get("RoleArn")
+    if region is None or not isinstance(role, str) or not role.startswith("arn:"):
+        return []
+    wanted, found = partition_of(region), role.split(":")[1]
+    if found == wanted:
+        return []
+    return [
+        Violation(
+            (*where, "RoleArn"),
+            role,
+            f"Member must be an ARN in partition {wanted} (the partition of {region})",
+        )
+    ]
+
+
+def _searched(ranges: Any) -> list[tuple[str, str]]:
+    """(kind, name) of each hyperparameter the ranges search, Autotune's AutoParameters too."""
+    return [
+        (kind, str(item.get("Name")))
+        for kind in (*_RANGE_KINDS, "AutoParameters")
+        for item in _items(_mapping(ranges).get(kind))
+        if isinstance(item.get("Name"), str)
+    ]
+
+
 def _space_rules(ranges: Mapping[str, Any], where: Path, strategy: Any) -> list[Violation]:
     out: list[Violation] = []
+    # One range per hyperparameter: a name searched twice has no single range.
+    seen: set[str] = set()
+    for kind in (*_RANGE_KINDS, "AutoParameters"):
+        for index, item in enumerate(_items(ranges.get(kind))):
+            name = item.get("Name")
+            if isinstance(name, str) and name in seen:
+                out.append(
+                    Violation(
+                        (*where, kind, index, "Name"),
+                        name,
+                        "Member must be unique among the hyperparameter ranges",
+                    )
+                )
+            seen.add(str(name))
     # ParameterRanges: "the sum of the number of hyperparameters for all the ranges can't exceed
     # the maximum number specified" (30 for each of the three kinds).
     limit = min(
@@ -450,6 +621,18 @@ def _algorithm_rules(
     # A custom algorithm (MetricDefinitions) emits only the metrics it defines: the objective
     # must be one of them.
     metrics = _items(algorithm.get("MetricDefinitions"))
+    # MetricDefinition.Regex: "A regular expression that searches the output of a training job
+    # and gets the value of the metric": it must be one.
+    for index, metric in enumerate(metrics):
+        text = metric.get("Regex")
+        if isinstance(text, str) and text and _compiled(text) is None:
+            out.append(
+                Violation(
+                    (*at, "MetricDefinitions", index, "Regex"),
+                    text,
+                    "Member must be a valid regular expression",
+                )
+            )
     if not metrics:
         return out
     names = [str(m.get("Name")) for m in metrics]

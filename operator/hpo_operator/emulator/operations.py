@@ -119,7 +119,7 @@ def call(store: Store, operation: str, params: Any, now: float) -> dict[str, Any
         raise errors.unknown_operation(operation)
     if not isinstance(params, Mapping):
         raise errors.ApiError("SerializationException", "The request body must be a JSON object.")
-    params = checks.check(operation, params)
+    params = checks.check(operation, params, store.region)
     store.tick(now)
     return handler(store, params, now)
 
