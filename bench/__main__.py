@@ -49,7 +49,7 @@ def machine() -> dict[str, Any]:
 
 
 def _rss_after_import(lean: bool) -> tuple[float, str]:
-    prefix = "import hpo_operator.lean as l; l.keep_client_libraries_out();" if lean else ""
+    prefix = "import hpo_operator.lean as l; l.prepare_operator_process();" if lean else ""
     code = (
         prefix + "import resource, hpo_operator.runner, hpo_operator.poller;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra environment for the operator (repeatable), e.g. HPO_WORKER_LIMIT=0",
     )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="ACK's measurement: hold every job InProgress and, once every resource has its "
+        "first status, keep running this long (the steady window; ACK's figures: 600), then stop",
+    )
     parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("HPO_TEST_KUBECONFIG"))
     parser.add_argument(
         "--ack-captured",
@@ -149,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     training_seconds=args.training_seconds,
                     startup_seconds=args.startup_seconds,
                     waves_mix=args.waves_mix,
+                    hold_seconds=args.hold,
                     operator_env=tuple(
                         tuple(item.split("=", 1))  # type: ignore[misc]
                         for item in args.operator_env
