@@ -77,7 +77,7 @@ def preload() -> None:
     imported (`hpo-operator run`, right after `use_operator_subset`).
 
     Even cut to the subset, each file is parsed whole first: ~13 MB of short-lived objects. Parsed
-    after kopf, aiohttp and pydantic were imported, the freed space stays scattered between
+    after kopf, aiohttp (and then pydantic) were imported, the freed space stays scattered between
     long-lived objects and the process kept ~10 MB more RSS for good (peak 79.9 MB, 77.9 MB
     after the first client, against 67.4 MB for both when parsed first: the imports that follow
     reuse the freed space). docs/performance.md, "Memory and imports".

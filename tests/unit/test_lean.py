@@ -14,8 +14,12 @@ import subprocess
 import sys
 
 # Never in the operator process: the Kubernetes client libraries (kopf only recognises their
-# objects), and the subcommands and dev tools that `run` does not use.
+# objects), pydantic (7.5 MB for the settings alone: settings.py reads them itself), and the
+# subcommands and dev tools that `run` does not use.
 NOT_IN_RUN = (
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
     "kubernetes",
     "kubernetes_asyncio",
     "pykube",
@@ -29,7 +33,7 @@ NOT_IN_RUN = (
     "hpo_operator.rbac",
 )
 # Imported after the model is parsed, so their long-lived objects fill the space it freed.
-HEAVY = ("kopf", "aiohttp", "pydantic", "pydantic_core", "prometheus_client")
+HEAVY = ("kopf", "aiohttp", "prometheus_client", "yaml")
 
 PROBE = """
 import json, sys
