@@ -14,12 +14,14 @@ import subprocess
 import sys
 
 # Never in the operator process: the Kubernetes client libraries (kopf only recognises their
-# objects), pydantic (7.5 MB for the settings alone: settings.py reads them itself), and the
+# objects), boto3, pydantic (7.5 MB for the settings alone: settings.py reads them itself), and the
 # subcommands and dev tools that `run` does not use.
 NOT_IN_RUN = (
     "pydantic",
     "pydantic_core",
     "pydantic_settings",
+    "boto3",  # 2 MB with s3transfer and multiprocessing: sagemaker.py uses botocore directly
+    "s3transfer",
     "kubernetes",
     "kubernetes_asyncio",
     "pykube",
