@@ -68,8 +68,8 @@ def test_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[str]
 def test_the_api_connection_pool_fits_every_watch_stream_plus_requests() -> None:
     from hpo_operator.settings import Settings
 
-    assert Settings().kube_connection_limit() == 2 + 4 + 16
-    assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 16
+    assert Settings().kube_connection_limit() == 2 + 4 + 8
+    assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 8
     assert Settings(kube_connections=50).kube_connection_limit() == 50
 
 
