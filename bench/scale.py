@@ -363,8 +363,8 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
             rss.append(operator.proc()["VmRSS"])
             rss_at.append((now, rss[-1]))
             if w.hold_seconds:
-                if held_from is None and len(seen) == w.n and all(s.lags for s in seen.values()):
-                    held_from = now  # every job's trainings started and its status shows it
+                if held_from is None and _settled(w, seen, emulator, now):
+                    held_from = now
                 if held_from is not None and now >= held_from + w.hold_seconds:
                     break
             elif len(seen) == w.n and all(s.finished_at for s in seen.values()):
@@ -449,6 +449,18 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         ),
         "operator_log": str(operator.log),
     }
+
+
+def _settled(w: Workload, seen: dict[str, Seen], emulator: RunningEmulator, now: float) -> bool:
+    """Hold mode: every resource has its ARN, and every job's trainings have started and its
+    status shows it (a change after the first status) or had a poll interval to show it."""
+    if len(seen) < w.n or not all(s.arn_at for s in seen.values()):
+        return False
+    if all(s.lags for s in seen.values()):
+        return True
+    jobs = list(emulator.store.jobs.values())
+    last = max((job.created for job in jobs), default=now)
+    return len(jobs) >= w.n and now >= last + w.startup_seconds + w.poll_interval
 
 
 def _window(
