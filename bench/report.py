@@ -99,8 +99,18 @@ def run_line(run: dict[str, Any]) -> str:
         f"({run['resources_with_arn']}/{run['n']}), finished {run['finished']}, "
         f"calls/job-hour {run['calls_per_job_hour_total']} (quiet: "
         f"{window.get('calls_per_job_hour')}), lag p50/p95 {run['lag_p50_seconds']}/"
-        f"{run['lag_p95_seconds']} s, RSS {run['operator_peak_rss_mb']} MB, "
+        f"{run['lag_p95_seconds']} s, RSS {run['operator_peak_rss_mb']} MB{_steady(run)}, "
         f"CPU {run['operator_cpu_seconds']} s, writes/job {run['apiserver_writes_per_job']}"
+    )
+
+
+def _steady(run: dict[str, Any]) -> str:
+    held = run.get("hold") or {}
+    if not held:
+        return ""
+    return (
+        f" (steady {held['steady_rss_min_mb']}-{held['steady_rss_max_mb']} MB over "
+        f"{held['hold_seconds']} s held)"
     )
 
 

@@ -46,6 +46,10 @@ class Workload:
     waves_mix: int = 1  # job i runs 1 + i % waves_mix waves: 1 = every job alike (lockstep)
     apply_processes: int = 8  # parallel `kubectl create` processes, each with a share of N
     operator_env: tuple[tuple[str, str], ...] = ()  # extra environment for the operator
+    # > 0: ACK's measurement. Jobs are held InProgress (their trainings never end within the run);
+    # once every resource has its ARN and first status, the run goes on this long (the steady
+    # window) and stops without waiting for any job to finish.
+    hold_seconds: float = 0.0
 
 
 @dataclass
@@ -310,7 +314,9 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
     )
     config = EmulatorConfig(
-        training_seconds=w.training_seconds,
+        training_seconds=max(w.training_seconds, 2 * w.hold_seconds + 3600)
+        if w.hold_seconds
+        else w.training_seconds,
         startup_seconds=w.startup_seconds,
         stop_seconds=1.0,
         max_parallel_training_jobs=100,
@@ -321,6 +327,8 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
     names = [f"job-{i:05d}" for i in range(w.n)]
     snapshots: list[tuple[float, dict[str, int]]] = []
     rss: list[float] = []
+    rss_at: list[tuple[float, float]] = []  # (time, VmRSS MB)
+    held_from: float | None = None  # hold mode: when every resource had its first change
     try:
         items = [manifest(name, 1 + i % w.waves_mix) for i, name in enumerate(names)]
         emulator.emulator.stats.reset()
@@ -346,11 +354,20 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         apply_seconds = time.time() - applied_at
         lifetime = w.startup_seconds + w.training_seconds
         deadline = applied_at + lifetime + (w.waves_mix - 1) * w.training_seconds + 240 + w.n / 10
+        if w.hold_seconds:
+            deadline = applied_at + w.startup_seconds + 240 + w.n / 10 + w.hold_seconds
         while time.time() < deadline:
             seen = watcher.snapshot()
-            snapshots.append((time.time(), _calls(emulator.emulator.stats.document())))
+            now = time.time()
+            snapshots.append((now, _calls(emulator.emulator.stats.document())))
             rss.append(operator.proc()["VmRSS"])
-            if len(seen) == w.n and all(s.finished_at for s in seen.values()):
+            rss_at.append((now, rss[-1]))
+            if w.hold_seconds:
+                if held_from is None and _settled(w, seen, emulator, now):
+                    held_from = now
+                if held_from is not None and now >= held_from + w.hold_seconds:
+                    break
+            elif len(seen) == w.n and all(s.finished_at for s in seen.values()):
                 break
             time.sleep(2.0)
         ended = time.time()
@@ -377,21 +394,23 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
     # calls in it are what watching costs when there is nothing to report.
     ends = [j.terminal[1] for j in emulator.store.jobs.values() if j.terminal is not None]
     window: dict[str, Any] = {}
-    if ends:
+    held: dict[str, Any] = {}
+    if held_from is not None:  # hold mode: the steady window is the quiet window
+        inside = [(t, c) for t, c in snapshots if t >= held_from]
+        steady_rss = [r for t, r in rss_at if t >= held_from]
+        window = _window(emulator, inside, ended)
+        held = {
+            "hold_seconds": window["seconds"],
+            "steady_rss_min_mb": round(min(steady_rss), 1),
+            "steady_rss_max_mb": round(max(steady_rss), 1),
+        }
+    elif ends:
         stop = min(ends) - 5
         before = [t for s in seen.values() for t in s.changes_at if t < stop]
         start = (max(before) if before else applied_at) + 5
         inside = [(t, c) for t, c in snapshots if start <= t <= stop]
         if len(inside) >= 2 and inside[-1][0] - inside[0][0] > 30:
-            (t0, c0), (t1, c1) = inside[0], inside[-1]
-            hours = _job_seconds(emulator, t0, t1, ended) / 3600
-            in_window = _diff(c1, c0)
-            window = {
-                "seconds": round(t1 - t0, 1),
-                "job_hours": round(hours, 3),
-                "calls": in_window,
-                "calls_per_job_hour": round(sum(in_window.values()) / hours, 2) if hours else None,
-            }
+            window = _window(emulator, inside, ended)
     return {
         "n": w.n,
         "polling": w.polling,
@@ -422,12 +441,40 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         "lag_p95_seconds": _round(_percentile(lags, 95)),
         "lag_max_seconds": _round(max(lags) if lags else None),
         "operator_peak_rss_mb": round(proc["VmHWM"], 1),
+        "hold": held,
         "operator_rss_every_10s_mb": [round(x) for x in rss[::5]],
         "operator_cpu_seconds": round(proc["cpu_seconds"], 1),
         "apiserver_writes_per_job": round(
             statistics.mean(len(s.versions) - 1 for s in seen.values()) if seen else 0.0, 2
         ),
         "operator_log": str(operator.log),
+    }
+
+
+def _settled(w: Workload, seen: dict[str, Seen], emulator: RunningEmulator, now: float) -> bool:
+    """Hold mode: every resource has its ARN, and every job's trainings have started and its
+    status shows it (a change after the first status) or had a poll interval to show it."""
+    if len(seen) < w.n or not all(s.arn_at for s in seen.values()):
+        return False
+    if all(s.lags for s in seen.values()):
+        return True
+    jobs = list(emulator.store.jobs.values())
+    last = max((job.created for job in jobs), default=now)
+    return len(jobs) >= w.n and now >= last + w.startup_seconds + w.poll_interval
+
+
+def _window(
+    emulator: RunningEmulator, inside: list[tuple[float, dict[str, int]]], ended: float
+) -> dict[str, Any]:
+    """The calls between the first and last snapshot `inside`, per in-progress job-hour."""
+    (t0, c0), (t1, c1) = inside[0], inside[-1]
+    hours = _job_seconds(emulator, t0, t1, ended) / 3600
+    in_window = _diff(c1, c0)
+    return {
+        "seconds": round(t1 - t0, 1),
+        "job_hours": round(hours, 3),
+        "calls": in_window,
+        "calls_per_job_hour": round(sum(in_window.values()) / hours, 2) if hours else None,
     }
 
 

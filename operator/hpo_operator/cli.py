@@ -44,11 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args(args)  # prints the usage error and exits 2
         return 2
     if name == "run":
-        from hpo_operator.awsmodel import use_operator_subset
-        from hpo_operator.lean import keep_client_libraries_out
+        from hpo_operator.lean import prepare_operator_process
 
-        keep_client_libraries_out()  # before kopf is imported (see lean.py)
-        use_operator_subset()  # before the model is loaded (see awsmodel.py)
+        prepare_operator_process()  # before kopf and the runner are imported (see lean.py)
     module = importlib.import_module(SUBCOMMANDS[name][0])
     result: int = module.main(rest)
     return result

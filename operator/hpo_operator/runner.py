@@ -19,9 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 import kopf
-from pydantic import ValidationError
 
-from hpo_operator import __version__, handlers, health, logs
+from hpo_operator import __version__, handlers, health, logs, memory
 from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.kube import kopf_identity
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
@@ -30,7 +29,7 @@ from hpo_operator.polling import PerResourceTimer, PollingStrategy
 from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX, Op
 from hpo_operator.sagemaker import SageMakerClients
-from hpo_operator.settings import Settings, from_args
+from hpo_operator.settings import Settings, SettingsError, from_args
 
 log = logging.getLogger("hpo_operator")
 
@@ -136,6 +135,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         ", ".join(host),
     )
     ready = asyncio.Event()
+    trimmer = asyncio.create_task(memory.trim_every(settings.malloc_trim_interval))
     task = asyncio.create_task(
         kopf.operator(
             registry=registry,
@@ -159,6 +159,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         await task
     finally:
         waiter.cancel()
+        trimmer.cancel()
         with contextlib.suppress(BaseException):
             await health_runner.cleanup()
             await metrics_runner.cleanup()
@@ -169,12 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hpo-operator run`."""
     try:
         settings = from_args(sys.argv[1:] if argv is None else argv)
-    except ValidationError as error:
-        for problem in error.errors():
-            where = ".".join(str(part) for part in problem["loc"]) or "settings"
-            print(f"hpo-operator run: {where}: {problem['msg']}", file=sys.stderr)
+    except SettingsError as error:
+        for where, message in error.problems:
+            print(f"hpo-operator run: {where}: {message}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
     return 0

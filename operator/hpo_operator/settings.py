@@ -2,17 +2,23 @@
 
 Precedence: command-line flag, then environment variable, then default (docs/design.md lists
 them). The region also falls back to `AWS_REGION` / `AWS_DEFAULT_REGION`, like every AWS tool.
+
+A frozen dataclass read by `_read` below, not pydantic-settings: importing pydantic and
+pydantic-settings cost the operator process 7.5 MB of RSS for this one class
+(docs/performance.md, "Memory and imports"). Each field's type and bounds are declared once,
+here; the environment is read case-insensitively, as pydantic-settings did.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
-
-from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields
+from functools import cache
+from types import UnionType
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from hpo_operator import __version__
 from hpo_operator.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
@@ -20,29 +26,51 @@ from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import ReconcileSettings
 from hpo_operator.sagemaker import AwsConfig
 
+TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REQUEST_CONNECTIONS = 8  # API-server connections for requests, beside the watch streams
 
-class Settings(BaseSettings):
-    """Everything `hpo-operator run` can be told."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="HPO_", populate_by_name=True, extra="ignore", frozen=True
-    )
+class SettingsError(ValueError):
+    """Settings that cannot be used: every problem as (field, message)."""
 
-    namespaces: Annotated[tuple[str, ...], NoDecode] = ()
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{where}: {message}" for where, message in self.problems))
+
+
+def bounded(
+    default: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    env: tuple[str, ...] = (),
+) -> Any:
+    """A setting's default with its bounds and, when not `HPO_<NAME>`, its variables."""
+    bounds = {"gt": gt, "ge": ge, "lt": lt, "le": le}
+    return field(default=default, metadata={"bounds": bounds, "env": env})
+
+
+@dataclass(frozen=True, init=False)
+class Settings:
+    """Everything `hpo-operator run` can be told: `Settings(**given)` takes what is given over the
+    environment over the defaults, and raises SettingsError naming every bad field."""
+
+    namespaces: tuple[str, ...] = ()  # from the environment: comma-separated
     all_namespaces: bool | None = None
-    region: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("HPO_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-    )
+    region: str | None = bounded(None, env=("HPO_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
     endpoint_url: str | None = None
-    poll_interval: float = Field(default=30.0, gt=0)
-    poll_jitter: float = Field(default=0.2, ge=0, lt=1)
+    poll_interval: float = bounded(30.0, gt=0)
+    poll_jitter: float = bounded(0.2, ge=0, lt=1)
     # How running jobs are watched: `shared` (one lister per region and endpoint, Describe only
     # what changed; poller.py) or `per-resource` (one Describe timer per job; polling.py).
     polling: Literal["shared", "per-resource"] = "shared"
-    poll_fast_interval: float = Field(default=5.0, gt=0)  # shared: the interval after a change
-    poll_page_budget: int = Field(default=10, ge=1)  # shared: List pages per poll at most
-    poll_sweep_interval: float = Field(default=300.0, gt=0)  # shared: full InProgress listing
+    poll_fast_interval: float = bounded(5.0, gt=0)  # shared: the interval after a change
+    poll_page_budget: int = bounded(10, ge=1)  # shared: List pages per poll at most
+    poll_sweep_interval: float = bounded(300.0, gt=0)  # shared: full InProgress listing
     # shared: describe bursts of changed jobs with Search (up to 100 per call) instead of one
     # Describe each; off, or without sagemaker:Search permission, Describe only.
     poll_search: bool = True
@@ -50,38 +78,43 @@ class Settings(BaseSettings):
     deletion_policy: Literal["delete", "retain"] = "delete"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
-    metrics_port: int = Field(default=8080, ge=0, le=65535)
-    health_port: int = Field(default=8081, ge=0, le=65535)
+    metrics_port: int = bounded(8080, ge=0, le=65535)
+    health_port: int = bounded(8081, ge=0, le=65535)
     # Where /healthz, /readyz and /metrics listen: comma-separated addresses. Loopback by
     # default, so a process started by hand exposes nothing; the chart adds the pod's own IP
     # (the kubelet probes it, Prometheus scrapes it).
-    bind_address: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.1",)
+    bind_address: tuple[str, ...] = ("127.0.0.1",)
     # Plain-HTTP SageMaker endpoints the operator may send credentials to: comma-separated URLs,
     # or `*` for any (ACK's --allow-unsafe-aws-endpoint-urls). https and loopback need none.
     allow_unsafe_aws_endpoint_urls: str = ""
 
     # Retries and timeouts: rarely changed, so environment only.
-    backoff_base: float = Field(default=2.0, gt=0)
-    backoff_cap: float = Field(default=300.0, gt=0)
-    aws_max_workers: int = Field(default=16, ge=1)
-    aws_connect_timeout: float = Field(default=5.0, gt=0)
-    aws_read_timeout: float = Field(default=20.0, gt=0)
-    aws_call_timeout: float = Field(default=40.0, gt=0)
-    watch_server_timeout: int = Field(default=300, gt=0)  # the API server wants an integer
-    watch_client_timeout: float = Field(default=330.0, gt=0)
-    watch_connect_timeout: float = Field(default=10.0, gt=0)
-    # Connections to the API server at most (0: the watch streams plus 16). Each costs ~0.2 MB
-    # (TLS buffers); kopf's own default is unlimited: a thousand resources changing at once
-    # opened ~100 connections that then stayed in the pool.
-    kube_connections: int = Field(default=0, ge=0)
+    backoff_base: float = bounded(2.0, gt=0)
+    backoff_cap: float = bounded(300.0, gt=0)
+    aws_max_workers: int = bounded(16, ge=1)
+    aws_connect_timeout: float = bounded(5.0, gt=0)
+    aws_read_timeout: float = bounded(20.0, gt=0)
+    aws_call_timeout: float = bounded(40.0, gt=0)
+    watch_server_timeout: int = bounded(300, gt=0)  # the API server wants an integer
+    watch_client_timeout: float = bounded(330.0, gt=0)
+    watch_connect_timeout: float = bounded(10.0, gt=0)
+    # Connections to the API server at most (0: the watch streams plus 8, as many as the poller
+    # reports at once; N = 100 held, one run each: peak 75.5 MB with 16, 72.9 MB with 8). Each
+    # costs ~0.2 MB (TLS buffers); kopf's own default is unlimited: a thousand resources
+    # changing at once opened ~100 connections that then stayed in the pool.
+    kube_connections: int = bounded(0, ge=0)
     # Resources kopf processes at once (0: no limit) and how long an idle per-resource worker
     # lingers. Every resource being processed holds its handler's state (~35-50 KB) while it
     # waits for the Create budget: a limit bounds that when thousands are applied together.
-    worker_limit: int = Field(default=0, ge=0)
-    worker_idle_timeout: float = Field(default=5.0, gt=0)
-    readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
+    worker_limit: int = bounded(0, ge=0)
+    worker_idle_timeout: float = bounded(5.0, gt=0)
+    readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
-    deferral_log_interval: float = Field(default=30.0, gt=0)
+    deferral_log_interval: float = bounded(30.0, gt=0)
+    # glibc's allocator (memory.py): arenas at most (0: glibc's default, 8 per core) and seconds
+    # between malloc_trim calls (0: never).
+    malloc_arena_max: int = bounded(2, ge=0)
+    malloc_trim_interval: float = bounded(60.0, ge=0)
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
@@ -90,57 +123,20 @@ class Settings(BaseSettings):
     # Fault injection for the kill-and-restart test: exit right after a successful Create.
     exit_after_create: bool = False
 
-    @field_validator("namespaces", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("bind_address", mode="before")
-    @classmethod
-    def _addresses(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(","))
-        addresses = tuple(dict.fromkeys(str(part).strip() for part in value if str(part).strip()))
-        for address in addresses:
-            try:
-                ipaddress.ip_address(address.strip("[]"))
-            except ValueError:
-                raise ValueError(f"{address!r} is not an IP address") from None
-        if not addresses:
-            raise ValueError("give at least one address")
-        return addresses
-
-    @field_validator("allow_unsafe_aws_endpoint_urls")
-    @classmethod
-    def _unsafe(cls, value: str) -> str:
-        allow_list(value)
-        return value
-
-    @field_validator("aws_rate_limits")
-    @classmethod
-    def _limits(cls, value: str) -> str:
-        parse_limits(value)
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        level = value.upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return level
-
-    @model_validator(mode="after")
-    def _scope(self) -> Settings:
+    def __init__(self, **given: Any) -> None:
+        problems: list[tuple[str, str]] = []
+        environ = {key.upper(): value for key, value in os.environ.items()}
+        for spec in fields(self):
+            value = _read(spec, given, environ, problems)
+            object.__setattr__(self, spec.name, value)
         if self.namespaces and self.all_namespaces:
-            raise ValueError("give --namespace or --all-namespaces, not both")
+            problems.append(("settings", "give --namespace or --all-namespaces, not both"))
         if self.endpoint_url:
             problem = endpoint_problem(self.endpoint_url, self.unsafe_endpoints())
             if problem is not None:
-                raise ValueError(f"--endpoint-url: {problem}")
-        return self
+                problems.append(("endpoint_url", f"--endpoint-url: {problem}"))
+        if problems:
+            raise SettingsError(problems)
 
     def unsafe_endpoints(self) -> frozenset[str]:
         """The parsed `allow_unsafe_aws_endpoint_urls`."""
@@ -153,10 +149,10 @@ class Settings(BaseSettings):
 
     def kube_connection_limit(self) -> int:
         """`kube_connections`, or enough for every watch stream kopf keeps open (jobs per
-        namespace, kopf peering per namespace, namespaces, CRDs) plus 16 for requests."""
+        namespace, kopf peering per namespace, namespaces, CRDs) plus 8 for requests."""
         if self.kube_connections:
             return self.kube_connections
-        return 2 * max(len(self.namespaces), 1) + 4 + 16
+        return 2 * max(len(self.namespaces), 1) + 4 + REQUEST_CONNECTIONS
 
     def reconcile_settings(self) -> ReconcileSettings:
         """What the pure decisions need."""
@@ -247,3 +243,101 @@ def from_args(argv: Sequence[str]) -> Settings:
     if "namespaces" in flags:
         flags["namespaces"] = tuple(flags["namespaces"])
     return Settings(**flags)
+
+
+@cache
+def _types() -> dict[str, Any]:
+    return get_type_hints(Settings)
+
+
+def _read(
+    spec: Field[Any],
+    given: Mapping[str, Any],
+    environ: Mapping[str, str],
+    problems: list[tuple[str, str]],
+) -> Any:
+    """One setting: given, else from its first environment variable set, else its default."""
+    if spec.name in given:
+        raw = given[spec.name]
+    else:
+        names = spec.metadata.get("env") or (f"HPO_{spec.name.upper()}",)
+        found = [environ[name] for name in names if name in environ]
+        if not found:
+            return spec.default
+        raw = found[0]
+    try:
+        value = _check(spec, _convert(_types()[spec.name], raw))
+    except (TypeError, ValueError) as error:
+        problems.append((spec.name, str(error)))
+        return spec.default
+    return value
+
+
+def _convert(kind: Any, raw: Any) -> Any:
+    """`raw` (a flag's value, an environment string or a Python value) as `kind`."""
+    if get_origin(kind) is UnionType:  # X | None
+        if raw is None:
+            return None
+        (inner,) = [arg for arg in get_args(kind) if arg is not type(None)]
+        return _convert(inner, raw)
+    if get_origin(kind) is Literal:
+        if raw not in get_args(kind):
+            choices = ", ".join(repr(choice) for choice in get_args(kind))
+            raise ValueError(f"must be one of {choices}, not {raw!r}")
+        return raw
+    if get_origin(kind) is tuple:
+        parts = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(str(part).strip() for part in parts if str(part).strip())
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() in TRUE | FALSE:
+            return str(raw).strip().lower() in TRUE
+        raise ValueError(f"must be true or false, not {raw!r}")
+    if kind is int:
+        number = float(str(raw).strip()) if not isinstance(raw, int) else raw
+        if number != int(number):
+            raise ValueError(f"must be a whole number, not {raw!r}")
+        return int(number)
+    if kind is float:
+        return float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a string, not {raw!r}")
+    return raw
+
+
+def _check(spec: Field[Any], value: Any) -> Any:
+    """The value within the field's bounds and its own rules (a log level in capitals)."""
+    bounds = spec.metadata.get("bounds", {})
+    if (limit := bounds.get("gt")) is not None and not value > limit:
+        raise ValueError(f"must be greater than {limit}")
+    if (limit := bounds.get("ge")) is not None and not value >= limit:
+        raise ValueError(f"must be greater than or equal to {limit}")
+    if (limit := bounds.get("lt")) is not None and not value < limit:
+        raise ValueError(f"must be less than {limit}")
+    if (limit := bounds.get("le")) is not None and not value <= limit:
+        raise ValueError(f"must be less than or equal to {limit}")
+    if spec.name == "aws_rate_limits":
+        parse_limits(value)
+    if spec.name == "allow_unsafe_aws_endpoint_urls":
+        allow_list(value)
+    if spec.name == "bind_address":
+        return _addresses(value)
+    if spec.name == "log_level":
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+    return value
+
+
+def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    """IP addresses, each once, at least one."""
+    addresses = tuple(dict.fromkeys(value))
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            raise ValueError(f"{address!r} is not an IP address") from None
+    if not addresses:
+        raise ValueError("give at least one address")
+    return addresses

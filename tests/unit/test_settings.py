@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from hpo_operator.runner import main
-from hpo_operator.settings import from_args
+from hpo_operator.settings import SettingsError, from_args
 
 ENV = (
     "HPO_NAMESPACES",
@@ -55,9 +54,9 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_values_are_refused() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         from_args(["--poll-interval", "0"])
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         from_args(["--log-level", "chatty"])
     with pytest.raises(SystemExit):
         from_args(["--namespace", "a", "--all-namespaces"])
@@ -71,8 +70,8 @@ def test_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[str]
 def test_the_api_connection_pool_fits_every_watch_stream_plus_requests() -> None:
     from hpo_operator.settings import Settings
 
-    assert Settings().kube_connection_limit() == 2 + 4 + 16
-    assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 16
+    assert Settings().kube_connection_limit() == 2 + 4 + 8
+    assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 8
     assert Settings(kube_connections=50).kube_connection_limit() == 50
 
 
@@ -93,7 +92,7 @@ def test_probes_and_metrics_listen_on_loopback_unless_told() -> None:
     s = from_args(["--bind-address", "127.0.0.1, 10.1.2.3,127.0.0.1"])
     assert s.bind_address == ("127.0.0.1", "10.1.2.3")  # each once: a second bind would fail
     assert from_args(["--bind-address", "::"]).bind_address == ("::",)
-    with pytest.raises(ValidationError, match="not an IP address"):
+    with pytest.raises(SettingsError, match="not an IP address"):
         from_args(["--bind-address", "localhost"])
 
 
@@ -105,7 +104,7 @@ def test_bind_address_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_the_operators_own_endpoint_must_be_safe_or_allowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with pytest.raises(ValidationError, match=r"--endpoint-url: .*plain HTTP"):
+    with pytest.raises(SettingsError, match=r"--endpoint-url: .*plain HTTP"):
         from_args(["--endpoint-url", "http://10.1.2.3:8090"])
     assert from_args(["--endpoint-url", "http://127.0.0.1:8090"]).endpoint_url
     assert from_args(["--endpoint-url", "https://10.1.2.3"]).endpoint_url
@@ -122,5 +121,39 @@ def test_the_operators_own_endpoint_must_be_safe_or_allowed(
     assert bare.unsafe_endpoints() == {"*"}  # ACK's flag, given alone: any
     monkeypatch.setenv("HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS", "http://10.1.2.3:8090")
     assert from_args(["--endpoint-url", "http://10.1.2.3:8090"]).endpoint_url
-    with pytest.raises(ValidationError, match="not an http"):
+    with pytest.raises(SettingsError, match="not an http"):
         from_args(["--allow-unsafe-aws-endpoint-urls", "10.1.2.3:8090"])
+
+
+def test_environment_values_are_read_as_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_operator.settings import Settings
+
+    monkeypatch.setenv("HPO_POLL_SEARCH", "off")
+    monkeypatch.setenv("hpo_worker_limit", "100")  # names are case-insensitive
+    monkeypatch.setenv("HPO_ALL_NAMESPACES", "yes")
+    monkeypatch.setenv("HPO_LOG_LEVEL", "debug")
+    monkeypatch.setenv("HPO_PEERING_NAME", "hpo")
+    s = Settings()
+    assert (s.poll_search, s.worker_limit, s.all_namespaces) == (False, 100, True)
+    assert (s.log_level, s.peering_name, s.endpoint_url) == ("DEBUG", "hpo", None)
+
+
+def test_every_bad_field_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_operator.settings import Settings
+
+    monkeypatch.setenv("HPO_POLL_SEARCH", "maybe")
+    monkeypatch.setenv("HPO_AWS_MAX_WORKERS", "2.5")
+    monkeypatch.setenv("HPO_POLL_JITTER", "1")
+    monkeypatch.setenv("HPO_METRICS_PORT", "http")
+    with pytest.raises(SettingsError) as raised:
+        Settings(polling="sometimes", aws_rate_limits="Nonsense")
+    assert [where for where, _ in raised.value.problems] == [
+        "poll_jitter",
+        "polling",
+        "poll_search",
+        "aws_rate_limits",
+        "metrics_port",
+        "aws_max_workers",
+    ]
+    with pytest.raises(SettingsError, match="settings: give --namespace or --all-namespaces"):
+        Settings(namespaces=("a",), all_namespaces=True)
