@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # or `*` for any (ACK's --allow-unsafe-aws-endpoint-urls). https and loopback need none.
     allow_unsafe_aws_endpoint_urls: str = ""
 
+    # The stall sweep (stall.py): one paged LIST of the resources every this many seconds; a
+    # resource kopf has not finished with and unchanged for `stall_margin` seconds past its
+    # retry delay is re-triggered, counted and reported.
+    stall_sweep_interval: float = Field(default=60.0, gt=0)
+    stall_margin: float = Field(default=60.0, gt=0)
+
     # Retries and timeouts: rarely changed, so environment only.
     backoff_base: float = Field(default=2.0, gt=0)
     backoff_cap: float = Field(default=300.0, gt=0)
@@ -89,6 +95,9 @@ class Settings(BaseSettings):
 
     # Fault injection for the kill-and-restart test: exit right after a successful Create.
     exit_after_create: bool = False
+    # Fault injection for the stall test: kopf's touch after a delayed handler's sleep is dropped
+    # (the wake-up is lost, as when the sleep is interrupted by an event that brings no retry).
+    fault_lose_wakeups: bool = False
 
     @field_validator("namespaces", mode="before")
     @classmethod
@@ -220,6 +229,11 @@ def parser() -> argparse.ArgumentParser:
         "--polling",
         choices=("shared", "per-resource"),
         help="how running jobs are watched [HPO_POLLING, shared]",
+    )
+    p.add_argument(
+        "--stall-sweep-interval",
+        type=float,
+        help="seconds between sweeps for stalled resources [HPO_STALL_SWEEP_INTERVAL, 60]",
     )
     p.add_argument(
         "--deletion-policy",
