@@ -1,0 +1,133 @@
+"""The stall sweep's pure decisions: which listed resources kopf has not finished with
+(`stall.pending`), and which of those show no progress for too long (`stall.decide`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hpo_operator.handlers import FINALIZER
+from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.stall import Pending, Seen, decide, pending
+
+DIFF_BASE = f"{PREFIX}/last-handled-configuration"
+
+
+def body(
+    *,
+    finalizer: bool = True,
+    annotations: dict[str, str] | None = None,
+    deleting: bool = False,
+    generation: int = 1,
+    status: dict[str, Any] | None = None,
+    version: str = "7",
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "namespace": "ns",
+        "name": "job",
+        "uid": "u1",
+        "resourceVersion": version,
+        "generation": generation,
+        "annotations": dict(annotations or {}),
+        "finalizers": [FINALIZER] if finalizer else [],
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-27T03:00:00Z"
+    return {"metadata": meta, "spec": {}, "status": dict(status or {})}
+
+
+def record(**fields: Any) -> str:
+    return json.dumps({"started": "2026-11-27T03:00:00.000000+00:00", **fields})
+
+
+def handled(**extra: str) -> dict[str, str]:
+    return {DIFF_BASE: '{"spec":{}}', f"{PREFIX}/kopf-managed": "yes", **extra}
+
+
+def test_a_handled_resource_is_not_pending() -> None:
+    assert pending(body(annotations=handled()), FINALIZER, PREFIX) is None
+    done = body(annotations=handled(), status={"observedGeneration": 1})
+    assert pending(done, FINALIZER, PREFIX) is None
+
+
+def test_only_the_finalizer_no_progress_no_diff_base_is_pending() -> None:
+    """The 60 of the burst: kopf added its finalizer and nothing else ever happened."""
+    found = pending(body(), FINALIZER, PREFIX)
+    assert found is not None and found.why == "no handler has run" and found.due is None
+
+
+def test_no_finalizer_is_pending_unless_deleting() -> None:
+    found = pending(body(finalizer=False), FINALIZER, PREFIX)
+    assert found is not None and "finalizer" in found.why
+    assert pending(body(finalizer=False, deleting=True), FINALIZER, PREFIX) is None
+
+
+def test_a_delayed_handler_is_pending_until_its_due_time() -> None:
+    """The 4 of the burst: a throttled Create whose retry never ran."""
+    delayed = record(delayed="2026-11-27T03:00:20.000000+00:00", retries=1)
+    found = pending(body(annotations={f"{PREFIX}/reconcile-create": delayed}), FINALIZER, PREFIX)
+    assert found is not None
+    assert found.why.startswith("reconcile-create delayed until 2026-11-27T03:00:20")
+    assert found.due is not None and found.due > 0
+
+
+def test_finished_records_and_touch_are_not_pending_work() -> None:
+    annotations = handled(
+        **{
+            f"{PREFIX}/reconcile-create": record(success=True),
+            f"{PREFIX}/touch-dummy": "2026-11-27T03:00:00",
+        }
+    )
+    assert pending(body(annotations=annotations), FINALIZER, PREFIX) is None
+
+
+def test_a_running_handler_is_pending() -> None:
+    found = pending(body(annotations={f"{PREFIX}/finalize": record()}), FINALIZER, PREFIX)
+    assert found is not None and "finalize started at" in found.why
+
+
+def test_deleting_with_the_finalizer_is_pending() -> None:
+    found = pending(body(annotations=handled(), deleting=True), FINALIZER, PREFIX)
+    assert found is not None and "deleted" in found.why
+
+
+def test_a_spec_change_not_handled_is_pending() -> None:
+    stale = body(annotations=handled(), generation=3, status={"observedGeneration": 2})
+    found = pending(stale, FINALIZER, PREFIX)
+    assert found is not None and "generation 3" in found.why
+
+
+def one(version: str = "7", due: float | None = None) -> Pending:
+    return Pending("ns", "job", "u1", version, "no handler has run", due)
+
+
+def test_first_sight_is_remembered_not_reported() -> None:
+    memory, stalls = decide([one()], {}, now=100.0, margin=10.0)
+    assert stalls == [] and memory == {"u1": Seen("7", 100.0)}
+
+
+def test_no_progress_for_the_margin_is_a_stall_reported_once() -> None:
+    memory, stalls = decide([one()], {"u1": Seen("7", 100.0)}, now=110.0, margin=10.0)
+    assert [(s.idle, s.report, s.touch) for s in stalls] == [(10.0, True, True)]
+    memory, stalls = decide([one()], memory, now=115.0, margin=10.0)
+    assert [(s.report, s.touch) for s in stalls] == [(False, False)]  # touched 5 s ago
+    memory, stalls = decide([one()], memory, now=120.0, margin=10.0)
+    assert [(s.idle, s.report, s.touch) for s in stalls] == [(20.0, False, True)]
+
+
+def test_any_write_is_progress() -> None:
+    memory, stalls = decide([one("8")], {"u1": Seen("7", 0.0)}, now=500.0, margin=10.0)
+    assert stalls == [] and memory["u1"] == Seen("8", 500.0)
+
+
+def test_a_delayed_handler_is_not_stalled_before_its_delay_plus_margin() -> None:
+    seen = {"u1": Seen("7", 100.0)}
+    _, stalls = decide([one(due=200.0)], seen, now=205.0, margin=10.0)
+    assert stalls == []
+    _, stalls = decide([one(due=200.0)], seen, now=210.0, margin=10.0)
+    assert len(stalls) == 1
+
+
+def test_finished_resources_are_forgotten() -> None:
+    memory, stalls = decide([], {"u1": Seen("7", 0.0)}, now=500.0, margin=10.0)
+    assert memory == {} and stalls == []
