@@ -124,3 +124,10 @@ def test_the_operators_own_endpoint_must_be_safe_or_allowed(
     assert from_args(["--endpoint-url", "http://10.1.2.3:8090"]).endpoint_url
     with pytest.raises(ValidationError, match="not an http"):
         from_args(["--allow-unsafe-aws-endpoint-urls", "10.1.2.3:8090"])
+
+
+def test_stall_sweep_interval_from_flag_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert from_args([]).stall_sweep_interval == 60.0 and from_args([]).stall_margin == 60.0
+    monkeypatch.setenv("HPO_STALL_SWEEP_INTERVAL", "30")
+    assert from_args([]).stall_sweep_interval == 30.0
+    assert from_args(["--stall-sweep-interval", "15"]).stall_sweep_interval == 15.0
