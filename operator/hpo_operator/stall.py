@@ -40,7 +40,7 @@ log = logging.getLogger("hpo_operator.stall")
 
 DIFF_BASE_KEY = "last-handled-configuration"
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
-PAGE_SIZE = 500
+PAGE_SIZE = 200  # one page in memory at a time: a few MB of JSON at most
 REASON = "Stalled"
 
 
