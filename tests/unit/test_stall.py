@@ -1,14 +1,19 @@
 """The stall sweep's pure decisions: which listed resources kopf has not finished with
-(`stall.pending`), and which of those show no progress for too long (`stall.decide`)."""
+(`stall.pending`), and which of those show no progress for too long (`stall.decide`); and the
+shell (`stall.Sweeper`) over a fake API server: pages, touches, the metric, one Event per stall."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import kopf
+
 from hpo_operator.handlers import FINALIZER
+from hpo_operator.metrics import Metrics
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
-from hpo_operator.stall import Pending, Seen, decide, pending
+from hpo_operator.stall import PAGE_SIZE, TOUCH_KEY, Pending, Seen, Sweeper, decide, pending
 
 DIFF_BASE = f"{PREFIX}/last-handled-configuration"
 
@@ -131,3 +136,58 @@ def test_a_delayed_handler_is_not_stalled_before_its_delay_plus_margin() -> None
 def test_finished_resources_are_forgotten() -> None:
     memory, stalls = decide([], {"u1": Seen("7", 0.0)}, now=500.0, margin=10.0)
     assert memory == {} and stalls == []
+
+
+class FakeKube:
+    """The API server as the sweeper sees it: pages of bodies, annotation patches, Events."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        self.bodies = bodies
+        self.pages: list[tuple[str | None, str]] = []
+        self.touched: list[dict[str, str]] = []
+        self.events: list[tuple[str, str]] = []
+
+    async def list_page(
+        self, namespace: str | None, limit: int, token: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        self.pages.append((namespace, token))
+        start = int(token or 0)
+        end = start + limit
+        return self.bodies[start:end], str(end) if end < len(self.bodies) else ""
+
+    async def patch_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str]
+    ) -> str | None:
+        self.touched.append(annotations)
+        return "8"  # the touch's own resourceVersion
+
+    async def post_event(self, body: Any, type: str, reason: str, message: str) -> None:
+        self.events.append((reason, message))
+
+
+def test_the_sweeper_lists_in_pages_touches_counts_and_reports_once() -> None:
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    resource = kopf.Resource("g", "v1", "things", kind="Thing", namespaced=True)
+    clock = [1000.0]
+    metrics = Metrics()
+    sweeper = Sweeper(settings, resource, ["ns"], 1.0, 10.0, metrics, PREFIX, lambda: clock[0])
+    settled = [body(annotations=handled()) for _ in range(PAGE_SIZE)]
+    kube = FakeKube([*settled, body()])  # the last one never handled
+    sweeper.kube = kube  # type: ignore[assignment]
+
+    def sweep() -> int:
+        return len(asyncio.run(sweeper.sweep()))
+
+    assert sweep() == 0 and kube.pages == [("ns", ""), ("ns", str(PAGE_SIZE))]
+    clock[0] += 10
+    assert sweep() == 1
+    assert [reason for reason, _ in kube.events] == ["Stalled"]
+    assert "no handler has run" in kube.events[0][1]
+    assert list(kube.touched[0]) == [f"{PREFIX}/{TOUCH_KEY}"]
+    assert metrics.stalled._value.get() == 1 and metrics.resyncs._value.get() == 1
+    kube.bodies[-1]["metadata"]["resourceVersion"] = "8"  # only our touch happened since
+    clock[0] += 10
+    assert sweep() == 1 and len(kube.events) == 1 and len(kube.touched) == 2  # no 2nd Event
+    kube.bodies[-1] = body(annotations=handled(), version="9")  # kopf handled it
+    assert sweep() == 0 and metrics.stalled._value.get() == 0 and sweeper.seen == {}
