@@ -4,9 +4,11 @@ The shared poller reports a job's change without a kopf handler running for that
 per-resource timer: that is most of the operator's memory at thousands of jobs), so it needs to
 read the resource and write its status itself. It does so with kopf's authenticated requests:
 the same credentials, re-login on 401, retries and timeouts as kopf's own patches, and no
-Kubernetes client library in the operator process. kopf's API functions live in `kopf._cogs`
-(kopf pins the signatures used here; `requirements/lock.txt` pins kopf), so this module is the
-only place that touches them.
+Kubernetes client library in the operator process. The stall sweep (`stall.py`) lists the
+resources in pages, touches stalled ones and posts its Events the same way, from a task of its
+own (outside kopf's per-resource context, which `kopf.event()` needs). kopf's API functions live
+in `kopf._cogs` (kopf pins the signatures used here; `requirements/lock.txt` pins kopf), so this
+module is the only place that touches them.
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ class Sweeper:
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start sweeping (inside kopf's context: its credentials and Event queue)."""
+        """Start sweeping (from a kopf activity: the task inherits kopf's credentials)."""
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.run(), name="hpo-stall-sweep")
 
@@ -229,7 +229,17 @@ class Sweeper:
         self.seen, stalls = decide(found, self.seen, self.clock(), self.margin)
         self.metrics.stalled.set(len(stalls))
         for stall in stalls:
-            await self._act(stall)
+            try:
+                await self._act(stall)
+            except Exception as error:  # one resource's failure never skips the others
+                p = stall.pending
+                log.warning(
+                    "stall sweep: re-triggering %s/%s failed: %s: %s",
+                    p.namespace,
+                    p.name,
+                    type(error).__name__,
+                    error,
+                )
         return stalls
 
     async def _pending(self, namespace: str | None) -> list[Pending]:
@@ -243,31 +253,32 @@ class Sweeper:
                 return found
 
     async def _act(self, stall: Stall) -> None:
+        """Touch first (the part that unblocks), then report once per stall."""
         p = stall.pending
-        context = logs.fields(p.namespace, p.name, None)
+        if stall.touch:
+            self.metrics.resyncs.inc()
+            touch = {f"{self.prefix}/{TOUCH_KEY}": datetime.now(UTC).isoformat()}
+            version = await self.kube.patch_annotations(p.namespace, p.name, touch)
+            before = self.seen.get(p.uid)
+            if version is None:
+                self.seen.pop(p.uid, None)  # gone
+                return
+            if before is not None and version:
+                self.seen[p.uid] = replace(before, version=version)  # our touch is no progress
         if stall.report:
             message = (
                 f"no progress for {stall.idle:.0f}s: {p.why}; the operator re-triggers it "
                 "(hpo_resources_stalled counts such resources)"
             )
-            log.warning("resource stalled: %s", message, extra=context)
+            log.warning(
+                "resource stalled: %s", message, extra=logs.fields(p.namespace, p.name, None)
+            )
             body = {
                 "apiVersion": f"{self.resource.group}/{self.resource.version}",
                 "kind": self.resource.kind or "",
                 "metadata": {"namespace": p.namespace, "name": p.name, "uid": p.uid},
             }
             await self.kube.post_event(body, "Warning", REASON, message)
-        if not stall.touch:
-            return
-        self.metrics.resyncs.inc()
-        value = datetime.now(UTC).isoformat()
-        touch = {f"{self.prefix}/{TOUCH_KEY}": value}
-        version = await self.kube.patch_annotations(p.namespace, p.name, touch)
-        before = self.seen.get(p.uid)
-        if version is None:
-            self.seen.pop(p.uid, None)  # gone
-        elif before is not None and version:
-            self.seen[p.uid] = replace(before, version=version)  # our own touch is no progress
 
 
 def install(registry: kopf.OperatorRegistry, sweeper: Sweeper) -> None:
