@@ -290,5 +290,5 @@ def install(registry: kopf.OperatorRegistry, sweeper: Sweeper) -> None:
     async def stop(**_: Any) -> None:
         sweeper.stop()
 
-    kopf.on.startup(registry=registry)(start)
-    kopf.on.cleanup(registry=registry)(stop)
+    kopf.on.startup(id="stall-sweep-start", registry=registry)(start)
+    kopf.on.cleanup(id="stall-sweep-stop", registry=registry)(stop)
