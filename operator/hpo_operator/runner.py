@@ -103,6 +103,7 @@ def polling_strategy(
         search=settings.poll_search,
         call_timeout=settings.aws_call_timeout,
         deferral_log_interval=settings.deferral_log_interval,
+        call_max_wait=settings.aws_call_max_wait,
     )
     shared = SharedPoller(clients, config, parse_limits(settings.aws_rate_limits))
     return shared, shared

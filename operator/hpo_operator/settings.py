@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     readiness_failures: int = Field(default=5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
     deferral_log_interval: float = Field(default=30.0, gt=0)
+    # shared: seconds a reconcile's Create, Stop or tag call waits for the budget at most; past
+    # that it is deferred (ClientRateLimited, a condition, kopf's delayed retry), never a silent
+    # sleep of minutes. 60 s lets a 1,000-resource burst through without deferrals.
+    aws_call_max_wait: float = Field(default=60.0, gt=0)
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.

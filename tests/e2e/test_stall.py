@@ -84,11 +84,13 @@ def test_resources_waiting_for_the_budget_after_throttling_are_never_silent(
     account's Create budget (here 1/s) to an eighth, and resources applied then used to sleep
     inside their handler for the whole wait computed at that rate (8 s more for each in the
     queue, and a pause) with no status, no progress annotation and no log line. Now none waits
-    more than 10 s for a token: past that it is deferred, visibly (`ClientRateLimited`)."""
+    more than HPO_AWS_CALL_MAX_WAIT (here 5 s) for a token: past that it is deferred, visibly
+    (`ClientRateLimited`)."""
     start_operator(
         namespace,
         endpoint=throttling_emulator.url,
         HPO_AWS_RATE_LIMITS="CreateHyperParameterTuningJob=1:1",
+        HPO_AWS_CALL_MAX_WAIT="5",
         HPO_BACKOFF_BASE="0.5",
         HPO_BACKOFF_CAP="1",
     )
