@@ -4,19 +4,22 @@ The shared poller reports a job's change without a kopf handler running for that
 per-resource timer: that is most of the operator's memory at thousands of jobs), so it needs to
 read the resource and write its status itself. It does so with kopf's authenticated requests:
 the same credentials, re-login on 401, retries and timeouts as kopf's own patches, and no
-Kubernetes client library in the operator process. kopf's API functions live in `kopf._cogs`
-(kopf pins the signatures used here; `requirements/lock.txt` pins kopf), so this module is the
-only place that touches them.
+Kubernetes client library in the operator process. The stall sweep (`stall.py`) lists the
+resources in pages, touches stalled ones and posts its Events the same way, from a task of its
+own (outside kopf's per-resource context, which `kopf.event()` needs). kopf's API functions live
+in `kopf._cogs` (kopf pins the signatures used here; `requirements/lock.txt` pins kopf), so this
+module is the only place that touches them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
-from kopf._cogs.clients import api, errors
+from kopf._cogs.clients import api, errors, events
+from kopf._cogs.structs.bodies import build_object_reference
 from kopf._cogs.structs.references import NamespaceName
 from kopf._core.engines.peering import Identity
 
@@ -26,6 +29,9 @@ log = logging.getLogger("hpo_operator.kube")
 def kopf_identity(identity: str) -> Identity:
     """`identity` as the type `kopf.operator(identity=...)` takes (kopf does not export it)."""
     return Identity(identity)
+
+
+EVENTS = kopf.Resource("", "v1", "events", namespaced=True)
 
 
 class KubeObjects:
@@ -64,10 +70,46 @@ class KubeObjects:
 
     async def patch_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str]
-    ) -> bool:
-        """Merge `annotations` into metadata; False if the object is gone."""
+    ) -> str | None:
+        """Merge `annotations` into metadata; the object's new resourceVersion ("" if the answer
+        had none), or None if the object is gone."""
         url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
-        return await self._merge(url, {"metadata": {"annotations": dict(annotations)}}) is not None
+        written = await self._merge(url, {"metadata": {"annotations": dict(annotations)}})
+        if written is None:
+            return None
+        return str((written.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def list_page(
+        self, namespace: str | None, limit: int, token: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of the objects (one namespace, or all when None) and the token of the next
+        page ("" after the last)."""
+        params = {"limit": str(limit)}
+        if token:
+            params["continue"] = token
+        ns = NamespaceName(namespace) if namespace is not None else None
+        url = self.resource.get_url(namespace=ns, params=params)
+        page = await api.get(url, settings=self.settings, logger=log)
+        if not isinstance(page, Mapping):
+            return [], ""
+        items = [dict(item) for item in page.get("items") or () if isinstance(item, Mapping)]
+        return items, str((page.get("metadata") or {}).get("continue") or "")
+
+    async def post_event(
+        self, body: Mapping[str, Any], type: str, reason: str, message: str
+    ) -> None:
+        """A core/v1 Event about `body` (apiVersion, kind, metadata), posted now. kopf.event()
+        needs the context kopf gives its handlers; a task of the operator's own has none."""
+        ref = build_object_reference(kopf.Body(cast(Any, dict(body))))
+        await events.post_event(
+            ref=ref,
+            type=type,
+            reason=reason,
+            message=message,
+            resource=EVENTS,
+            settings=self.settings,
+            logger=log,
+        )
 
     async def _merge(self, url: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The patched object, or None if it is gone."""

@@ -2,7 +2,8 @@
 
 Reconciles (total, errors, duration), SageMaker calls by operation and outcome (throttles
 included), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
-operator wrote the change into the resource's status.
+operator wrote the change into the resource's status; resources without progress (the stall
+sweep, `stall.py`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ class Metrics:
             "hpo_status_lag_seconds",
             "SageMaker LastModifiedTime → status written",
             buckets=(0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "hpo_resources_stalled",
+            "Resources kopf has not finished with that showed no progress for longer than their "
+            "retry delay plus the stall margin, at the last stall sweep",
+            registry=r,
+        )
+        self.resyncs = Counter(
+            "hpo_stall_resyncs_total",
+            "Stalled resources the stall sweep re-triggered (an annotation touch: a watch event)",
             registry=r,
         )
         self._states: dict[str, str] = {}

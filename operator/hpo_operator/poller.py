@@ -382,6 +382,12 @@ class PollerConfig:
     margin: float = 5.0  # plus the listing's own duration
     describe_concurrency: int = 4
     describe_max_wait: float = 2.0  # a reconcile's Describe waits this long for a token at most
+    # Any other reconcile call (Create, Stop, tags) waits this long at most (HPO_AWS_CALL_MAX_WAIT);
+    # past it the call is deferred (ClientRateLimited: a condition and kopf's delayed retry).
+    # Without a bound, a call reserved behind a deep queue while throttling had cut the rate slept
+    # the whole wait computed at that rate (minutes, inside its handler, invisible) after the
+    # budget had recovered.
+    call_max_wait: float = 60.0
     call_timeout: float = 40.0
     forget_after: float = 300.0  # drop a job noted by a reconcile but never followed after this
     report_concurrency: int = 8  # reports (a GET and a status PATCH each) in flight at once
@@ -867,7 +873,8 @@ class PolledSageMaker(SageMaker):
         ):
             prefetched.used = True
             return prefetched.result
-        max_wait = self.poller.config.describe_max_wait if call.op is Op.DESCRIBE else None
+        config = self.poller.config
+        max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
         result = await self.poller.call(call, max_wait)
         if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
             self.poller.note(call.job_name, result)

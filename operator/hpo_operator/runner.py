@@ -20,12 +20,12 @@ from collections.abc import Mapping, Sequence
 
 import kopf
 
-from hpo_operator import __version__, handlers, health, logs, memory
+from hpo_operator import __version__, handlers, health, logs, memory, stall
 from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.kube import kopf_identity
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
 from hpo_operator.poller import PollerConfig, SharedPoller
-from hpo_operator.polling import PerResourceTimer, PollingStrategy
+from hpo_operator.polling import GROUP, PLURAL, VERSION, PerResourceTimer, PollingStrategy
 from hpo_operator.ratelimit import parse_limits
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX, Op
 from hpo_operator.sagemaker import SageMakerClients
@@ -34,11 +34,22 @@ from hpo_operator.settings import Settings, SettingsError, from_args
 log = logging.getLogger("hpo_operator")
 
 
+class LostWakeups(kopf.AnnotationsProgressStorage):
+    """Fault injection (`HPO_FAULT_LOSE_WAKEUPS`, the stall test only): kopf's touch at the end of
+    a delayed handler's sleep is dropped, so the handler's retry never runs unless something else
+    produces a watch event (the stall sweep). kopf's removal of the touch (None) still happens."""
+
+    def touch(self, *, body: kopf.Body, patch: kopf.Patch, value: str | None) -> None:
+        if value is None:
+            super().touch(body=body, patch=patch, value=value)
+
+
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's settings for this operator."""
     k = kopf.OperatorSettings()
     k.persistence.finalizer = handlers.FINALIZER
-    k.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=BOOKKEEPING_PREFIX)
+    storage = LostWakeups if settings.fault_lose_wakeups else kopf.AnnotationsProgressStorage
+    k.persistence.progress_storage = storage(prefix=BOOKKEEPING_PREFIX)
     k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
         prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration"
     )
@@ -91,6 +102,7 @@ def polling_strategy(
         search=settings.poll_search,
         call_timeout=settings.aws_call_timeout,
         deferral_log_interval=settings.deferral_log_interval,
+        call_max_wait=settings.aws_call_max_wait,
     )
     shared = SharedPoller(clients, config, parse_limits(settings.aws_rate_limits))
     return shared, shared
@@ -113,6 +125,16 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         strategy.on_deferred = metrics.observe_deferred
     registry = kopf.OperatorRegistry()
     handlers.register(registry, strategy)
+    sweeper = stall.Sweeper(
+        kopf_config,
+        kopf.Resource(GROUP, VERSION, PLURAL, kind="HyperParameterTuningJob", namespaced=True),
+        settings.namespaces,
+        settings.stall_sweep_interval,
+        settings.stall_margin,
+        metrics,
+        BOOKKEEPING_PREFIX,
+    )
+    stall.install(registry, sweeper)
 
     host = settings.bind_address
     health_runner, health_port = await health.serve(

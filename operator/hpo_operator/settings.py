@@ -88,6 +88,12 @@ class Settings:
     # or `*` for any (ACK's --allow-unsafe-aws-endpoint-urls). https and loopback need none.
     allow_unsafe_aws_endpoint_urls: str = ""
 
+    # The stall sweep (stall.py): one paged LIST of the resources every this many seconds; a
+    # resource kopf has not finished with and unchanged for `stall_margin` seconds past its
+    # retry delay is re-triggered, counted and reported.
+    stall_sweep_interval: float = bounded(60.0, gt=0)
+    stall_margin: float = bounded(60.0, gt=0)
+
     # Retries and timeouts: rarely changed, so environment only.
     backoff_base: float = bounded(2.0, gt=0)
     backoff_cap: float = bounded(300.0, gt=0)
@@ -111,6 +117,10 @@ class Settings:
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
     deferral_log_interval: float = bounded(30.0, gt=0)
+    # shared: seconds a reconcile's Create, Stop or tag call waits for the budget at most; past
+    # that it is deferred (ClientRateLimited, a condition, kopf's delayed retry), never a silent
+    # sleep of minutes. 60 s lets a 1,000-resource burst through without deferrals.
+    aws_call_max_wait: float = bounded(60.0, gt=0)
     # glibc's allocator (memory.py): arenas at most (0: glibc's default, 8 per core) and seconds
     # between malloc_trim calls (0: never).
     malloc_arena_max: int = bounded(2, ge=0)
@@ -122,6 +132,9 @@ class Settings:
 
     # Fault injection for the kill-and-restart test: exit right after a successful Create.
     exit_after_create: bool = False
+    # Fault injection for the stall test: kopf's touch after a delayed handler's sleep is dropped
+    # (the wake-up is lost, as when the sleep is interrupted by an event that brings no retry).
+    fault_lose_wakeups: bool = False
 
     def __init__(self, **given: Any) -> None:
         problems: list[tuple[str, str]] = []
@@ -233,6 +246,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDRESSES",
         help="addresses the probes and /metrics listen on, comma-separated "
         "[HPO_BIND_ADDRESS, 127.0.0.1]",
+    )
+    p.add_argument(
+        "--stall-sweep-interval",
+        type=float,
+        help="seconds between sweeps for stalled resources [HPO_STALL_SWEEP_INTERVAL, 60]",
     )
     return p
 

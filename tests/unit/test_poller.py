@@ -13,6 +13,7 @@ from hpo_operator.poller import (
     PREFETCHED,
     AdaptiveInterval,
     ListFailure,
+    PolledSageMaker,
     PollerConfig,
     RegionPoller,
     fresh_enough,
@@ -696,3 +697,40 @@ def test_calls_the_own_budget_defers_are_counted_and_logged_once_not_per_resourc
     assert deferred == [Op.DESCRIBE.value] * 4
     lines = [r.getMessage() for r in caplog.records if "deferred" in r.getMessage()]
     assert len(lines) == 1 and "deferred 4 calls" in lines[0] and "us-west-2" in lines[0]
+
+
+def test_a_reconcile_never_sleeps_long_for_a_token_after_throttling() -> None:
+    """Issue 14, the burst's silent resources: a Create reserved its token while throttling had
+    cut the rate to its floor, behind a deep queue, and slept the whole computed wait (minutes)
+    inside its kopf handler: no status, no progress annotation, no log line, while the budget
+    itself recovered within seconds. Every reconcile call now waits at most
+    `PollerConfig.call_max_wait` for a token; past that it is deferred (ClientRateLimited, a
+    visible ACK.Recoverable condition and kopf's delayed retry)."""
+    sagemaker = Answering()
+    clock = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    limiter = RateLimiter({Op.CREATE.value: (19.0, 38.0)}, clock=lambda: clock[0], sleep=sleep)
+    poller = RegionPoller(
+        sagemaker,  # type: ignore[arg-type]
+        limiter,
+        PollerConfig(),
+        clock=lambda: clock[0],
+        where="us-west-2",
+    )
+    port = PolledSageMaker(sagemaker, poller)  # type: ignore[arg-type]
+
+    async def burst() -> list[Any]:
+        results = [await port.execute(Call(Op.CREATE, f"j{i}")) for i in range(400)]
+        for _ in range(5):
+            limiter.throttled(Op.CREATE.value)  # SageMaker throttled some of the burst
+        results.append(await port.execute(Call(Op.CREATE, "late")))
+        return results
+
+    results = asyncio.run(asyncio.wait_for(burst(), 10))
+    assert max(slept) <= PollerConfig().call_max_wait, f"slept {max(slept):.0f}s for a token"
+    late = results[-1]
+    assert isinstance(late, AwsFailure) and late.code == "ClientRateLimited" and late.local

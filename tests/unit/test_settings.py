@@ -157,3 +157,10 @@ def test_every_bad_field_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> No
     ]
     with pytest.raises(SettingsError, match="settings: give --namespace or --all-namespaces"):
         Settings(namespaces=("a",), all_namespaces=True)
+
+
+def test_stall_sweep_interval_from_flag_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert from_args([]).stall_sweep_interval == 60.0 and from_args([]).stall_margin == 60.0
+    monkeypatch.setenv("HPO_STALL_SWEEP_INTERVAL", "30")
+    assert from_args([]).stall_sweep_interval == 30.0
+    assert from_args(["--stall-sweep-interval", "15"]).stall_sweep_interval == 15.0

@@ -1,0 +1,113 @@
+"""No resource is left behind.
+
+A resource waiting for the SageMaker budget says so at once (the cause of issue 14's silent
+resources: a handler slept minutes for a token). A delayed handler whose wake-up is lost is found
+by the stall sweep, reported (Warning Event `Stalled`, `hpo_stall_resyncs_total`, a log line) and
+re-triggered through kopf's watch, until it reaches its final state.
+
+The lost wake-up is made deterministic with `HPO_FAULT_LOSE_WAKEUPS`: kopf's touch at the end of a
+delayed handler's sleep is dropped, so after a throttled Create nothing ever runs the retry.
+Without the sweep that test times out waiting for the Event (the handler ran once in 60 s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from operator_harness import Jobs, OperatorProcess, job_name, tuning_job, wait_for
+
+from hpo_operator.emulator.config import EmulatorConfig, Faults
+from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def throttling_emulator() -> Iterator[RunningEmulator]:
+    """An emulator that throttles every Create until told otherwise."""
+    faults = Faults(throttle_rate=1.0, operations=["CreateHyperParameterTuningJob"])
+    with run_in_thread(EmulatorConfig(training_seconds=1.0, quotas={}, faults=faults)) as em:
+        yield em
+
+
+def _resyncs(operator: OperatorProcess) -> float:
+    found = re.search(r"^hpo_stall_resyncs_total (\S+)$", operator.metrics(), re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_lost_wakeup_is_reported_and_resynced_until_done(
+    namespace: str,
+    jobs: Jobs,
+    throttling_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    operator = start_operator(
+        namespace,
+        endpoint=throttling_emulator.url,
+        HPO_FAULT_LOSE_WAKEUPS="true",
+        HPO_BACKOFF_BASE="0.5",
+        HPO_BACKOFF_CAP="1",
+        HPO_STALL_SWEEP_INTERVAL="1",
+        HPO_STALL_MARGIN="2",
+    )
+    jobs.apply(namespace, tuning_job("stuck", job_name("stuck")))
+    jobs.wait_condition(namespace, "stuck", "ACK.Recoverable")
+
+    def stalled() -> list[dict[str, str]]:
+        return [e for e in jobs.events(namespace, "stuck") if e["reason"] == "Stalled"]
+
+    event = wait_for(stalled, 60, "a Stalled Event")[0]
+    assert event["type"] == "Warning"
+    assert "reconcile-create delayed until" in event["message"], event
+    wait_for(lambda: _resyncs(operator) >= 1, 30, "hpo_stall_resyncs_total ≥ 1")
+    assert "hpo_resources_stalled" in operator.metrics()
+
+    body = json.dumps({"throttle_rate": 0.0}).encode()
+    request = urllib.request.Request(f"{throttling_emulator.url}/_emulator/faults", data=body)
+    urllib.request.urlopen(request, timeout=5).close()
+    jobs.wait_state(namespace, "stuck", "Completed", timeout=90)
+    assert "resource stalled" in operator.tail(400)
+
+
+def test_resources_waiting_for_the_budget_after_throttling_are_never_silent(
+    namespace: str,
+    jobs: Jobs,
+    throttling_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    """The cause of issue 14's 64 silent resources, at small scale: throttled Creates cut the
+    account's Create budget (here 1/s) to an eighth, and resources applied then used to sleep
+    inside their handler for the whole wait computed at that rate (8 s more for each in the
+    queue, and a pause) with no status, no progress annotation and no log line. Now none waits
+    more than HPO_AWS_CALL_MAX_WAIT (here 5 s) for a token: past that it is deferred, visibly
+    (`ClientRateLimited`)."""
+    start_operator(
+        namespace,
+        endpoint=throttling_emulator.url,
+        HPO_AWS_RATE_LIMITS="CreateHyperParameterTuningJob=1:1",
+        HPO_AWS_CALL_MAX_WAIT="5",
+        HPO_BACKOFF_BASE="0.5",
+        HPO_BACKOFF_CAP="1",
+    )
+    jobs.apply(namespace, tuning_job("first", job_name("first")))
+
+    def retries(name: str) -> int:
+        meta = (jobs.get(namespace, name) or {}).get("metadata") or {}
+        progress = (meta.get("annotations") or {}).get(f"{PREFIX}/reconcile-create")
+        return int(json.loads(progress).get("retries") or 0) if progress else 0
+
+    wait_for(lambda: retries("first") >= 3, 90, "3 throttled Creates (the budget at 1/8)")
+    names = [f"later-{i}" for i in range(4)]
+    for name in names:
+        jobs.apply(namespace, tuning_job(name, job_name(name)))
+
+    def silent() -> list[str]:
+        return [n for n in names if jobs.condition(namespace, n, "ACK.Recoverable") is None]
+
+    # Before the fix the last two slept ≥ 24 s and ≥ 32 s before their first Create.
+    wait_for(lambda: not silent(), 18, "every later resource to show why it waits")
