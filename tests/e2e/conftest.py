@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
-from hpo_operator.emulator.config import EmulatorConfig
+from hpo_operator.emulator.config import EmulatorConfig, Faults
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 from support.kube import Kubectl
 
@@ -35,6 +35,14 @@ def crds(kubectl: Kubectl) -> None:
 def emulator() -> Iterator[RunningEmulator]:
     """One in-process SageMaker emulator (us-west-2) with a fast lifecycle; no request quotas."""
     with run_in_thread(EmulatorConfig(training_seconds=1.0, stop_seconds=1.0, quotas={})) as em:
+        yield em
+
+
+@pytest.fixture
+def throttling_emulator() -> Iterator[RunningEmulator]:
+    """An emulator that throttles every Create until told otherwise (`stop_throttling`)."""
+    faults = Faults(throttle_rate=1.0, operations=["CreateHyperParameterTuningJob"])
+    with run_in_thread(EmulatorConfig(training_seconds=1.0, quotas={}, faults=faults)) as em:
         yield em
 
 

@@ -5,6 +5,7 @@ real subprocess (`hpo-operator run`, killable with -9) and the emulator's call c
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import socket
@@ -320,3 +321,10 @@ def stats(emulator: RunningEmulator) -> dict[str, Any]:
     with urllib.request.urlopen(f"{emulator.url}/_emulator/stats", timeout=5) as response:
         document: dict[str, Any] = json.loads(response.read())
         return document
+
+
+def stop_throttling(emulator: RunningEmulator) -> None:
+    """Tell the emulator to throttle nothing from now on."""
+    body = json.dumps({"throttle_rate": 0.0}).encode()
+    request = urllib.request.Request(f"{emulator.url}/_emulator/faults", data=body)
+    urllib.request.urlopen(request, timeout=5).close()

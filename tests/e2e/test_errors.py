@@ -4,28 +4,24 @@ failing SageMaker calls, and everything recovers by itself when SageMaker does.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
+from operator_harness import (
+    Jobs,
+    OperatorProcess,
+    job_name,
+    stats,
+    stop_throttling,
+    tuning_job,
+    wait_for,
+)
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.e2e
 CREATE = "CreateHyperParameterTuningJob"
-
-
-@pytest.fixture
-def throttling_emulator() -> Iterator[RunningEmulator]:
-    """An emulator that throttles every Create until told otherwise."""
-    faults = Faults(throttle_rate=1.0, operations=[CREATE])
-    config = EmulatorConfig(training_seconds=1.0, quotas={}, faults=faults)
-    with run_in_thread(config) as em:
-        yield em
 
 
 def _creates(emulator: RunningEmulator) -> int:
@@ -57,9 +53,7 @@ def test_throttled_create_backs_off_then_recovers(
     assert [e["reason"] for e in warnings].count("ThrottlingException") == 1  # not one per retry
     assert 'outcome="throttled"' in operator.metrics()
 
-    body = json.dumps({"throttle_rate": 0.0}).encode()
-    request = urllib.request.Request(f"{throttling_emulator.url}/_emulator/faults", data=body)
-    urllib.request.urlopen(request, timeout=5).close()
+    stop_throttling(throttling_emulator)
     jobs.wait_state(namespace, "busy", "Completed", timeout=60)
     assert jobs.condition(namespace, "busy", "ACK.Recoverable") is None
     wait_for(lambda: operator.probe("/readyz") == 200, 30, "readiness to recover")

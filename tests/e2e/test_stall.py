@@ -14,25 +14,15 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from operator_harness import Jobs, OperatorProcess, job_name, tuning_job, wait_for
+from operator_harness import Jobs, OperatorProcess, job_name, stop_throttling, tuning_job, wait_for
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.emulator.server import RunningEmulator
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def throttling_emulator() -> Iterator[RunningEmulator]:
-    """An emulator that throttles every Create until told otherwise."""
-    faults = Faults(throttle_rate=1.0, operations=["CreateHyperParameterTuningJob"])
-    with run_in_thread(EmulatorConfig(training_seconds=1.0, quotas={}, faults=faults)) as em:
-        yield em
 
 
 def _resyncs(operator: OperatorProcess) -> float:
@@ -67,9 +57,7 @@ def test_lost_wakeup_is_reported_and_resynced_until_done(
     wait_for(lambda: _resyncs(operator) >= 1, 30, "hpo_stall_resyncs_total ≥ 1")
     assert "hpo_resources_stalled" in operator.metrics()
 
-    body = json.dumps({"throttle_rate": 0.0}).encode()
-    request = urllib.request.Request(f"{throttling_emulator.url}/_emulator/faults", data=body)
-    urllib.request.urlopen(request, timeout=5).close()
+    stop_throttling(throttling_emulator)
     jobs.wait_state(namespace, "stuck", "Completed", timeout=90)
     assert "resource stalled" in operator.tail(400)
 
