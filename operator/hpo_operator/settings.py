@@ -349,13 +349,16 @@ def _check(spec: Field[Any], value: Any) -> Any:
 
 
 def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
-    """IP addresses, each once, at least one."""
+    """IP addresses, each once, at least one; a wildcard alone (on Linux, a port bound on
+    0.0.0.0 or :: cannot be bound again on another address, so the listener would fail)."""
     addresses = tuple(dict.fromkeys(value))
     for address in addresses:
         try:
-            ipaddress.ip_address(address.strip("[]"))
+            ip = ipaddress.ip_address(address.strip("[]"))
         except ValueError:
             raise ValueError(f"{address!r} is not an IP address") from None
+        if ip.is_unspecified and len(addresses) > 1:
+            raise ValueError(f"{address} listens on every address: give it alone")
     if not addresses:
         raise ValueError("give at least one address")
     return addresses

@@ -94,6 +94,11 @@ def test_probes_and_metrics_listen_on_loopback_unless_told() -> None:
     assert from_args(["--bind-address", "::"]).bind_address == ("::",)
     with pytest.raises(SettingsError, match="not an IP address"):
         from_args(["--bind-address", "localhost"])
+    assert from_args(["--bind-address", "0.0.0.0"]).bind_address == ("0.0.0.0",)
+    with pytest.raises(SettingsError, match=r"0\.0\.0\.0 listens on every address: give it alone"):
+        from_args(["--bind-address", "0.0.0.0,127.0.0.1"])
+    with pytest.raises(SettingsError, match=":: listens on every address"):
+        from_args(["--bind-address", "::,0.0.0.0"])
 
 
 def test_bind_address_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
