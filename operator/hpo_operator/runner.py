@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import kopf
 
-from hpo_operator import __version__, handlers, health, logs, memory, stall
+from hpo_operator import __version__, diffbase, handlers, health, logs, memory, stall
 from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.kube import kopf_identity
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
@@ -51,7 +51,7 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     storage = LostWakeups if settings.fault_lose_wakeups else kopf.AnnotationsProgressStorage
     k.persistence.progress_storage = storage(prefix=BOOKKEEPING_PREFIX)
     k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
-        prefix=BOOKKEEPING_PREFIX, key="last-handled-configuration"
+        prefix=BOOKKEEPING_PREFIX, key=diffbase.KEY
     )
     k.queueing.worker_limit = settings.worker_limit or None
     k.queueing.idle_timeout = settings.worker_idle_timeout

@@ -32,13 +32,13 @@ from typing import Any
 
 import kopf
 
-from hpo_operator import logs
+from hpo_operator import diffbase, logs
 from hpo_operator.kube import KubeObjects
 from hpo_operator.metrics import Metrics
 
 log = logging.getLogger("hpo_operator.stall")
 
-DIFF_BASE_KEY = "last-handled-configuration"
+DIFF_BASE_KEY = diffbase.KEY
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
 PAGE_SIZE = 200  # one page in memory at a time: a few MB of JSON at most
 REASON = "Stalled"
