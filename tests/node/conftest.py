@@ -23,7 +23,13 @@ from typing import Any
 import pytest
 
 from hpo_operator.devcluster import Binaries
-from hpo_operator.devnode import DevNode, DevNodeError, NodeBinaries, cannot_run_pods
+from hpo_operator.devnode import (
+    DevNode,
+    DevNodeError,
+    NodeBinaries,
+    cannot_run_pods,
+    sweep_stale_nodes,
+)
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
 from ship.chart import REPO, Helm
@@ -60,6 +66,9 @@ def node() -> Iterator[DevNode]:
         if os.environ.get("HPO_REQUIRE_NODE") or os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+    # A node whose owner died earlier (a killed run) is swept first, as the node's start would do
+    # anyway: its routes and rules are not this session's to keep.
+    sweep_stale_nodes()
     host_before = _host_network()
     env = _node_env()
     binaries = NodeBinaries.from_env(env["HPO_NODE_BIN"], env["HPO_PAUSE_IMAGE_TAR"])
@@ -83,11 +92,24 @@ def node() -> Iterator[DevNode]:
     # The host is as it was: no container, namespace, veth, route or iptables rule left behind.
     assert network is not None
     assert not DevNode.leftovers(containers, network), DevNode.leftovers(containers, network)
-    assert _host_network() == host_before
+    # Nothing this session added is left. (Lines may also vanish: another process's node, e.g. a
+    # detached `make demo` node, may stop meanwhile; that is not this session's doing.)
+    added = _added_lines(host_before, _host_network())
+    assert not added, added
 
 
 def _run(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def _added_lines(before: tuple[str, str], after: tuple[str, str]) -> list[str]:
+    """Route and iptables lines present after but not before."""
+    return [
+        line
+        for old, new in zip(before, after, strict=True)
+        for line in new.splitlines()
+        if line not in set(old.splitlines())
+    ]
 
 
 def _host_network() -> tuple[str, str]:
