@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import hpo_operator
-from bench import report, scale
+from bench import history, report, scale
 from hpo_operator.devcluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def import_cost() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000])
     parser.add_argument("--polling", nargs="+", default=["shared", "per-resource"])
     parser.add_argument("--poll-interval", type=float, default=30.0)
     parser.add_argument("--fast-interval", type=float, default=5.0)
@@ -120,6 +120,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="ACK's measurement: hold every job InProgress and, once every resource has its "
         "first status, keep running this long (the steady window; ACK's figures: 600), then stop",
+    )
+    parser.add_argument(
+        "--history",
+        nargs="*",
+        default=[],
+        metavar="N:RUNNING",
+        help="restart on a history of N resources, RUNNING of them running (bench/history.py)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="N",
+        help="N resources by one `kubectl create -f`; every one must finish",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="the history's restarted operator runs in a memory cgroup of this size",
     )
     parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("HPO_TEST_KUBECONFIG"))
     parser.add_argument(
@@ -160,6 +182,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         api_client = config.new_client_from_config(config_file=str(kubeconfig))
         api_client.configuration.connection_pool_maxsize = 32
+        for spec in args.history:
+            n, running = (int(part) for part in spec.split(":"))
+            print(f"bench: history N={n} running={running} ...", flush=True)
+            found = history.history(n, running, kubeconfig, api_client, kubectl,
+                                    memory_limit_mb=args.memory_limit)  # fmt: skip
+            results.setdefault("history", []).append(found)
+            print(report.history_line(found), flush=True)
+            args.output.write_text(json.dumps(results, indent=2) + "\n")
+        for n in args.burst:
+            print(f"bench: burst N={n} ...", flush=True)
+            found = history.burst(n, kubeconfig, api_client, kubectl)
+            results.setdefault("burst", []).append(found)
+            print(report.burst_line(found), flush=True)
+            args.output.write_text(json.dumps(results, indent=2) + "\n")
         for n in args.sizes:
             for polling in args.polling:
                 workload = scale.Workload(

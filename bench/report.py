@@ -104,6 +104,29 @@ def run_line(run: dict[str, Any]) -> str:
     )
 
 
+def history_line(run: dict[str, Any]) -> str:
+    if "restart_failed" in run:
+        return (
+            f"  history N={run['n']} running={run['running']}: the restarted operator failed "
+            f"(OOM kills {run['restart_oom_kills']}): {run['restart_failed']}"
+        )
+    return (
+        f"  history N={run['n']} running={run['running']}: RSS before restart "
+        f"{run['rss_before_restart_mb']} MB; after: peak {run['restart_peak_rss_mb']}, at 60 s "
+        f"{run['restart_rss_at_60s_mb']}, steady {run['restart_steady_rss_min_mb']}-"
+        f"{run['restart_steady_rss_max_mb']} MB; restart calls {run['restart_calls']}; running "
+        f"status current after {run['running_status_current_seconds']} s; OOM kills "
+        f"{run['restart_oom_kills']} (limit {run['memory_limit_mb']} MB)"
+    )
+
+
+def burst_line(run: dict[str, Any]) -> str:
+    return (
+        f"  burst N={run['n']}: finished {run['finished']}, left behind {run['left_behind']}, "
+        f"all finished after {run['all_finished_seconds']} s, peak RSS {run['peak_rss_mb']} MB"
+    )
+
+
 def _steady(run: dict[str, Any]) -> str:
     held = run.get("hold") or {}
     if not held:

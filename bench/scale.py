@@ -64,6 +64,7 @@ class Seen:
     finished_at: float | None = None
     lags: list[float] = field(default_factory=list)
     changes_at: list[float] = field(default_factory=list)  # when the watch saw each change
+    completed: int | None = None  # status.trainingJobStatusCounters.completed
 
 
 def manifest(name: str, waves: int = 1) -> dict[str, Any]:
@@ -186,12 +187,20 @@ class Watcher:
                 seen.modified = str(modified)
             state = status.get("hyperParameterTuningJobStatus")
             seen.state = state
+            counters = status.get("trainingJobStatusCounters") or {}
+            if isinstance(counters.get("completed"), int):
+                seen.completed = counters["completed"]
             if state in FINISHED and seen.finished_at is None:
                 seen.finished_at = now
 
     def snapshot(self) -> dict[str, Seen]:
         with self.lock:
             return dict(self.seen)
+
+
+def _join(cgroup: Path) -> None:
+    """In the child, before exec: move this process into `cgroup`."""
+    (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def free_port() -> int:
@@ -203,7 +212,15 @@ def free_port() -> int:
 class Operator:
     """`hpo-operator run` as a subprocess, with /proc readings."""
 
-    def __init__(self, kubeconfig: Path, endpoint: str, namespace: str, w: Workload) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        endpoint: str,
+        namespace: str,
+        w: Workload,
+        cgroup: Path | None = None,
+    ) -> None:
+        """`cgroup`: a cgroup folder the process joins before it starts (a memory limit)."""
         self.health_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_", "AWS_"))}
         env.update(
@@ -239,7 +256,13 @@ class Operator:
         ]
         self.log = Path(f"/tmp/hpo-bench-operator-{namespace}.log")
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=None if cgroup is None else lambda: _join(cgroup),
+            )
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
