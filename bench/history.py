@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -163,6 +164,7 @@ def history(
             else:
                 raise RuntimeError(f"history not built in time: {done} finished, {follow} running")
             result["build_seconds"] = round(time.time() - began, 1)
+            _trace(builder, "built")
             result["rss_before_restart_mb"] = round(builder.proc()["VmRSS"], 1)
             result["peak_rss_while_building_mb"] = round(builder.proc()["VmHWM"], 1)
         finally:
@@ -211,6 +213,8 @@ def _restart(kubeconfig: Path, emulator: RunningEmulator, namespace: str, w: Wor
                     current_at = now - started
             time.sleep(1.0)
         proc = operator.proc() if exited is None else {}
+        if exited is None:
+            _trace(operator, "restarted")
     finally:
         operator.stop()
     calls = _calls(emulator.emulator.stats.document())
@@ -230,6 +234,18 @@ def _restart(kubeconfig: Path, emulator: RunningEmulator, namespace: str, w: Wor
         "restart_rss_every_5s_mb": [round(r) for _, r in rss[::5]],
         "operator_log": str(operator.log),
     }
+
+
+def _trace(operator: Operator, moment: str) -> None:
+    """With BENCH_TRACEMALLOC set (and bench/memtrace on PYTHONPATH), have the operator write its
+    largest live allocations to that file now."""
+    path = os.environ.get("BENCH_TRACEMALLOC")
+    if not path:
+        return
+    with open(path, "a") as out:
+        out.write(f"### {moment}: VmRSS {operator.proc()['VmRSS']:.1f} MB\n")
+    operator.process.send_signal(signal.SIGUSR2)
+    time.sleep(20)  # a snapshot of a large heap takes a while; the file says when it is done
 
 
 def burst(n: int, kubeconfig: Path, api_client: Any, kubectl: str, *,

@@ -23,7 +23,7 @@ from typing import Any, cast
 import aiohttp
 import kopf
 
-from hpo_operator import logs
+from hpo_operator import logs, parking
 from hpo_operator.driver import drive
 from hpo_operator.health import Health
 from hpo_operator.kube import KubeObjects
@@ -38,6 +38,7 @@ from hpo_operator.polling import (
     needs_polling,
 )
 from hpo_operator.reconcile import (
+    FINISHED,
     STATUS_JOB_STATE,
     AwsFailure,
     Call,
@@ -196,8 +197,21 @@ class Operator:
                 return Delivery.GONE
             ns = namespace_annotations_of(self.namespace_index, owner.namespace)
             resource = to_resource(body, ns)
-            await self._reconcile_locked(Trigger.POLL, resource, body, None)
+            step = await self._reconcile_locked(Trigger.POLL, resource, body, None)
+            if step.status is not None and step.status.get(STATUS_JOB_STATE) in FINISHED:
+                await self._park(owner)
             return Delivery.DONE
+
+    async def _park(self, owner: Owner) -> None:
+        """The job just finished: park the resource now (`parking`) rather than at the next
+        stall sweep. Read again, as the status write and kopf may have changed it."""
+        assert self.kube is not None
+        body = await self.kube.get(owner.namespace, owner.name)
+        if body is None or (body.get("metadata") or {}).get("uid") != owner.uid:
+            return
+        patch = parking.park(body, FINALIZER)
+        if patch is not None and await self.kube.patch_metadata(owner.namespace, owner.name, patch):
+            self.metrics.parked_one(patch["metadata"]["labels"][parking.LABEL])
 
     async def _reconcile_locked(
         self,

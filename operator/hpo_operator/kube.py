@@ -79,6 +79,15 @@ class KubeObjects:
             return None
         return str((written.get("metadata") or {}).get("resourceVersion") or "")
 
+    async def patch_metadata(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        """Merge `patch` (a `{"metadata": ...}` document, with the resourceVersion it was decided
+        on) into the object; False when the object is gone or changed since (409 Conflict)."""
+        url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
+        try:
+            return await self._merge(url, dict(patch)) is not None
+        except errors.APIConflictError:
+            return False
+
     async def list_page(
         self, namespace: str | None, limit: int, token: str = ""
     ) -> tuple[list[dict[str, Any]], str]:

@@ -9,6 +9,7 @@ sweep, `stall.py`).
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -62,7 +63,26 @@ class Metrics:
             ["operation"],
             registry=r,
         )
-        self.jobs = Gauge("hpo_tuning_jobs", "Tuning jobs by status", ["status"], registry=r)
+        self.jobs = Gauge(
+            "hpo_tuning_jobs",
+            "Tuning jobs by status: the resources in the operator's watch plus the parked "
+            "(finished) ones, as the last stall sweep counted them and parked since",
+            ["status"],
+            registry=r,
+        )
+        self.parked = Gauge(
+            "hpo_resources_parked",
+            "Finished resources out of the watch (the parking label), by the job's final status, "
+            "at the last stall sweep",
+            ["status"],
+            registry=r,
+        )
+        self.parkings = Counter(
+            "hpo_parking_total",
+            "Resources parked (finished: out of the watch) and unparked (back in it)",
+            ["action"],
+            registry=r,
+        )
         self.status_lag = Histogram(
             "hpo_status_lag_seconds",
             "SageMaker LastModifiedTime → status written",
@@ -81,7 +101,8 @@ class Metrics:
             registry=r,
         )
         self._states: dict[str, str] = {}
-        self._tally: Tally[str] = Tally()
+        self._tally: Tally[str] = Tally()  # resources in the watch, by job status
+        self._parked: Tally[str] = Tally()  # parked resources, by job status
 
     def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
         """One SageMaker call (the adapter's observer)."""
@@ -97,11 +118,30 @@ class Metrics:
         before = self._states.pop(uid, None)
         if before is not None:
             self._tally[before] -= 1
-            self.jobs.labels(before).set(self._tally[before])
+            self._show(before)
         if state is not None:
             self._states[uid] = state
             self._tally[state] += 1
-            self.jobs.labels(state).set(self._tally[state])
+            self._show(state)
+
+    def parked_one(self, state: str) -> None:
+        """A resource whose job is in `state` was just parked (it leaves the watch)."""
+        self.parkings.labels("park").inc()
+        self._parked[state] += 1
+        self._show(state)
+
+    def parked_count(self, counts: Mapping[str, int], states: Iterable[str]) -> None:
+        """The stall sweep's count of parked resources (every one of `states` is shown)."""
+        shown = {*self._parked, *counts, *states}
+        self._parked = Tally(counts)
+        for state in shown:
+            self._show(state)
+            self.parked.labels(state).set(self._parked[state])
+
+    def _show(self, state: str) -> None:
+        self.jobs.labels(state).set(self._tally[state] + self._parked[state])
+        if state in self._parked:
+            self.parked.labels(state).set(self._parked[state])
 
     def state_of(self, uid: str) -> str | None:
         """The last job state counted for resource `uid` (None: not counted, or released)."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import kopf
 
-from hpo_operator import __version__, diffbase, handlers, health, logs, memory, stall
+from hpo_operator import __version__, diffbase, handlers, health, logs, memory, parking, stall
 from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.kube import kopf_identity
 from hpo_operator.metrics import CONTENT_TYPE, Metrics
@@ -44,6 +44,9 @@ class LostWakeups(kopf.AnnotationsProgressStorage):
             super().touch(body=body, patch=patch, value=value)
 
 
+LIST_CHUNK = 200  # objects per page of kopf's initial listing
+
+
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's settings for this operator."""
     k = kopf.OperatorSettings()
@@ -58,6 +61,11 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     k.watching.server_timeout = settings.watch_server_timeout
     k.watching.client_timeout = settings.watch_client_timeout
     k.watching.connect_timeout = settings.watch_connect_timeout
+    # Finished resources are parked out of the watch (`parking`): kopf never lists them, holds
+    # no memory for them, and runs no resume handler for them on a restart.
+    k.watching.label_selectors[GROUP, VERSION, PLURAL] = parking.SELECTOR
+    # The initial listing in pages: never every object's JSON in memory at once.
+    k.watching.chunk_size = LIST_CHUNK
     k.networking.connect_timeout = settings.watch_connect_timeout
     k.networking.request_timeout = 60.0
     k.posting.level = logging.INFO  # explicit kopf.event() calls only (posting.loggers is off)

@@ -22,9 +22,9 @@ and reported once as a Warning Event on the resource.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,9 +32,10 @@ from typing import Any
 
 import kopf
 
-from hpo_operator import diffbase, logs
+from hpo_operator import diffbase, logs, parking, progress
 from hpo_operator.kube import KubeObjects
 from hpo_operator.metrics import Metrics
+from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE
 
 log = logging.getLogger("hpo_operator.stall")
 
@@ -42,6 +43,7 @@ DIFF_BASE_KEY = diffbase.KEY
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
 PAGE_SIZE = 200  # one page in memory at a time: a few MB of JSON at most
 REASON = "Stalled"
+PARK_PACE = 0.02  # seconds between two parking patches: ≤ 50 writes/s after an upgrade
 
 
 @dataclass(frozen=True)
@@ -86,22 +88,6 @@ def _epoch(text: Any) -> float | None:
     return moment.timestamp()
 
 
-def progress_records(annotations: Mapping[str, str], prefix: str) -> dict[str, dict[str, Any]]:
-    """kopf's per-handler progress records under `prefix` (handler id → record)."""
-    records: dict[str, dict[str, Any]] = {}
-    for key, value in annotations.items():
-        head, _, handler = key.partition("/")
-        if head != prefix or handler in (DIFF_BASE_KEY, TOUCH_KEY):
-            continue
-        try:
-            record = json.loads(value)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(record, dict) and "started" in record:
-            records[handler] = record
-    return records
-
-
 def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | None:
     """Why kopf has not finished with this resource; None when it has (or it is not ours)."""
     meta = body.get("metadata") or {}
@@ -119,13 +105,11 @@ def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | N
             due=due,
         )
 
+    if parking.is_parked(body):
+        return None  # out of kopf's watch on purpose: `parking.unpark` decides
     if finalizer not in finalizers:
         return None if deleting else found("kopf has not added its finalizer")
-    unfinished = {
-        handler: record
-        for handler, record in progress_records(annotations, prefix).items()
-        if not record.get("success") and not record.get("failure")
-    }
+    unfinished = progress.unfinished(annotations, prefix)
     if unfinished:
         dues = [_epoch(r["delayed"]) for r in unfinished.values() if r.get("delayed")]
         due = max((d for d in dues if d is not None), default=None)
@@ -201,6 +185,7 @@ class Sweeper:
         self.clock = clock
         self.seen: dict[str, Seen] = {}
         self.task: asyncio.Task[None] | None = None
+        self.parked: Counter[str] = Counter()  # final status → parked resources, this sweep
 
     def start(self) -> None:
         """Start sweeping (from a kopf activity: the task inherits kopf's credentials)."""
@@ -224,8 +209,10 @@ class Sweeper:
     async def sweep(self) -> list[Stall]:
         """One sweep: LIST (paged), decide, touch, report. Returns the stalls found."""
         found: list[Pending] = []
+        self.parked = Counter()
         for namespace in self.namespaces:
             found.extend(await self._pending(namespace))
+        self.metrics.parked_count(self.parked, FINISHED)
         self.seen, stalls = decide(found, self.seen, self.clock(), self.margin)
         self.metrics.stalled.set(len(stalls))
         for stall in stalls:
@@ -248,9 +235,37 @@ class Sweeper:
         token = ""
         while True:
             items, token = await self.kube.list_page(namespace, PAGE_SIZE, token)
-            found.extend(p for p in (pending(i, self.finalizer, self.prefix) for i in items) if p)
+            for item in items:
+                if await self._park_or_unpark(item):
+                    continue
+                p = pending(item, self.finalizer, self.prefix)
+                if p is not None:
+                    found.append(p)
             if not token:
                 return found
+
+    async def _park_or_unpark(self, item: Mapping[str, Any]) -> bool:
+        """Apply `parking` to one listed resource; True when it is parked (or now is)."""
+        meta = item.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        state = str((item.get("status") or {}).get(STATUS_JOB_STATE))
+        if parking.is_parked(item):
+            change = parking.unpark(item, self.finalizer)
+            if change is None:
+                self.parked[state] += 1
+                return True
+            patch, why = change
+            if await self.kube.patch_metadata(namespace, name, patch):
+                self.metrics.parkings.labels("unpark").inc()
+                log.info("unparked: %s", why, extra=logs.fields(namespace, name, None))
+            return False
+        parks = parking.park(item, self.finalizer, self.prefix)
+        if parks is None or not await self.kube.patch_metadata(namespace, name, parks):
+            return False
+        self.metrics.parked_one(state)
+        self.parked[state] += 1
+        await asyncio.sleep(PARK_PACE)
+        return True
 
     async def _act(self, stall: Stall) -> None:
         """Touch first (the part that unblocks), then report once per stall."""

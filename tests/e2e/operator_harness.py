@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -284,6 +285,13 @@ class OperatorProcess:
         with urllib.request.urlopen(url, timeout=5) as response:
             text: str = response.read().decode()
             return text
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of /metrics, e.g. `metric("hpo_parking_total", '{action="park"}')`; 0 when
+        it is absent (a labelled counter appears once first counted)."""
+        pattern = rf"^{re.escape(name)}{re.escape(labels)} (\S+)$"
+        found = re.search(pattern, self.metrics(), re.MULTILINE)
+        return float(found.group(1)) if found else 0.0
 
     def wait_exit(self, timeout: float = 60.0) -> int:
         assert self.process is not None

@@ -33,6 +33,8 @@ from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess
 from hpo_operator.devcluster import Binaries, DevCluster
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.handlers import FINALIZER
+from hpo_operator.parking import LABEL
 from support import ack_capture as ack
 from support.kube import Kubectl
 from support.tools import tool
@@ -155,7 +157,11 @@ def assert_spec_untouched(jobs: Jobs, namespace: str, before: dict[str, Any]) ->
     assert after is not None
     assert after["spec"] == before["spec"]
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
-    assert after["metadata"]["finalizers"] == before["metadata"]["finalizers"]
+    # The finalizer stays, or goes with the parking label once the job is finished (`parking`).
+    finalizers = before["metadata"]["finalizers"]
+    if LABEL in (after["metadata"].get("labels") or {}):
+        finalizers = [f for f in finalizers if f != FINALIZER]
+    assert after["metadata"].get("finalizers", []) == finalizers
 
 
 @pytest.mark.parametrize("job", ["xgboost-tuning", "ack-e2e-xgboost"])

@@ -13,7 +13,6 @@ Without the sweep that test times out waiting for the Event (the handler ran onc
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 
 import pytest
@@ -23,11 +22,6 @@ from hpo_operator.emulator.server import RunningEmulator
 from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
 
 pytestmark = pytest.mark.e2e
-
-
-def _resyncs(operator: OperatorProcess) -> float:
-    found = re.search(r"^hpo_stall_resyncs_total (\S+)$", operator.metrics(), re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
 
 
 def test_lost_wakeup_is_reported_and_resynced_until_done(
@@ -54,7 +48,9 @@ def test_lost_wakeup_is_reported_and_resynced_until_done(
     event = wait_for(stalled, 60, "a Stalled Event")[0]
     assert event["type"] == "Warning"
     assert "reconcile-create delayed until" in event["message"], event
-    wait_for(lambda: _resyncs(operator) >= 1, 30, "hpo_stall_resyncs_total ≥ 1")
+    wait_for(
+        lambda: operator.metric("hpo_stall_resyncs_total") >= 1, 30, "hpo_stall_resyncs_total ≥ 1"
+    )
     assert "hpo_resources_stalled" in operator.metrics()
 
     stop_throttling(throttling_emulator)

@@ -133,7 +133,9 @@ def test_a_handler_with_a_body_older_than_the_pollers_write_posts_no_second_even
 
     asyncio.run(scenario())
     assert events == ["JobCompleted"]  # posted once, by the poller's reconcile
-    assert kube.gets == 2  # the poller's read, then the handler's re-read of its stale body
+    # The poller's read, the read that parks the finished resource (`parking`), then the
+    # handler's re-read of its stale body.
+    assert kube.gets == 3
 
 
 def test_a_handler_whose_body_has_the_last_written_status_reads_nothing(
@@ -148,7 +150,7 @@ def test_a_handler_whose_body_has_the_last_written_status_reads_nothing(
         await operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
 
     asyncio.run(scenario())
-    assert kube.gets == 1  # only the poller's: the handler's body was current
+    assert kube.gets == 2  # the poller's and the parking's: the handler's body was current
     assert events == ["JobCompleted"]
 
 
