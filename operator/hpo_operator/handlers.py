@@ -212,6 +212,12 @@ class Operator:
         patch = parking.park(body, FINALIZER)
         if patch is not None and await self.kube.patch_metadata(owner.namespace, owner.name, patch):
             self.metrics.parked_one(patch["metadata"]["labels"][parking.LABEL])
+            # It leaves the watch. kopf's DELETED event (`forget`) may come while this reconcile
+            # still holds the lock, and would then keep it: drop it here, with the rest.
+            self.locks.pop(owner.uid, None)
+            self.written.pop(owner.uid, None)
+            self.proven.pop(owner.uid, None)
+            self.metrics.job_state(owner.uid, None)  # counted as parked now
 
     async def _reconcile_locked(
         self,

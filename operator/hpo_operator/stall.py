@@ -263,6 +263,7 @@ class Sweeper:
         if parks is None or not await self.kube.patch_metadata(namespace, name, parks):
             return False
         self.metrics.parked_one(state)
+        self.metrics.job_state(str(meta.get("uid") or ""), None)  # counted as parked now
         self.parked[state] += 1
         await asyncio.sleep(PARK_PACE)
         return True

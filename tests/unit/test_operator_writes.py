@@ -56,6 +56,10 @@ class FakeKube:
         self.body["status"] = merged(self.body.get("status") or {}, status)
         return copy.deepcopy(self.body["status"])
 
+    async def patch_metadata(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        self.body = merged(self.body, patch)
+        return True
+
     async def patch_annotations(self, namespace: str, name: str, annotations: Any) -> bool:
         annotated = self.body["metadata"].setdefault("annotations", {})
         annotated.update(annotations)
@@ -198,3 +202,27 @@ def test_a_status_written_by_someone_else_is_read_once_not_on_every_handler(
 
     asyncio.run(scenario())
     assert events == ["JobCompleted"]  # posted by the replica that saw the change, only
+
+
+def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: list[str]) -> None:
+    """`parking`: the label and the finalizer in one patch, and no lock left behind for a
+    resource that leaves the watch (kopf's DELETED event may come while the lock is held)."""
+    from hpo_operator.handlers import FINALIZER
+    from hpo_operator.parking import LABEL
+    from hpo_operator.reconcile import BOOKKEEPING_PREFIX
+
+    body = running_body()
+    body["metadata"].update(
+        resourceVersion="7",
+        finalizers=[FINALIZER],
+        annotations={f"{BOOKKEEPING_PREFIX}/last-handled-configuration": "{}"},
+    )
+    kube, sagemaker = FakeKube(body), FakeSageMaker("Completed")
+    operator = build(kube, sagemaker)
+    asyncio.run(operator.reconcile_polled(Owner("team-a", "tuning", UID)))
+    assert kube.body["metadata"]["labels"] == {LABEL: "Completed"}
+    assert kube.body["metadata"]["finalizers"] == []
+    assert UID not in operator.locks and UID not in operator.written
+    assert (
+        operator.metrics.registry.get_sample_value("hpo_tuning_jobs", {"status": "Completed"}) == 1
+    )
