@@ -104,6 +104,37 @@ def run_line(run: dict[str, Any]) -> str:
     )
 
 
+MEMORY_RECORD = Path(__file__).with_name("memory.json")
+
+
+def memory_record(results: dict[str, Any]) -> dict[str, Any]:
+    """What the chart's memory settings are checked against (tests/ship/test_chart.py): each
+    history and burst run's RSS figures, with the machine and the command that measured them."""
+    keys = (
+        "n",
+        "running",
+        "rss_before_restart_mb",
+        "restart_peak_rss_mb",
+        "restart_rss_at_60s_mb",
+        "restart_steady_rss_min_mb",
+        "restart_steady_rss_max_mb",
+        "running_status_current_seconds",
+        "restart_calls",
+        "memory_limit_mb",
+        "restart_oom_kills",
+    )
+    return {
+        "measured": results.get("started"),
+        "command": results.get("command"),
+        "machine": results.get("machine"),
+        "history": [{k: run.get(k) for k in keys} for run in results.get("history") or ()],
+        "burst": [
+            {k: run.get(k) for k in ("n", "peak_rss_mb", "finished", "left_behind")}
+            for run in results.get("burst") or ()
+        ],
+    }
+
+
 def history_line(run: dict[str, Any]) -> str:
     if "restart_failed" in run:
         return (
@@ -146,7 +177,59 @@ def _find(results: dict[str, Any], n: int, polling: str) -> dict[str, Any] | Non
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target at the largest N measured with the shared poller (1,000 when run)."""
+    """Each target at the largest N measured with the shared poller (1,000 when run), then the
+    history and burst targets."""
+    return _running_targets(results) + history_targets(results)
+
+
+def history_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14's targets: no resource left behind in a burst; a restart on a long history."""
+    rows: list[dict[str, Any]] = []
+    for run in results.get("burst") or ():
+        rows.append(
+            {
+                "n": run["n"],
+                "target": f"burst of {run['n']}: every resource reaches its final state",
+                "measured": f"{run['finished']} finished, {run['left_behind']} left behind",
+                "met": run["left_behind"] == 0 and run["finished"] == run["n"],
+            }
+        )
+    for run in results.get("history") or ():
+        n, running = run["n"], run["running"]
+        if "restart_failed" in run:
+            rows.append({"n": n, "target": "restart", "measured": "failed", "met": False})
+            continue
+        worst = max(run["restart_peak_rss_mb"], run["restart_steady_rss_max_mb"] or 0.0)
+        per_job = sum(
+            run["restart_calls"].get(op, 0)
+            for op in ("DescribeHyperParameterTuningJob", "ListTags", "DescribeTrainingJob")
+        )
+        current = run["running_status_current_seconds"]
+        rows += [
+            {
+                "n": n,
+                "target": f"history {n} ({running} running): RSS after a restart ≤ "
+                f"{RSS_TARGET_MB:g} MB, peak and steady",
+                "measured": worst,
+                "met": worst <= RSS_TARGET_MB,
+            },
+            {
+                "n": n,
+                "target": "restart: ≤ 1 per-job SageMaker call per running job, 0 per finished",
+                "measured": f"{per_job} per-job calls for {running} running jobs",
+                "met": per_job <= running,
+            },
+            {
+                "n": n,
+                "target": "restart: every running job's status current again within 60 s",
+                "measured": current,
+                "met": current is not None and current <= 60,
+            },
+        ]
+    return rows
+
+
+def _running_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     shared = [r for r in results["runs"] if r["polling"] == "shared"]
     if not shared:
         return []
@@ -319,6 +402,32 @@ def plot(results: dict[str, Any], path: Path) -> None:
     axes.flat[-1].axis("off")
     m = results["machine"]
     fig.suptitle(f"hpo-operator at scale — {m['nproc']} CPUs, {m['memory']}, Python {m['python']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_history(series: dict[str, list[dict[str, Any]]], path: Path, limit_mb: float) -> None:
+    """RSS after a restart against the resources' count (N, 5 % of them running), one line per
+    code version (`series`: label → history runs), and the chart's memory limit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, runs in series.items():
+        runs = sorted(runs, key=_n)
+        xs = [r["n"] for r in runs]
+        for key, style in (("restart_peak_rss_mb", "o-"), ("restart_steady_rss_max_mb", "s--")):
+            ys = [r.get(key) if r.get(key) is not None else float("nan") for r in runs]
+            what = "peak" if key == "restart_peak_rss_mb" else "steady (max)"
+            ax.plot(xs, ys, style, label=f"{label}: {what}")
+    ax.axhline(limit_mb, color="k", linestyle=":", label=f"chart memory limit ({limit_mb:.0f} MiB)")
+    ax.set_xlabel("resources (5 % running, the rest finished)")
+    ax.set_ylabel("operator RSS after a restart (MB)")
+    ax.set_title("RSS against history, before and after parking", fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

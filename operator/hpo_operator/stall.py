@@ -43,6 +43,7 @@ DIFF_BASE_KEY = diffbase.KEY
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
 PAGE_SIZE = 200  # one page in memory at a time: a few MB of JSON at most
 REASON = "Stalled"
+ACTIONS_PER_SWEEP = 50  # touches and Events one sweep sends at most (see `decide`)
 PARK_PACE = 0.02  # seconds between two parking patches: ≤ 50 writes/s after an upgrade
 
 
@@ -133,17 +134,26 @@ def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | N
 
 
 def decide(
-    found: Iterable[Pending], seen: Mapping[str, Seen], now: float, margin: float
+    found: Iterable[Pending],
+    seen: Mapping[str, Seen],
+    now: float,
+    margin: float,
+    limit: int = ACTIONS_PER_SWEEP,
 ) -> tuple[dict[str, Seen], list[Stall]]:
     """The sweeper's memory after this sweep (pending resources only) and the stalled ones.
 
     A resource is stalled when it is pending at the same resourceVersion for `margin` seconds
     (any write to it, by kopf, the operator or a user, is progress) and `margin` seconds have
     passed since its delayed handler was due. It is reported once per stall, touched at most
-    once per `margin`.
+    once per `margin`, and one sweep touches and reports at most `limit` resources (the longest
+    idle first): thousands at once mean a backlog (an API server or kopf behind a burst), not
+    lost wake-ups, and a touch and an Event each would only add to the load. The others are
+    counted as stalled and acted on by the next sweeps.
     """
     memory: dict[str, Seen] = {}
     stalls: list[Stall] = []
+    found = sorted(found, key=lambda p: seen[p.uid].since if p.uid in seen else now)
+    acted = 0
     for p in found:
         before = seen.get(p.uid)
         if before is None or before.version != p.version:
@@ -154,9 +164,16 @@ def decide(
         if idle < margin or now < due + margin:
             memory[p.uid] = before
             continue
-        touch = before.touched is None or now - before.touched >= margin
-        stalls.append(Stall(p, idle, report=not before.reported, touch=touch))
-        memory[p.uid] = replace(before, reported=True, touched=now if touch else before.touched)
+        acting = acted < limit
+        touch = acting and (before.touched is None or now - before.touched >= margin)
+        report = acting and not before.reported
+        acted += touch or report
+        stalls.append(Stall(p, idle, report=report, touch=touch))
+        memory[p.uid] = replace(
+            before,
+            reported=before.reported or report,
+            touched=now if touch else before.touched,
+        )
     return memory, stalls
 
 

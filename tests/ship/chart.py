@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -105,3 +106,11 @@ def rule_triples(rules: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]
                     assert "*" not in (group, resource, verb), f"wildcard in {rule}"
                     triples.add((group, resource, verb))
     return triples
+
+
+def memory_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity (`384Mi`, `400M`, `1Gi`) in bytes."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
+    match = re.fullmatch(r"(\d+)([KMG]i?)?", quantity)
+    assert match, f"memory quantity {quantity!r}"
+    return int(match[1]) * units.get(match[2] or "", 1)

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ship.chart import REPO
+from ship.chart import REPO, memory_bytes
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_GRACE_SECONDS = 30  # the pod spec's default terminationGracePeriodSeconds
@@ -117,10 +117,7 @@ def _unknown(where: str, obj: Mapping[str, Any], known: set[str]) -> None:
 
 def _memory(quantity: str) -> str:
     """A Kubernetes memory quantity (`384Mi`) as Docker's `--memory` (bytes)."""
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
-    match = re.fullmatch(r"(\d+)([KMG]i?)?", quantity)
-    assert match, f"memory quantity {quantity!r}"
-    return str(int(match[1]) * units.get(match[2] or "", 1))
+    return str(memory_bytes(quantity))
 
 
 def pod_run(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ship.chart import CHART, GOLDEN, REPO, Helm, HelmError, env_of, one, only
+from ship.chart import CHART, GOLDEN, REPO, Helm, HelmError, env_of, memory_bytes, one, only
 
 SCOPES: dict[str, dict[str, Any]] = {
     "cluster": {},
@@ -264,3 +264,22 @@ def test_chart_app_version_is_the_package_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert chart["appVersion"] == project["version"]
+
+
+def test_memory_settings_cover_what_the_bench_measured_at_10000_resources(helm: Helm) -> None:
+    """The chart's memory request and limit come from `make bench` (`bench/memory.json`, written
+    by its history and burst runs): the limit covers every peak measured at 10,000 resources
+    (a restart on that history, a burst of that many), the request the steady RSS."""
+    record = json.loads((REPO / "bench" / "memory.json").read_text())
+    history = [run for run in record["history"] if run["n"] >= 10_000]
+    bursts = [run for run in record["burst"] if run["n"] >= 10_000]
+    assert history and bursts, "bench/memory.json lacks the 10,000-resource runs: `make bench`"
+    peaks = [run["restart_peak_rss_mb"] for run in history]
+    peaks += [run["rss_before_restart_mb"] for run in history]
+    peaks += [run["peak_rss_mb"] for run in bursts]
+    steady = max(run["restart_steady_rss_max_mb"] for run in history)
+    (container,) = one(helm.objects(), "Deployment")["spec"]["template"]["spec"]["containers"]
+    resources = container["resources"]
+    mib = 2**20  # the bench's "MB" is /proc's KiB / 1024
+    assert memory_bytes(resources["limits"]["memory"]) / mib >= max(peaks), (resources, peaks)
+    assert memory_bytes(resources["requests"]["memory"]) / mib >= steady, (resources, steady)

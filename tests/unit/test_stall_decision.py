@@ -120,6 +120,19 @@ def test_no_progress_for_the_margin_is_a_stall_reported_once() -> None:
     assert [(s.idle, s.report, s.touch) for s in stalls] == [(20.0, False, True)]
 
 
+def test_a_backlog_is_acted_on_a_slice_per_sweep_the_longest_idle_first() -> None:
+    """Thousands stalled at once is a backlog: touching them all would add to the load."""
+    found = [Pending("ns", f"job-{i}", f"u{i}", "7", "no handler has run") for i in range(120)]
+    seen = {f"u{i}": Seen("7", float(i)) for i in range(120)}  # u0 idle longest
+    memory, stalls = decide(found, seen, now=200.0, margin=10.0, limit=50)
+    assert len(stalls) == 120  # all counted (hpo_resources_stalled)
+    acted = [s.pending.uid for s in stalls if s.touch or s.report]
+    assert acted == [f"u{i}" for i in range(50)]
+    memory, stalls = decide(found, memory, now=201.0, margin=10.0, limit=50)
+    reported = [s.pending.uid for s in stalls if s.report]
+    assert reported == [f"u{i}" for i in range(50, 100)]  # the next slice, reported once each
+
+
 def test_any_write_is_progress() -> None:
     memory, stalls = decide([one("8")], {"u1": Seen("7", 0.0)}, now=500.0, margin=10.0)
     assert stalls == [] and memory["u1"] == Seen("8", 500.0)
