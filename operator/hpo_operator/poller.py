@@ -55,6 +55,7 @@ from hpo_operator.reconcile import (
     Target,
 )
 from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
+from hpo_operator.translate import TAG_UID
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
@@ -62,6 +63,7 @@ log = logging.getLogger("hpo_operator.poller")
 
 LIST_OP = "ListHyperParameterTuningJobs"
 SEARCH_OP = "Search"
+TAG_GATHER_SECONDS = 0.2  # how long an ownership proof waits for others to share its Search
 SEARCH_VALUE_MAX = 1024  # characters in one Filter Value (botocore's FilterValue)
 SEARCH_FILTERS_MAX = 20  # Filters in one SearchExpression
 DELIVER = "deliver"  # the limiter's bucket for waking resources (see RegionPoller._paced)
@@ -413,6 +415,7 @@ class PollerStats:
     searches: int = 0
     searched: int = 0  # changes described by a Search record
     search_stale: int = 0  # records older than the List said: described instead
+    tags_searched: int = 0  # ownership proofs answered from a Search record (no ListTags)
 
 
 class RegionPoller:
@@ -453,6 +456,72 @@ class RegionPoller:
         self.owned: dict[str, str] = {}  # owner uid → job key
         self.search_refused: str | None = None  # why Search is not used (no permission)
         self._new_job = asyncio.Event()  # a job was followed with no known state
+        # Ownership proofs asked for together (`tags`): job key → (name, waiting reconciles).
+        self._tag_asks: dict[str, tuple[str, list[asyncio.Future[list[Any] | None]]]] = {}
+        self._tag_task: asyncio.Task[None] | None = None
+
+    # --- ownership proofs in bulk ---------------------------------------------------------------
+
+    async def tags(self, name: str) -> list[Any] | None:
+        """The job's tags as a Search record shows them, looked up together with every other
+        reconcile's ask (one Search per 100 jobs instead of one ListTags each: after a restart,
+        500 running jobs took 53 s of ListTags budget before their status could be trusted).
+
+        None when Search cannot say: refused, failed, no record (the index lags behind new jobs)
+        or a record without the operator's `uid` tag (the index may lag behind an AddTags). The
+        caller then calls ListTags, which is authoritative: the index only ever saves a call.
+        """
+        if not self.config.search or self.search_refused:
+            return None
+        future: asyncio.Future[list[Any] | None] = asyncio.get_running_loop().create_future()
+        self._tag_asks.setdefault(job_key(name), (name, []))[1].append(future)
+        if self._tag_task is None or self._tag_task.done():
+            self._tag_task = asyncio.get_running_loop().create_task(self._look_up_tags())
+        return await future
+
+    async def _look_up_tags(self) -> None:
+        await asyncio.sleep(TAG_GATHER_SECONDS)  # the other reconciles of a restart ask meanwhile
+        while self._tag_asks:
+            batch = dict(list(self._tag_asks.items())[:PAGE_SIZE])
+            for key in batch:
+                del self._tag_asks[key]
+            found: dict[str, list[Any]] = {}
+            try:
+                if len(batch) >= self.config.search_min_batch:  # else ListTags is as cheap
+                    found = await self._search_tags({name for name, _ in batch.values()})
+            except Exception as error:  # the callers fall back to ListTags; never leave them
+                log.warning("Search for tags failed: %s: %s", type(error).__name__, error)
+            finally:
+                for key, (_, waiting) in batch.items():
+                    tags = found.get(key)
+                    self.stats.tags_searched += len(waiting) if tags is not None else 0
+                    for future in waiting:
+                        if not future.done():
+                            future.set_result(tags)
+
+    async def _search_tags(self, names: set[str]) -> dict[str, list[Any]]:
+        """Job key → its tags, for the records that carry the operator's `uid` tag."""
+        if not await self.limiter.acquire(SEARCH_OP, max_wait=self.config.call_max_wait):
+            return {}
+        (request,) = search_requests(sorted(names))
+        response = await self._search_page(request)
+        if isinstance(response, ListFailure):
+            if response.throttled:
+                self.limiter.throttled(SEARCH_OP, response.retry_after)
+            elif response.code in ACCESS_DENIED_CODES:
+                self.search_refused = f"{response.code}: {response.message}"
+            return {}
+        self.limiter.succeeded(SEARCH_OP)
+        self.stats.searches += 1
+        found: dict[str, list[Any]] = {}
+        for result in response.get("Results") or ():
+            record = (result or {}).get("HyperParameterTuningJob") or {}
+            tags = record.get("Tags")
+            if isinstance(tags, list) and any(
+                isinstance(t, Mapping) and t.get("Key") == TAG_UID for t in tags
+            ):
+                found[job_key(str(record.get("HyperParameterTuningJobName") or ""))] = tags
+        return found
 
     # --- bookkeeping from the reconciles ------------------------------------------------------
 
@@ -864,6 +933,10 @@ class PolledSageMaker(SageMaker):
         self.poller = poller
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        if call.op is Op.LIST_TAGS:
+            tags = await self.poller.tags(call.job_name)
+            if tags is not None:
+                return {"Tags": tags}
         prefetched = PREFETCHED.get()
         if (
             call.op is Op.DESCRIBE

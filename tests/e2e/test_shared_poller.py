@@ -166,10 +166,15 @@ def test_a_restart_costs_no_describe_per_running_job(
             jobs.wait_state(namespace, name, "InProgress", timeout=120)
         first.stop()
         describes, lists = _calls(emulator, DESCRIBE), _calls(emulator, LIST)
+        list_tags, searches = _calls(emulator, "ListTags"), _calls(emulator, SEARCH)
 
         start_operator(namespace, endpoint=emulator.url, HPO_POLLING="shared")
         wait_for(lambda: _calls(emulator, LIST) > lists, 60, "the resumed operator's first sweep")
         assert _calls(emulator, DESCRIBE) == describes  # resume described nothing
+        # Each resumed resource proves its job by its tags once: read from Search records, a
+        # hundred jobs per call, not one ListTags each.
+        wait_for(lambda: _calls(emulator, SEARCH) > searches, 30, "the tags' Search")
+        assert _calls(emulator, "ListTags") == list_tags
 
         clock.advance(lifetime + 1.0)
         done = [jobs.wait_state(namespace, name, "Completed", timeout=120) for name in names]

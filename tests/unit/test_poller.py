@@ -734,3 +734,53 @@ def test_a_reconcile_never_sleeps_long_for_a_token_after_throttling() -> None:
     assert max(slept) <= PollerConfig().call_max_wait, f"slept {max(slept):.0f}s for a token"
     late = results[-1]
     assert isinstance(late, AwsFailure) and late.code == "ClientRateLimited" and late.local
+
+
+# --- ownership proofs from Search records ----------------------------------------------------
+
+
+def _tagged(name: str, uid: str | None) -> dict[str, Any]:
+    row = summary(name, T0)
+    row["Tags"] = [{"Key": "team", "Value": "a"}]
+    if uid is not None:
+        row["Tags"].append({"Key": "services.k8s.aws/uid", "Value": uid})
+    return row
+
+
+def test_ownership_proofs_asked_together_take_one_search_per_hundred_jobs() -> None:
+    """After a restart every running resource proves its job by its tags: 150 reconciles asking
+    at once cost 2 Searches, not 150 ListTags (53 s of ListTags budget at 500 jobs)."""
+    names = [f"Job-{i:03d}" for i in range(150)]
+    poller = FakeRegion({name: _tagged(name, f"uid-{name}") for name in names}, [50.0])
+
+    async def ask_all() -> list[Any]:
+        return list(await asyncio.gather(*(poller.tags(name) for name in names)))
+
+    answers = poller.loop.run_until_complete(ask_all())
+    assert len(poller.searches) == 2
+    assert [a[-1]["Value"] for a in answers] == [f"uid-{name}" for name in names]
+    assert poller.stats.tags_searched == 150
+
+
+def test_search_cannot_prove_what_the_index_does_not_show_so_list_tags_decides() -> None:
+    """No record (the index lags behind a new job), a record without the operator's uid tag (it
+    may lag behind an adoption's AddTags), Search refused, or too few asks for a Search to save
+    anything: None, and the caller calls ListTags."""
+    names = [f"Job-{i}" for i in range(5)]
+    world = {name: _tagged(name, "u") for name in names}
+    world["Bare"] = _tagged("Bare", None)
+    poller = FakeRegion(world, [0.0])
+
+    def ask(*asked: str) -> list[Any]:
+        async def together() -> list[Any]:
+            return list(await asyncio.gather(*(poller.tags(name) for name in asked)))
+
+        return poller.loop.run_until_complete(together())
+
+    assert ask("Job-0") == [None] and poller.searches == []  # one ask: ListTags is as cheap
+    answers = ask(*names[:3], "Bare", "Missing")
+    assert [a is not None for a in answers] == [True, True, True, False, False]
+    assert len(poller.searches) == 1
+    poller.search_answer = ListFailure("AccessDeniedException", "not authorized to Search")
+    assert ask(*names) == [None] * 5 and len(poller.searches) == 2
+    assert ask(*names) == [None] * 5 and len(poller.searches) == 2  # refused: not tried again
