@@ -217,7 +217,7 @@ def test_scheduling_values_pass_through(helm: Helm) -> None:
     (container,) = spec["containers"]
     assert container["resources"] == {  # helm merges maps with the chart's defaults
         "requests": {"cpu": "1", "memory": "128Mi", "ephemeral-storage": "64Mi"},
-        "limits": {"memory": "384Mi", "ephemeral-storage": "256Mi"},
+        "limits": {"memory": "768Mi", "ephemeral-storage": "256Mi"},
     }
     assert container["image"] == "registry.example.com/hpo:1.2.3"
     digest = "sha256:" + "a" * 64
@@ -274,8 +274,8 @@ def test_memory_settings_cover_what_the_bench_measured_at_10000_resources(helm: 
     history = [run for run in record["history"] if run["n"] >= 10_000]
     bursts = [run for run in record["burst"] if run["n"] >= 10_000]
     assert history and bursts, "bench/memory.json lacks the 10,000-resource runs: `make bench`"
+    # (Not the history's builder: it creates at ten times SageMaker's Create quota, to save time.)
     peaks = [run["restart_peak_rss_mb"] for run in history]
-    peaks += [run["rss_before_restart_mb"] for run in history]
     peaks += [run["peak_rss_mb"] for run in bursts]
     steady = max(run["restart_steady_rss_max_mb"] for run in history)
     (container,) = one(helm.objects(), "Deployment")["spec"]["template"]["spec"]["containers"]
