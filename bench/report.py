@@ -408,7 +408,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def plot_history(series: dict[str, list[dict[str, Any]]], path: Path, limit_mb: float) -> None:
-    """RSS after a restart against the resources' count (N, 5 % of them running), one line per
+    """RSS after a restart against the resources' count (N, a few % running), one line per
     code version (`series`: label → history runs), and the chart's memory limit."""
     import matplotlib
 
@@ -424,7 +424,7 @@ def plot_history(series: dict[str, list[dict[str, Any]]], path: Path, limit_mb: 
             what = "peak" if key == "restart_peak_rss_mb" else "steady (max)"
             ax.plot(xs, ys, style, label=f"{label}: {what}")
     ax.axhline(limit_mb, color="k", linestyle=":", label=f"chart memory limit ({limit_mb:.0f} MiB)")
-    ax.set_xlabel("resources (5 % running, the rest finished)")
+    ax.set_xlabel("resources (5-10 % of them running, the rest finished)")
     ax.set_ylabel("operator RSS after a restart (MB)")
     ax.set_title("RSS against history, before and after parking", fontsize=10)
     ax.legend(fontsize=8)
