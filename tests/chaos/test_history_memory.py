@@ -37,6 +37,7 @@ def chart_memory_limit_mib(helm: Helm) -> float:
 
 
 @pytest.mark.skipif(not FULL, reason="builds a 10,000-resource history: `make chaos` only")
+@pytest.mark.timeout(3600)  # building the history takes ~9 minutes on 2 cores, the restart 3
 def test_a_restart_on_a_long_history_stays_under_the_charts_memory_limit(
     kubeconfig: Path, k8s_api: Any, kubectl: Kubectl, chaos_crds: None, helm_bin: Path,
     tmp_path: Path,
