@@ -97,6 +97,14 @@ def import_cost() -> dict[str, Any]:
     }
 
 
+def save(results: dict[str, Any], output: Path, memory_record: bool = False) -> None:
+    """The results so far (a long run keeps what it measured if stopped), and the memory record
+    the chart's settings are tested against."""
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    if memory_record:
+        report.MEMORY_RECORD.write_text(json.dumps(report.memory_record(results), indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000])
@@ -194,17 +202,13 @@ def main(argv: list[str] | None = None) -> int:
                                     memory_limit_mb=args.memory_limit)  # fmt: skip
             results.setdefault("history", []).append(found)
             print(report.history_line(found), flush=True)
-            args.output.write_text(json.dumps(results, indent=2) + "\n")
-            record = json.dumps(report.memory_record(results), indent=2) + "\n"
-            report.MEMORY_RECORD.write_text(record)
+            save(results, args.output, memory_record=True)
         for n in args.burst:
             print(f"bench: burst N={n} ...", flush=True)
             found = history.burst(n, kubeconfig, api_client, kubectl)
             results.setdefault("burst", []).append(found)
             print(report.burst_line(found), flush=True)
-            args.output.write_text(json.dumps(results, indent=2) + "\n")
-            record = json.dumps(report.memory_record(results), indent=2) + "\n"
-            report.MEMORY_RECORD.write_text(record)
+            save(results, args.output, memory_record=True)
         for n in args.sizes:
             for polling in args.polling:
                 workload = scale.Workload(

@@ -13,10 +13,8 @@ burst(N): N resources in one `kubectl create -f`; every one must reach its final
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from bench.scale import (
     _diff,
     _percentile,
     _round,
+    create_resources,
     manifest,
 )
 from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig
@@ -55,30 +54,6 @@ def _namespace(api_client: Any, kind: str, n: int) -> str:
         client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
     )
     return namespace
-
-
-def _create(kubectl: str, kubeconfig: Path, namespace: str, items: list[dict[str, Any]],
-            processes: int) -> float:  # fmt: skip
-    """`kubectl create -f -` of `items` split over `processes` processes; seconds taken."""
-    began = time.time()
-    chunks = [items[i::processes] for i in range(min(processes, len(items)))]
-    creators = [
-        subprocess.Popen(
-            [kubectl, "--kubeconfig", str(kubeconfig), "create", "-n", namespace, "-f", "-"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        for _ in chunks
-    ]
-    for creator, chunk in zip(creators, chunks, strict=True):
-        assert creator.stdin is not None
-        creator.stdin.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": chunk}))
-        creator.stdin.close()
-    for creator in creators:
-        if creator.wait() != 0:
-            raise RuntimeError("kubectl create failed")
-    return time.time() - began
 
 
 @contextmanager
@@ -152,7 +127,9 @@ def history(
         began = time.time()
         builder = Operator(kubeconfig, emulator.url, namespace, build)
         try:
-            result["apply_seconds"] = round(_create(kubectl, kubeconfig, namespace, items, 8), 1)
+            result["apply_seconds"] = round(
+                create_resources(kubectl, kubeconfig, namespace, items, 8), 1
+            )
             deadline = began + 900 + n / 5
             while time.time() < deadline:
                 seen = watcher.snapshot()
@@ -260,7 +237,7 @@ def burst(n: int, kubeconfig: Path, api_client: Any, kubectl: str, *,
     rss: list[float] = []
     try:
         applied = time.time()
-        apply_seconds = _create(kubectl, kubeconfig, namespace, items, 1)
+        apply_seconds = create_resources(kubectl, kubeconfig, namespace, items, 1)
         # Create's quota (20/s) bounds the run: n / 19 s, plus a job's life and slack.
         deadline = applied + n / 15 + 600
         progress_at, progress = applied, 0

@@ -303,6 +303,31 @@ class Operator:
                 self.process.wait(timeout=30)
 
 
+def create_resources(
+    kubectl: str, kubeconfig: Path, namespace: str, items: list[dict[str, Any]], processes: int
+) -> float:
+    """`kubectl create -f -` of `items` split over `processes` parallel processes; seconds."""
+    began = time.time()
+    chunks = [items[i::processes] for i in range(min(processes, len(items)))]
+    creators = [
+        subprocess.Popen(
+            [kubectl, "--kubeconfig", str(kubeconfig), "create", "-n", namespace, "-f", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in chunks
+    ]
+    for creator, chunk in zip(creators, chunks, strict=True):
+        assert creator.stdin is not None
+        creator.stdin.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": chunk}))
+        creator.stdin.close()
+    for creator in creators:
+        if creator.wait() != 0:
+            raise RuntimeError("kubectl create failed")
+    return time.time() - began
+
+
 def _calls(document: dict[str, Any]) -> dict[str, int]:
     return {op: sum(outcomes.values()) for op, outcomes in document["operations"].items()}
 
@@ -357,23 +382,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         emulator.emulator.stats.reset()
         applied_at = time.time()
 
-        chunks = [items[i :: w.apply_processes] for i in range(min(w.apply_processes, w.n))]
-        creators = [
-            subprocess.Popen(
-                [kubectl, "--kubeconfig", str(kubeconfig), "create", "-n", namespace, "-f", "-"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                text=True,
-            )
-            for _ in chunks
-        ]
-        for creator, chunk in zip(creators, chunks, strict=True):
-            assert creator.stdin is not None
-            creator.stdin.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": chunk}))
-            creator.stdin.close()
-        for creator in creators:
-            if creator.wait() != 0:
-                raise RuntimeError("kubectl create failed")
+        create_resources(kubectl, kubeconfig, namespace, items, w.apply_processes)
         apply_seconds = time.time() - applied_at
         lifetime = w.startup_seconds + w.training_seconds
         deadline = applied_at + lifetime + (w.waves_mix - 1) * w.training_seconds + 240 + w.n / 10
