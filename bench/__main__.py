@@ -66,9 +66,9 @@ def compile_operator() -> None:
 
 
 def _rss_after_import(lean: bool) -> tuple[float, str]:
-    prefix = "import hpo_operator.lean as l; l.prepare_operator_process();" if lean else ""
+    prefix = "import hpo_operator.shell.lean as l; l.prepare_operator_process();" if lean else ""
     code = (
-        prefix + "import resource, hpo_operator.runner, hpo_operator.poller;"
+        prefix + "import resource, hpo_operator.shell.runner, hpo_operator.polling.poller;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run(

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from hpo_operator import kubeyaml
+from hpo_operator.cli import kubeyaml
 from hpo_operator.devcluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]

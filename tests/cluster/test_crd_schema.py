@@ -13,7 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from hpo_operator import schema, translate
+from hpo_operator.model import schema, translate
 from support.kube import Kubectl
 from unit.model_strategies import valid_specs
 

@@ -1,5 +1,5 @@
 """kubectl itself, on the table of tricky YAML: `kubectl create --dry-run=client -o json` reads
-each case, and hpo_operator.kubeyaml (so `hpo-operator render`) must read it the same, type for
+each case, and hpo_operator.cli.kubeyaml (so `hpo-operator render`) must read it the same, type for
 type; the table's recorded answer must still be kubectl's. Then the API server: a manifest it
 refuses for a type (an unquoted `minValue: 1e-6`) is refused by render at the same fields.
 
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from cluster.test_crd_schema import crd_installed  # noqa: F401 (the fixture, used by name)
-from hpo_operator import kubeyaml, render
+from hpo_operator.cli import kubeyaml, render
 from support.kube import Kubectl
 from unit.kubectl_yaml_cases import (
     CASES,

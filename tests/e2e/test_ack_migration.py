@@ -30,11 +30,11 @@ import pytest
 from botocore.config import Config
 from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess, stats, wait_for
 
+from hpo_operator.core.parking import LABEL
 from hpo_operator.devcluster import Binaries, DevCluster
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.handlers import FINALIZER
-from hpo_operator.parking import LABEL
+from hpo_operator.shell.handlers import FINALIZER
 from support import ack_capture as ack
 from support.kube import Kubectl
 from support.tools import tool

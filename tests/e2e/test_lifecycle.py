@@ -20,10 +20,10 @@ from operator_harness import (
     wait_for,
 )
 
+from hpo_operator.core.parking import LABEL
 from hpo_operator.emulator.config import EmulatorConfig, Faults
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.handlers import FINALIZER
-from hpo_operator.parking import LABEL
+from hpo_operator.shell.handlers import FINALIZER
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
+from hpo_operator.core.parking import LABEL
 from hpo_operator.emulator.server import RunningEmulator
-from hpo_operator.handlers import FINALIZER
-from hpo_operator.parking import LABEL
+from hpo_operator.shell.handlers import FINALIZER
 
 pytestmark = pytest.mark.e2e
 

@@ -21,13 +21,17 @@ from test_emulator_protocol import post, unvalidated
 
 from hpo_operator.emulator import RunningEmulator, checks
 from hpo_operator.emulator import errors as emulator_errors
-from hpo_operator.translate import spec_to_request
-from hpo_operator.validate import validate_request
+from hpo_operator.model.translate import spec_to_request
+from hpo_operator.model.validate import validate_request
 from support.emulator_client import client, config_with, definition_with, request
 from unit.model_strategies import PROPERTY_SETTINGS, valid_specs
 
 EMULATOR = Path(__file__).resolve().parents[2] / "operator" / "hpo_operator" / "emulator"
-FORBIDDEN = ("hpo_operator.validate", "hpo_operator.translate", "hpo_operator.schema")
+FORBIDDEN = (
+    "hpo_operator.model.validate",
+    "hpo_operator.model.translate",
+    "hpo_operator.model.schema",
+)
 
 
 # --- no shared code ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import awsmodel
+from hpo_operator.model import awsmodel
 from support.emulator_client import ManualClock, config_with, request
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "ack" / "unit_testdata"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sizes import fuzz_settings
 
-from hpo_operator.diffbase import DEFAULT_LIMIT, bounded
+from hpo_operator.adapters.diffbase import DEFAULT_LIMIT, bounded
 
 pytestmark = pytest.mark.chaos
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from store_port import StorePort
 
-from hpo_operator import conditions as cond
-from hpo_operator.driver import drive
-from hpo_operator.reconcile import (
+from hpo_operator.cli.render import API_VERSION, render_manifest
+from hpo_operator.core import conditions as cond
+from hpo_operator.core.driver import drive
+from hpo_operator.core.reconcile import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,
     ANN_DELETION_POLICY,
@@ -26,7 +27,6 @@ from hpo_operator.reconcile import (
     Trigger,
     spec_problems,
 )
-from hpo_operator.render import API_VERSION, render_manifest
 
 pytestmark = pytest.mark.chaos
 

@@ -20,9 +20,9 @@ from model_strategies import valid_specs
 from mutations import JSON, apply, mutations
 from sizes import fuzz_settings
 
-from hpo_operator import conditions as cond
-from hpo_operator.driver import MAX_CALLS
-from hpo_operator.reconcile import (
+from hpo_operator.core import conditions as cond
+from hpo_operator.core.driver import MAX_CALLS
+from hpo_operator.core.reconcile import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,
     ANN_DEFAULT_REGION,
@@ -49,7 +49,7 @@ from hpo_operator.reconcile import (
     status_arn,
     target_of,
 )
-from hpo_operator.translate import TAG_NAME, TAG_NAMESPACE, TAG_UID
+from hpo_operator.model.translate import TAG_NAME, TAG_NAMESPACE, TAG_UID
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
 

@@ -17,8 +17,8 @@ from model_strategies import valid_specs
 from mutations import JSON, apply, mutations, related
 from sizes import fuzz_settings
 
-from hpo_operator import kubeyaml, render
-from hpo_operator.validate import validate_spec
+from hpo_operator.cli import kubeyaml, render
+from hpo_operator.model.validate import validate_spec
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
 

@@ -24,7 +24,7 @@ import pytest
 from faultkit import Emulator, Resources
 from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
-from hpo_operator.handlers import EXIT_AFTER_CREATE_CODE
+from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
 from support.capture import Capture, non_loopback_address
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]

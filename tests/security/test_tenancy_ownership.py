@@ -25,7 +25,7 @@ from faultkit import Emulator, Resources
 from operator_harness import PLURAL, OperatorProcess, job_name, tuning_job, wait_for
 from test_namespace_isolation import StatusRecorder, condition
 
-from hpo_operator.translate import spec_to_request
+from hpo_operator.model.translate import spec_to_request
 from support.kube import Kubectl, unique_name
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]

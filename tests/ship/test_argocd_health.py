@@ -29,7 +29,7 @@ import yaml
 
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.translate import spec_to_request
+from hpo_operator.model.translate import spec_to_request
 from ship.chart import Helm
 from ship.live import JOBS, operator_under_chart, sample_job, wait_for
 from support.emulator_client import client as sagemaker

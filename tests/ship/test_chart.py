@@ -120,7 +120,7 @@ def test_values_become_operator_settings(helm: Helm) -> None:
         "HPO_BIND_ADDRESS": "127.0.0.1,$(POD_IP)",
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
-    from hpo_operator.settings import Settings
+    from hpo_operator.shell.settings import Settings
 
     settings = Settings(
         endpoint_url=env["HPO_ENDPOINT_URL"],

@@ -1,9 +1,9 @@
-"""The chart's RBAC against what the code calls (hpo_operator.rbac.USES): exactly, both ways.
+"""The chart's RBAC against what the code calls (hpo_operator.shell.rbac.USES): exactly, both ways.
 
 Why: least privilege means no verb the operator never uses, and no missing verb it does use. A new
-API call in the operator (or in a kopf upgrade) goes into hpo_operator.rbac next to the code; this
-test then names the chart rule to add. Also: rules are bound to the chart's ServiceAccount only,
-and a namespace install gets Roles only in the namespaces it watches.
+API call in the operator (or in a kopf upgrade) goes into hpo_operator.shell.rbac next to
+the code; this test then names the chart rule to add. Also: rules are bound to the chart's
+ServiceAccount only, and a namespace install gets Roles only in the namespaces it watches.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import rbac
+from hpo_operator.shell import rbac
 from ship.chart import Helm, one, only, rule_triples
 
 WATCHED = ["team-a", "team-b"]

@@ -14,8 +14,8 @@ from dataclasses import fields
 
 import yaml
 
-from hpo_operator import awsmodel
-from hpo_operator.settings import Settings, parser
+from hpo_operator.model import awsmodel
+from hpo_operator.shell.settings import Settings, parser
 from ship.chart import CHART, REPO
 
 README = (REPO / "README.md").read_text()
@@ -59,7 +59,9 @@ def operations_called() -> set[str]:
     from botocore import xform_name
 
     source = "\n".join(
-        path.read_text() for path in (REPO / "operator" / "hpo_operator").glob("*.py")
+        path.read_text()
+        for path in (REPO / "operator" / "hpo_operator").rglob("*.py")
+        if "emulator" not in path.parts
     )
     return {
         name

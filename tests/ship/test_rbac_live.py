@@ -1,8 +1,8 @@
 """The operator running under exactly the chart's RBAC: jobs reach Completed, nothing is refused;
 and with two replicas, kopf peering lets one act while the other waits, then takes over.
 
-Why: the Role is compared with hpo_operator.rbac in test_chart_rbac.py, but only running the real
-operator with the chart's ServiceAccount token proves the list is complete (kopf's own calls
+Why: the Role is compared with hpo_operator.shell.rbac in test_chart_rbac.py, but only running the
+real operator with the chart's ServiceAccount token proves the list is complete (kopf's own calls
 included). The peering test shows what the chart's multi-replica mode guarantees: one active
 instance, and a standby that resumes when the active one exits.
 """

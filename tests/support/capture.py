@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from hpo_operator.endpoints import is_loopback
+from hpo_operator.core.endpoints import is_loopback
 
 
 class Capture(ThreadingHTTPServer):

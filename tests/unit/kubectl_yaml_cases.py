@@ -1,7 +1,7 @@
 """Tricky YAML, and what kubectl v1.37 made of it (`kubectl create --dry-run=client -o json`).
 
-One table for two tests: tests/unit/test_kubeyaml.py checks that hpo_operator.kubeyaml reads each
-case as written here (fast, no cluster); tests/cluster/test_kubeyaml_kubectl.py runs the real
+One table for two tests: tests/unit/test_kubeyaml.py checks that hpo_operator.cli.kubeyaml reads
+each case as written here (fast, no cluster); tests/cluster/test_kubeyaml_kubectl.py runs the real
 kubectl on every case and checks kubectl still says what is written here, and that kubeyaml agrees
 with it. A number is compared with its type: `1000` (int) is not `1000.0` (float), and `True` is not
 `1`. The expected values are what the API server then reads: kubectl prints a whole float64 below

@@ -17,10 +17,10 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from hpo_operator import awsmodel
-from hpo_operator.naming import fields_of
-from hpo_operator.translate import SYSTEM_TAG_PREFIX, spec_tag_limit
-from hpo_operator.validate import java_pattern, matches
+from hpo_operator.model import awsmodel
+from hpo_operator.model.naming import fields_of
+from hpo_operator.model.translate import SYSTEM_TAG_PREFIX, spec_tag_limit
+from hpo_operator.model.validate import java_pattern, matches
 
 MAX_ITEMS = 2
 PROPERTY_SETTINGS = settings(

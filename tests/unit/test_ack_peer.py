@@ -23,11 +23,18 @@ import pytest
 import yaml
 
 from hpo_operator import __version__
-from hpo_operator.driver import drive
-from hpo_operator.handlers import FINALIZER
-from hpo_operator.reconcile import Call, Op, ReconcileSettings, Resource, Trigger, create_request
-from hpo_operator.translate import TAG_CONTROLLER_VERSION, TAG_NAMESPACE
-from hpo_operator.validate import validate_spec
+from hpo_operator.core.driver import drive
+from hpo_operator.core.reconcile import (
+    Call,
+    Op,
+    ReconcileSettings,
+    Resource,
+    Trigger,
+    create_request,
+)
+from hpo_operator.model.translate import TAG_CONTROLLER_VERSION, TAG_NAMESPACE
+from hpo_operator.model.validate import validate_spec
+from hpo_operator.shell.handlers import FINALIZER
 from support import ack_capture as ack
 
 pytestmark = pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)

@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 from botocore.model import ServiceModel, Shape
 
-from hpo_operator import awsmodel
+from hpo_operator.model import awsmodel
 
 
 def _full() -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hpo_operator import conditions as c
-from hpo_operator.conditions import Cond
+from hpo_operator.core import conditions as c
+from hpo_operator.core.conditions import Cond
 
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T00:05:00Z"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hpo_operator import schema, translate, validate
+from hpo_operator.model import schema, translate, validate
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 ACK = SHARED / "ack"

@@ -10,7 +10,7 @@ import socket
 import aiohttp
 from aiohttp import web
 
-from hpo_operator.health import Health
+from hpo_operator.shell.health import Health
 
 
 def closed_port() -> int:

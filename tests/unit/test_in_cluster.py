@@ -9,9 +9,9 @@ import re
 import kopf
 import pytest
 
-from hpo_operator import kube
-from hpo_operator.handlers import in_cluster_server
-from hpo_operator.runner import peering_identity
+from hpo_operator.adapters import kube
+from hpo_operator.shell.handlers import in_cluster_server
+from hpo_operator.shell.runner import peering_identity
 
 NOW = datetime.datetime(2026, 11, 26, 16, 50, 0, tzinfo=datetime.UTC)
 

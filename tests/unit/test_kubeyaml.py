@@ -1,4 +1,4 @@
-"""hpo_operator.kubeyaml reads YAML as kubectl does: the table of tricky scalars in
+"""hpo_operator.cli.kubeyaml reads YAML as kubectl does: the table of tricky scalars in
 kubectl_yaml_cases.py (what kubectl said; tests/cluster/test_kubeyaml_kubectl.py asks it again),
 plus the helpers' own rules and the project's own YAML files."""
 
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hpo_operator import kubeyaml
+from hpo_operator.cli import kubeyaml
 from unit.kubectl_yaml_cases import CASES, STREAMS, Case, Refused, Stream, document, typed
 
 REPO = Path(__file__).resolve().parents[2]

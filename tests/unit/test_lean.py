@@ -29,24 +29,24 @@ NOT_IN_RUN = (
     "hpo_operator.devcluster",
     "hpo_operator.devnode",
     "hpo_operator.devdns",
-    "hpo_operator.render",
-    "hpo_operator.schema",
-    "hpo_operator.kubeyaml",
-    "hpo_operator.rbac",
+    "hpo_operator.cli.render",
+    "hpo_operator.model.schema",
+    "hpo_operator.cli.kubeyaml",
+    "hpo_operator.shell.rbac",
 )
 # Imported after the model is parsed, so their long-lived objects fill the space it freed.
 HEAVY = ("kopf", "aiohttp", "prometheus_client", "yaml")
 
 PROBE = """
 import json, sys
-from hpo_operator.lean import prepare_operator_process
-from hpo_operator import awsmodel
+from hpo_operator.shell.lean import prepare_operator_process
+from hpo_operator.model import awsmodel
 
 prepare_operator_process()
 loader = awsmodel.botocore_session().get_component("data_loader")
 parsed = sorted(key[1] for key in loader._cache if key[0] == "load_data_with_path")
 before = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
-import hpo_operator.runner
+import hpo_operator.shell.runner
 loaded = sorted(m for m, module in sys.modules.items() if module is not None)
 print(json.dumps({"parsed": parsed, "heavy_before": before, "loaded": loaded}))
 """

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from hpo_operator import memory
-from hpo_operator.settings import Settings
+from hpo_operator.shell import memory
+from hpo_operator.shell.settings import Settings
 
 GLIBC = memory._glibc() is not None
 
@@ -39,7 +39,7 @@ def test_zero_or_an_explicit_malloc_arena_max_leaves_glibc_alone() -> None:
 @pytest.mark.skipif(not GLIBC, reason="glibc only")
 def test_on_glibc_the_limit_is_applied_and_trim_runs() -> None:
     code = (
-        "from hpo_operator import memory; "
+        "from hpo_operator.shell import memory; "
         "print(memory.limit_arenas(2, env={}), isinstance(memory.trim(), bool))"
     )
     out = subprocess.run(

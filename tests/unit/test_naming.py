@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hpo_operator import awsmodel
-from hpo_operator.naming import aws_name, field_name, field_path, fields_of, member_for_field
+from hpo_operator.model import awsmodel
+from hpo_operator.model.naming import aws_name, field_name, field_path, fields_of, member_for_field
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ from typing import Any
 import kopf
 import pytest
 
-from hpo_operator.handlers import Operator, status_digest
-from hpo_operator.health import Health
-from hpo_operator.metrics import Metrics
-from hpo_operator.polling import Owner
-from hpo_operator.reconcile import Call, Op, Trigger
-from hpo_operator.settings import Settings
-from hpo_operator.translate import system_tags
+from hpo_operator.core.reconcile import Call, Op, Trigger
+from hpo_operator.model.translate import system_tags
+from hpo_operator.polling.strategy import Owner
+from hpo_operator.shell.handlers import Operator, status_digest
+from hpo_operator.shell.health import Health
+from hpo_operator.shell.metrics import Metrics
+from hpo_operator.shell.settings import Settings
 
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/xgb"
 UID = "0b4c6d1e-0000-4000-8000-000000000001"
@@ -207,9 +207,9 @@ def test_a_status_written_by_someone_else_is_read_once_not_on_every_handler(
 def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: list[str]) -> None:
     """`parking`: the label and the finalizer in one patch, and no lock left behind for a
     resource that leaves the watch (kopf's DELETED event may come while the lock is held)."""
-    from hpo_operator.handlers import FINALIZER
-    from hpo_operator.parking import LABEL
-    from hpo_operator.reconcile import BOOKKEEPING_PREFIX
+    from hpo_operator.core.parking import LABEL
+    from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX
+    from hpo_operator.shell.handlers import FINALIZER
 
     body = running_body()
     body["metadata"].update(

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from test_reconcile import ACK_TAGS, FakeSageMaker, apply, condition, resource, run
 
-from hpo_operator import conditions as c
-from hpo_operator.reconcile import (
+from hpo_operator.core import conditions as c
+from hpo_operator.core.reconcile import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,
     ANN_JOB_NAME,
@@ -29,8 +29,8 @@ from hpo_operator.reconcile import (
     choose_job_name,
     target_of,
 )
-from hpo_operator.reconcile import ReconcileSettings as Settings
-from hpo_operator.translate import system_tags
+from hpo_operator.core.reconcile import ReconcileSettings as Settings
+from hpo_operator.model.translate import system_tags
 
 A_JOB = "a-job"
 B_JOB = "xgb-tuning-1"  # the spec's name (test_reconcile.SPEC)

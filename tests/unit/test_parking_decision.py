@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import diffbase, parking, stall
-from hpo_operator.handlers import FINALIZER
-from hpo_operator.metrics import Metrics
-from hpo_operator.reconcile import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.adapters import diffbase
+from hpo_operator.core import parking
+from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.shell import stall
+from hpo_operator.shell.handlers import FINALIZER
+from hpo_operator.shell.metrics import Metrics
 
 DIFF_BASE = f"{PREFIX}/{diffbase.KEY}"
 OTHER = "example.com/keep"

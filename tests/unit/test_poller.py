@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.poller import (
+from hpo_operator.adapters.ratelimit import RateLimiter
+from hpo_operator.core.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.polling.poller import (
     PREFETCHED,
     AdaptiveInterval,
     ListFailure,
@@ -24,9 +26,7 @@ from hpo_operator.poller import (
     signature,
     status_signature,
 )
-from hpo_operator.polling import Delivery, Owner
-from hpo_operator.ratelimit import RateLimiter
-from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.polling.strategy import Delivery, Owner
 
 T0 = 1_700_000_000.0
 
@@ -689,7 +689,7 @@ def test_calls_the_own_budget_defers_are_counted_and_logged_once_not_per_resourc
         await reported.wait()  # the one report the first refusal scheduled
         return results
 
-    with caplog.at_level("INFO", logger="hpo_operator.poller"):
+    with caplog.at_level("INFO", logger="hpo_operator.polling.poller"):
         results = asyncio.run(asyncio.wait_for(burst(), 10))
     refused = [r for r in results if isinstance(r, AwsFailure)]
     assert len(refused) == 4 and sagemaker.calls == [Op.DESCRIBE]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hpo_operator.ratelimit import (
+from hpo_operator.adapters.ratelimit import (
     DEFAULT_LIMITS,
     Deferrals,
     RateLimiter,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import conditions as c
-from hpo_operator.driver import drive
-from hpo_operator.reconcile import (
+from hpo_operator.core import conditions as c
+from hpo_operator.core.driver import drive
+from hpo_operator.core.reconcile import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,
     ANN_DEFAULT_REGION,

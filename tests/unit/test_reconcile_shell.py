@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-from hpo_operator import logs
-from hpo_operator.handlers import namespace_annotations_of, to_resource
-from hpo_operator.metrics import Metrics
-from hpo_operator.polling import needs_polling
-from hpo_operator.reconcile import Op
+from hpo_operator.core.reconcile import Op
+from hpo_operator.polling.strategy import needs_polling
+from hpo_operator.shell import logs
+from hpo_operator.shell.handlers import namespace_annotations_of, to_resource
+from hpo_operator.shell.metrics import Metrics
 
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/j"
 

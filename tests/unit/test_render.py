@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from hpo_operator import __version__, render
+from hpo_operator import __version__
 from hpo_operator.cli import main as cli_main
-from hpo_operator.reconcile import ReconcileSettings, Resource, create_request
-from hpo_operator.translate import SYSTEM_TAG_KEYS
+from hpo_operator.cli import render
+from hpo_operator.core.reconcile import ReconcileSettings, Resource, create_request
+from hpo_operator.model.translate import SYSTEM_TAG_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
@@ -200,7 +201,7 @@ def test_failing_example_is_valid_and_uses_the_fail_tag(capsys: pytest.CaptureFi
 
 def test_render_does_not_import_kopf_or_clients() -> None:
     code = (
-        "import sys, hpo_operator.render; "
+        "import sys, hpo_operator.cli.render; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('kopf', 'kubernetes', 'boto3', 'aiohttp')))"
     )

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from botocore.model import ShapeResolver
 
-from hpo_operator import schema
+from hpo_operator.model import schema
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / schema.FILE_NAME

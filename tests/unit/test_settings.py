@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hpo_operator.runner import main
-from hpo_operator.settings import SettingsError, from_args
+from hpo_operator.shell.runner import main
+from hpo_operator.shell.settings import SettingsError, from_args
 
 ENV = (
     "HPO_NAMESPACES",
@@ -68,7 +68,7 @@ def test_run_reports_bad_settings_and_exits_2(capsys: pytest.CaptureFixture[str]
 
 
 def test_the_api_connection_pool_fits_every_watch_stream_plus_requests() -> None:
-    from hpo_operator.settings import Settings
+    from hpo_operator.shell.settings import Settings
 
     assert Settings().kube_connection_limit() == 2 + 4 + 8
     assert Settings(namespaces=("a", "b", "c")).kube_connection_limit() == 6 + 4 + 8
@@ -76,8 +76,8 @@ def test_the_api_connection_pool_fits_every_watch_stream_plus_requests() -> None
 
 
 def test_kopf_settings_keep_bookkeeping_in_annotations_and_bound_the_workers() -> None:
-    from hpo_operator.runner import kopf_settings
-    from hpo_operator.settings import Settings
+    from hpo_operator.shell.runner import kopf_settings
+    from hpo_operator.shell.settings import Settings
 
     unlimited = kopf_settings(Settings())
     assert unlimited.queueing.worker_limit is None
@@ -131,7 +131,7 @@ def test_the_operators_own_endpoint_must_be_safe_or_allowed(
 
 
 def test_environment_values_are_read_as_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_operator.settings import Settings
+    from hpo_operator.shell.settings import Settings
 
     monkeypatch.setenv("HPO_POLL_SEARCH", "off")
     monkeypatch.setenv("hpo_worker_limit", "100")  # names are case-insensitive
@@ -144,7 +144,7 @@ def test_environment_values_are_read_as_their_types(monkeypatch: pytest.MonkeyPa
 
 
 def test_every_bad_field_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_operator.settings import Settings
+    from hpo_operator.shell.settings import Settings
 
     monkeypatch.setenv("HPO_POLL_SEARCH", "maybe")
     monkeypatch.setenv("HPO_AWS_MAX_WORKERS", "2.5")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import translate
+from hpo_operator.model import translate
 
 
 def _spec() -> dict[str, Any]:

@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from hpo_operator import awsmodel, translate
-from hpo_operator.validate import Problem, format_path, matches, validate_request, validate_spec
+from hpo_operator.model import awsmodel, translate
+from hpo_operator.model.validate import (
+    Problem,
+    format_path,
+    matches,
+    validate_request,
+    validate_spec,
+)
 
 
 def _spec() -> dict[str, Any]:

@@ -67,7 +67,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/* RBAC on the job resources, granted cluster-wide or per watched namespace.
-tests/ship/test_chart_rbac.py holds these rules to hpo_operator.rbac.USES. */}}
+tests/ship/test_chart_rbac.py holds these rules to hpo_operator.shell.rbac.USES. */}}
 {{- define "hpo-operator.namespacedRules" -}}
 - apiGroups: ["sagemaker.services.k8s.aws"]
   resources: ["hyperparametertuningjobs"]

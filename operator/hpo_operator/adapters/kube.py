@@ -23,7 +23,7 @@ from kopf._cogs.structs.bodies import build_object_reference
 from kopf._cogs.structs.references import NamespaceName
 from kopf._core.engines.peering import Identity
 
-log = logging.getLogger("hpo_operator.kube")
+log = logging.getLogger("hpo_operator.adapters.kube")
 
 
 def kopf_identity(identity: str) -> Identity:

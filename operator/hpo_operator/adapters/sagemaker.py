@@ -22,9 +22,9 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
-from hpo_operator import awsmodel
-from hpo_operator.endpoints import endpoint_problem
-from hpo_operator.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.endpoints import endpoint_problem
+from hpo_operator.core.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.model import awsmodel
 
 THROTTLE_CODES = frozenset(
     {

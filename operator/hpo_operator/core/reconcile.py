@@ -53,10 +53,10 @@ from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from typing import Any
 
-from hpo_operator import conditions as cond
-from hpo_operator.conditions import Cond
-from hpo_operator.endpoints import endpoint_problem, region_problem
-from hpo_operator.translate import (
+from hpo_operator.core import conditions as cond
+from hpo_operator.core.conditions import Cond
+from hpo_operator.core.endpoints import endpoint_problem, region_problem
+from hpo_operator.model.translate import (
     TAG_NAME,
     TAG_NAMESPACE,
     TAG_UID,
@@ -66,7 +66,7 @@ from hpo_operator.translate import (
     tags_name_resource,
     with_system_tags,
 )
-from hpo_operator.validate import validate_spec
+from hpo_operator.model.validate import validate_spec
 
 # ACK's annotations, on the resource and on its namespace.
 ANN_REGION = "services.k8s.aws/region"

@@ -24,11 +24,13 @@ from typing import Any, TextIO
 
 import yaml
 
-from hpo_operator import __version__, awsmodel, kubeyaml, schema
-from hpo_operator.naming import field_path
-from hpo_operator.reconcile import ANN_REGION
-from hpo_operator.translate import spec_to_request, with_system_tags
-from hpo_operator.validate import Problem, format_path, validate_request, validate_spec
+from hpo_operator import __version__
+from hpo_operator.cli import kubeyaml
+from hpo_operator.core.reconcile import ANN_REGION
+from hpo_operator.model import awsmodel, schema
+from hpo_operator.model.naming import field_path
+from hpo_operator.model.translate import spec_to_request, with_system_tags
+from hpo_operator.model.validate import Problem, format_path, validate_request, validate_spec
 
 API_VERSION = f"{schema.GROUP}/{schema.VERSION}"
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hpo_operator import diffbase
+from hpo_operator.adapters import diffbase
 
 
 def records(annotations: Mapping[str, str], prefix: str) -> dict[str, dict[str, Any]]:

@@ -23,21 +23,11 @@ from typing import Any, cast
 import aiohttp
 import kopf
 
-from hpo_operator import logs, parking
-from hpo_operator.driver import drive
-from hpo_operator.health import Health
-from hpo_operator.kube import KubeObjects
-from hpo_operator.metrics import Metrics
-from hpo_operator.polling import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    Delivery,
-    Owner,
-    PollingStrategy,
-    needs_polling,
-)
-from hpo_operator.reconcile import (
+from hpo_operator.adapters.kube import KubeObjects
+from hpo_operator.adapters.sagemaker import SageMakerClients
+from hpo_operator.core import parking
+from hpo_operator.core.driver import drive
+from hpo_operator.core.reconcile import (
     FINISHED,
     STATUS_JOB_STATE,
     AwsFailure,
@@ -55,9 +45,20 @@ from hpo_operator.reconcile import (
     merge_patch,
     target_of,
 )
-from hpo_operator.sagemaker import SageMakerClients
-from hpo_operator.settings import Settings
-from hpo_operator.translate import rfc3339
+from hpo_operator.model.translate import rfc3339
+from hpo_operator.polling.strategy import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    Delivery,
+    Owner,
+    PollingStrategy,
+    needs_polling,
+)
+from hpo_operator.shell import logs
+from hpo_operator.shell.health import Health
+from hpo_operator.shell.metrics import Metrics
+from hpo_operator.shell.settings import Settings
 
 FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
 NAMESPACE_INDEX = "namespace_annotations"

@@ -32,12 +32,14 @@ from typing import Any
 
 import kopf
 
-from hpo_operator import diffbase, logs, parking, progress
-from hpo_operator.kube import KubeObjects
-from hpo_operator.metrics import Metrics
-from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.adapters import diffbase
+from hpo_operator.adapters.kube import KubeObjects
+from hpo_operator.core import parking, progress
+from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.shell import logs
+from hpo_operator.shell.metrics import Metrics
 
-log = logging.getLogger("hpo_operator.stall")
+log = logging.getLogger("hpo_operator.shell.stall")
 
 DIFF_BASE_KEY = diffbase.KEY
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself

@@ -20,16 +20,19 @@ from collections.abc import Mapping, Sequence
 
 import kopf
 
-from hpo_operator import __version__, diffbase, handlers, health, logs, memory, parking, stall
-from hpo_operator.diffbase import BoundedAnnotationsDiffBaseStorage
-from hpo_operator.kube import kopf_identity
-from hpo_operator.metrics import CONTENT_TYPE, Metrics
-from hpo_operator.poller import PollerConfig, SharedPoller
-from hpo_operator.polling import GROUP, PLURAL, VERSION, PerResourceTimer, PollingStrategy
-from hpo_operator.ratelimit import parse_limits
-from hpo_operator.reconcile import BOOKKEEPING_PREFIX, Op
-from hpo_operator.sagemaker import SageMakerClients
-from hpo_operator.settings import Settings, SettingsError, from_args
+from hpo_operator import __version__
+from hpo_operator.adapters import diffbase
+from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
+from hpo_operator.adapters.kube import kopf_identity
+from hpo_operator.adapters.ratelimit import parse_limits
+from hpo_operator.adapters.sagemaker import SageMakerClients
+from hpo_operator.core import parking
+from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX, Op
+from hpo_operator.polling.poller import PollerConfig, SharedPoller
+from hpo_operator.polling.strategy import GROUP, PLURAL, VERSION, PerResourceTimer, PollingStrategy
+from hpo_operator.shell import handlers, health, logs, memory, stall
+from hpo_operator.shell.metrics import CONTENT_TYPE, Metrics
+from hpo_operator.shell.settings import Settings, SettingsError, from_args
 
 log = logging.getLogger("hpo_operator")
 

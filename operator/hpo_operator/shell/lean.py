@@ -18,7 +18,7 @@ def prepare_operator_process() -> None:
     """What `hpo-operator run` does before it imports the runner (docs/performance.md, "Memory
     and imports"): client libraries blocked, SageMaker's model cut to the operator's subset and
     parsed first, while the process is still small and single-threaded."""
-    from hpo_operator import awsmodel
+    from hpo_operator.model import awsmodel
 
     keep_client_libraries_out()  # before kopf is imported
     awsmodel.use_operator_subset()  # before the model is loaded

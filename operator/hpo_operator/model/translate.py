@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.model import Shape
 
-from hpo_operator import awsmodel
-from hpo_operator.naming import field_name, fields_of
+from hpo_operator.model import awsmodel
+from hpo_operator.model.naming import field_name, fields_of
 
 SYSTEM_TAG_PREFIX = "services.k8s.aws/"
 AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case: no user tag key may start with it

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from hpo_operator import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("hpo_operator.runner", "Run the operator."),
+    "run": ("hpo_operator.shell.runner", "Run the operator."),
     "render": (
-        "hpo_operator.render",
+        "hpo_operator.cli.render",
         "Validate manifests offline; print the request.",
     ),
-    "crd": ("hpo_operator.schema", "Print or write the generated CustomResourceDefinition."),
+    "crd": ("hpo_operator.model.schema", "Print or write the generated CustomResourceDefinition."),
     "emulator": ("hpo_operator.emulator.server", "Serve a local SageMaker emulator."),
 }
 
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args(args)  # prints the usage error and exits 2
         return 2
     if name == "run":
-        from hpo_operator.lean import prepare_operator_process
+        from hpo_operator.shell.lean import prepare_operator_process
 
         prepare_operator_process()  # before kopf and the runner are imported (see lean.py)
     module = importlib.import_module(SUBCOMMANDS[name][0])

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import kopf
 
-from hpo_operator.reconcile import FINISHED, STATUS_JOB_STATE, Target, job_gone, status_arn
+from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE, Target, job_gone, status_arn
 
 GROUP = "sagemaker.services.k8s.aws"
 VERSION = "v1alpha1"

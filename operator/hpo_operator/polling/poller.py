@@ -42,10 +42,9 @@ from typing import Any
 import botocore.exceptions
 import kopf
 
-from hpo_operator.awsmodel import STATUS_MEMBERS
-from hpo_operator.polling import Delivery, Owner, PollHandler
-from hpo_operator.ratelimit import Deferrals, RateLimiter
-from hpo_operator.reconcile import (
+from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
+from hpo_operator.adapters.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
+from hpo_operator.core.reconcile import (
     FINISHED,
     STATUS_JOB_STATE,
     AwsFailure,
@@ -54,12 +53,13 @@ from hpo_operator.reconcile import (
     Op,
     Target,
 )
-from hpo_operator.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
-from hpo_operator.translate import TAG_UID
+from hpo_operator.model.awsmodel import STATUS_MEMBERS
+from hpo_operator.model.translate import TAG_UID
+from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
-log = logging.getLogger("hpo_operator.poller")
+log = logging.getLogger("hpo_operator.polling.poller")
 
 LIST_OP = "ListHyperParameterTuningJobs"
 SEARCH_OP = "Search"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from hpo_operator.reconcile import (
+from hpo_operator.core.reconcile import (
     AwsFailure,
     Call,
     Observation,

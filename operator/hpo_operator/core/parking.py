@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hpo_operator import diffbase, progress
-from hpo_operator.reconcile import BOOKKEEPING_PREFIX, FINISHED, STATUS_JOB_STATE
+from hpo_operator.adapters import diffbase
+from hpo_operator.core import progress
+from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX, FINISHED, STATUS_JOB_STATE
 
 LABEL = f"{BOOKKEEPING_PREFIX}/finished"
 SELECTOR = f"!{LABEL}"  # kopf's watch: every resource without the label

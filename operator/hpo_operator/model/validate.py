@@ -22,9 +22,9 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
-from hpo_operator import awsmodel
-from hpo_operator.naming import Naming, aws_name, field_name, field_path, fields_of
-from hpo_operator.translate import (
+from hpo_operator.model import awsmodel
+from hpo_operator.model.naming import Naming, aws_name, field_name, field_path, fields_of
+from hpo_operator.model.translate import (
     AWS_TAG_PREFIX,
     SYSTEM_TAG_KEYS,
     SYSTEM_TAG_PREFIX,
