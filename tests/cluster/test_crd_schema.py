@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
+from hpo_operator import identity
 from hpo_operator.model import schema, translate
 from support.kube import Kubectl
 from unit.model_strategies import valid_specs
@@ -30,12 +31,12 @@ def crd_installed(kubectl: Kubectl) -> str:
     # Poll rather than `kubectl wait`, which errors while the CRD has no conditions yet.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        crd = kubectl.json("get", "crd", schema.CRD_NAME)
+        crd = kubectl.json("get", "crd", identity.CRD_NAME)
         conditions = crd.get("status", {}).get("conditions") or []
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-            return schema.CRD_NAME
+            return identity.CRD_NAME
         time.sleep(0.2)
-    raise AssertionError(f"{schema.CRD_NAME} not Established within 60 s: {conditions}")
+    raise AssertionError(f"{identity.CRD_NAME} not Established within 60 s: {conditions}")
 
 
 def _example(name: str = "xgboost-tuning") -> dict[str, Any]:
@@ -48,7 +49,7 @@ def _example(name: str = "xgboost-tuning") -> dict[str, Any]:
 def test_client_side_apply_fits_the_annotation_limit(kubectl: Kubectl, crd_installed: str) -> None:
     # Client-side apply stores the whole CRD in an annotation (256 KiB limit).
     result = kubectl("apply", "--dry-run=server", "-f", str(CRD))
-    assert schema.CRD_NAME in result.stdout
+    assert identity.CRD_NAME in result.stdout
 
 
 def test_valid_example_applies(kubectl: Kubectl, crd_installed: str, namespace: str) -> None:

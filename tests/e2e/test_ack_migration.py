@@ -30,11 +30,10 @@ import pytest
 from botocore.config import Config
 from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess, stats, wait_for
 
-from hpo_operator.core.parking import LABEL
 from hpo_operator.devcluster import Binaries, DevCluster
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.shell.handlers import FINALIZER
+from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 from support import ack_capture as ack
 from support.kube import Kubectl
 from support.tools import tool
@@ -159,7 +158,7 @@ def assert_spec_untouched(jobs: Jobs, namespace: str, before: dict[str, Any]) ->
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
     # The finalizer stays, or goes with the parking label once the job is finished (`parking`).
     finalizers = before["metadata"]["finalizers"]
-    if LABEL in (after["metadata"].get("labels") or {}):
+    if FINISHED_LABEL in (after["metadata"].get("labels") or {}):
         finalizers = [f for f in finalizers if f != FINALIZER]
     assert after["metadata"].get("finalizers", []) == finalizers
 

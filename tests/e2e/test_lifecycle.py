@@ -20,10 +20,9 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_operator.core.parking import LABEL
 from hpo_operator.emulator.config import EmulatorConfig, Faults
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.shell.handlers import FINALIZER
+from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +43,7 @@ def test_full_lifecycle_to_completed_with_best_training_job(
     assert running is not None
     # Held by the finalizer until finished; then parked (`parking`): one or the other, always.
     held = FINALIZER in (running["metadata"].get("finalizers") or [])
-    assert held or LABEL in (running["metadata"].get("labels") or {})
+    assert held or FINISHED_LABEL in (running["metadata"].get("labels") or {})
 
     done = jobs.wait_state(namespace, "xgb", "Completed", timeout=60)
     best = done["bestTrainingJob"]

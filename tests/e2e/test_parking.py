@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
-from hpo_operator.core.parking import LABEL
 from hpo_operator.emulator.server import RunningEmulator
-from hpo_operator.shell.handlers import FINALIZER
+from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 
 pytestmark = pytest.mark.e2e
 
@@ -32,11 +31,11 @@ def _meta(jobs: Jobs, namespace: str, name: str) -> dict[str, Any]:
 def _wait_parked(jobs: Jobs, namespace: str, name: str, state: str = "Completed") -> None:
     def parked() -> bool:
         meta = _meta(jobs, namespace, name)
-        return (meta.get("labels") or {}).get(LABEL) == state and FINALIZER not in (
+        return (meta.get("labels") or {}).get(FINISHED_LABEL) == state and FINALIZER not in (
             meta.get("finalizers") or []
         )
 
-    wait_for(parked, 60, f"{namespace}/{name} parked ({LABEL}={state}, no finalizer)")
+    wait_for(parked, 60, f"{namespace}/{name} parked ({FINISHED_LABEL}={state}, no finalizer)")
 
 
 def _calls(emulator: RunningEmulator) -> dict[str, int]:
@@ -139,6 +138,8 @@ def test_a_label_removed_by_hand_is_put_back(
     jobs.apply(namespace, tuning_job("relabel", job_name("relabel")))
     jobs.wait_state(namespace, "relabel", "Completed")
     _wait_parked(jobs, namespace, "relabel")
-    jobs.kubectl("label", "hyperparametertuningjobs", "relabel", "-n", namespace, f"{LABEL}-")
+    jobs.kubectl(
+        "label", "hyperparametertuningjobs", "relabel", "-n", namespace, f"{FINISHED_LABEL}-"
+    )
     _wait_parked(jobs, namespace, "relabel")
     assert jobs.condition(namespace, "relabel", "ACK.Terminal") is None

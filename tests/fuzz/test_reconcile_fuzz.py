@@ -23,16 +23,6 @@ from sizes import fuzz_settings
 from hpo_operator.core import conditions as cond
 from hpo_operator.core.driver import MAX_CALLS
 from hpo_operator.core.reconcile import (
-    ANN_ADOPTION_FIELDS,
-    ANN_ADOPTION_POLICY,
-    ANN_DEFAULT_REGION,
-    ANN_DELETION_POLICY,
-    ANN_ENDPOINT_URL,
-    ANN_JOB_NAME,
-    ANN_NS_DELETION_POLICY,
-    ANN_READ_ONLY,
-    ANN_REGION,
-    ANN_SPEC_HASH,
     AwsFailure,
     Call,
     ErrorKind,
@@ -49,7 +39,21 @@ from hpo_operator.core.reconcile import (
     status_arn,
     target_of,
 )
-from hpo_operator.model.translate import TAG_NAME, TAG_NAMESPACE, TAG_UID
+from hpo_operator.identity import (
+    ANN_ADOPTION_FIELDS,
+    ANN_ADOPTION_POLICY,
+    ANN_DEFAULT_REGION,
+    ANN_DELETION_POLICY,
+    ANN_ENDPOINT_URL,
+    ANN_JOB_NAME,
+    ANN_NS_DELETION_POLICY,
+    ANN_READ_ONLY,
+    ANN_REGION,
+    ANN_SPEC_HASH,
+    TAG_NAME,
+    TAG_NAMESPACE,
+    TAG_UID,
+)
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
 

@@ -20,7 +20,7 @@ import pytest
 from faultkit import Emulator, Resources
 from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
-from hpo_operator.model.translate import SYSTEM_TAG_KEYS
+from hpo_operator.identity import SYSTEM_TAG_KEYS
 from support.kube import Kubectl
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]

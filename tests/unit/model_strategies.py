@@ -17,9 +17,10 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from hpo_operator.identity import SYSTEM_TAG_PREFIX
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import fields_of
-from hpo_operator.model.translate import SYSTEM_TAG_PREFIX, spec_tag_limit
+from hpo_operator.model.translate import spec_tag_limit
 from hpo_operator.model.validate import java_pattern, matches
 
 MAX_ITEMS = 2

@@ -32,9 +32,8 @@ from hpo_operator.core.reconcile import (
     Trigger,
     create_request,
 )
-from hpo_operator.model.translate import TAG_CONTROLLER_VERSION, TAG_NAMESPACE
+from hpo_operator.identity import FINALIZER, TAG_CONTROLLER_VERSION, TAG_NAMESPACE
 from hpo_operator.model.validate import validate_spec
-from hpo_operator.shell.handlers import FINALIZER
 from support import ack_capture as ack
 
 pytestmark = pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)

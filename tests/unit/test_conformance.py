@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hpo_operator import identity
 from hpo_operator.model import schema, translate, validate
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -39,7 +40,7 @@ def _schema_paths(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, A
 
 
 def test_crd_is_a_superset_of_acks() -> None:
-    ack = yaml.safe_load((ACK / f"{schema.GROUP}_{schema.PLURAL}.yaml").read_text())
+    ack = yaml.safe_load((ACK / f"{identity.GROUP}_{identity.PLURAL}.yaml").read_text())
     theirs = ack["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     ours = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     mine = {path: (kind, fmt) for path, kind, fmt in _schema_paths(ours)}

@@ -13,6 +13,7 @@ import kopf
 import pytest
 
 from hpo_operator.core.reconcile import Call, Op, Trigger
+from hpo_operator.identity import FINISHED_LABEL
 from hpo_operator.model.translate import system_tags
 from hpo_operator.polling.strategy import Owner
 from hpo_operator.shell.handlers import Operator, status_digest
@@ -207,9 +208,7 @@ def test_a_status_written_by_someone_else_is_read_once_not_on_every_handler(
 def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: list[str]) -> None:
     """`parking`: the label and the finalizer in one patch, and no lock left behind for a
     resource that leaves the watch (kopf's DELETED event may come while the lock is held)."""
-    from hpo_operator.core.parking import LABEL
-    from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX
-    from hpo_operator.shell.handlers import FINALIZER
+    from hpo_operator.identity import BOOKKEEPING_PREFIX, FINALIZER
 
     body = running_body()
     body["metadata"].update(
@@ -220,7 +219,7 @@ def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: lis
     kube, sagemaker = FakeKube(body), FakeSageMaker("Completed")
     operator = build(kube, sagemaker)
     asyncio.run(operator.reconcile_polled(Owner("team-a", "tuning", UID)))
-    assert kube.body["metadata"]["labels"] == {LABEL: "Completed"}
+    assert kube.body["metadata"]["labels"] == {FINISHED_LABEL: "Completed"}
     assert kube.body["metadata"]["finalizers"] == []
     assert UID not in operator.locks and UID not in operator.written
     assert (

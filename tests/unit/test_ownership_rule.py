@@ -16,11 +16,6 @@ from test_reconcile import ACK_TAGS, FakeSageMaker, apply, condition, resource, 
 
 from hpo_operator.core import conditions as c
 from hpo_operator.core.reconcile import (
-    ANN_ADOPTION_FIELDS,
-    ANN_ADOPTION_POLICY,
-    ANN_JOB_NAME,
-    ANN_OWNER_ACCOUNT,
-    ANN_TEAM_ID,
     AwsFailure,
     ErrorKind,
     Op,
@@ -30,6 +25,13 @@ from hpo_operator.core.reconcile import (
     target_of,
 )
 from hpo_operator.core.reconcile import ReconcileSettings as Settings
+from hpo_operator.identity import (
+    ANN_ADOPTION_FIELDS,
+    ANN_ADOPTION_POLICY,
+    ANN_JOB_NAME,
+    ANN_OWNER_ACCOUNT,
+    ANN_TEAM_ID,
+)
 from hpo_operator.model.translate import system_tags
 
 A_JOB = "a-job"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.adapters import diffbase
+from hpo_operator import identity
 from hpo_operator.core import parking
-from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.identity import FINALIZER
 from hpo_operator.shell import stall
-from hpo_operator.shell.handlers import FINALIZER
 from hpo_operator.shell.metrics import Metrics
 
-DIFF_BASE = f"{PREFIX}/{diffbase.KEY}"
+DIFF_BASE = f"{PREFIX}/{identity.DIFF_BASE_KEY}"
 OTHER = "example.com/keep"
 
 
@@ -53,7 +53,7 @@ def test_a_finished_settled_resource_is_parked_and_loses_only_our_finalizer(stat
     assert parking.park(body(state), FINALIZER) == {
         "metadata": {
             "resourceVersion": "41",  # a write since then makes the patch fail (409)
-            "labels": {parking.LABEL: state},
+            "labels": {identity.FINISHED_LABEL: state},
             "finalizers": [OTHER],
         }
     }
@@ -88,7 +88,7 @@ def test_without_our_finalizer_the_list_is_not_touched() -> None:
                 }
             ),
         ),
-        ("already parked", body(labels={parking.LABEL: "Completed"})),
+        ("already parked", body(labels={identity.FINISHED_LABEL: "Completed"})),
     ],
 )
 def test_what_stays_in_the_watch(why: str, resource: dict[str, Any]) -> None:
@@ -102,7 +102,7 @@ def test_a_finished_handlers_record_does_not_keep_it() -> None:
 
 
 def parked(**kwargs: Any) -> dict[str, Any]:
-    return body(labels={parking.LABEL: "Completed"}, finalizers=(OTHER,), **kwargs)
+    return body(labels={identity.FINISHED_LABEL: "Completed"}, finalizers=(OTHER,), **kwargs)
 
 
 def test_a_parked_resource_stays_parked_while_nothing_changes() -> None:
@@ -114,7 +114,9 @@ def test_a_spec_edit_brings_it_back_into_the_watch() -> None:
     change = parking.unpark(parked(generation=3, observed=2), FINALIZER)
     assert change is not None
     patch, why = change
-    assert patch == {"metadata": {"labels": {parking.LABEL: None}, "resourceVersion": "41"}}
+    assert patch == {
+        "metadata": {"labels": {identity.FINISHED_LABEL: None}, "resourceVersion": "41"}
+    }
     assert "generation 3" in why
 
 
@@ -125,7 +127,7 @@ def test_a_status_that_no_longer_shows_a_finished_job_brings_it_back() -> None:
 
 def test_deletion_brings_it_back_only_when_our_finalizer_holds_it() -> None:
     assert parking.unpark(parked(deleting=True), FINALIZER) is None  # nothing of ours holds it
-    held = body(labels={parking.LABEL: "Completed"}, deleting=True)
+    held = body(labels={identity.FINISHED_LABEL: "Completed"}, deleting=True)
     change = parking.unpark(held, FINALIZER)
     assert change is not None and "finalizer" in change[1]
 

@@ -17,15 +17,6 @@ import pytest
 from hpo_operator.core import conditions as c
 from hpo_operator.core.driver import drive
 from hpo_operator.core.reconcile import (
-    ANN_ADOPTION_FIELDS,
-    ANN_ADOPTION_POLICY,
-    ANN_DEFAULT_REGION,
-    ANN_DELETION_POLICY,
-    ANN_ENDPOINT_URL,
-    ANN_JOB_NAME,
-    ANN_READ_ONLY,
-    ANN_REGION,
-    ANN_SPEC_HASH,
     AwsFailure,
     Call,
     ErrorKind,
@@ -42,6 +33,17 @@ from hpo_operator.core.reconcile import (
     parse_arn,
     spec_hash,
     target_of,
+)
+from hpo_operator.identity import (
+    ANN_ADOPTION_FIELDS,
+    ANN_ADOPTION_POLICY,
+    ANN_DEFAULT_REGION,
+    ANN_DELETION_POLICY,
+    ANN_ENDPOINT_URL,
+    ANN_JOB_NAME,
+    ANN_READ_ONLY,
+    ANN_REGION,
+    ANN_SPEC_HASH,
 )
 
 ACCOUNT = "123456789012"

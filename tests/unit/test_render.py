@@ -16,7 +16,7 @@ from hpo_operator import __version__
 from hpo_operator.cli import main as cli_main
 from hpo_operator.cli import render
 from hpo_operator.core.reconcile import ReconcileSettings, Resource, create_request
-from hpo_operator.model.translate import SYSTEM_TAG_KEYS
+from hpo_operator.identity import SYSTEM_TAG_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"

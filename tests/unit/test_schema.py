@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from botocore.model import ShapeResolver
 
+from hpo_operator import identity
 from hpo_operator.model import schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def test_main_writes_the_file_and_prints_the_same(tmp_path: Path, capsys: Any) -
     written = (tmp_path / schema.FILE_NAME).read_text(encoding="utf-8")
     assert schema.main([]) == 0
     assert capsys.readouterr().out == written
-    assert yaml.safe_load(written.split("---\n", 1)[1])["metadata"]["name"] == schema.CRD_NAME
+    assert yaml.safe_load(written.split("---\n", 1)[1])["metadata"]["name"] == identity.CRD_NAME
 
 
 def test_crd_is_far_below_the_client_side_apply_annotation_limit() -> None:

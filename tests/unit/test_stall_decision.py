@@ -10,10 +10,10 @@ from typing import Any
 
 import kopf
 
-from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX as PREFIX
-from hpo_operator.shell.handlers import FINALIZER
+from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
+from hpo_operator.identity import FINALIZER, TOUCH_KEY
 from hpo_operator.shell.metrics import Metrics
-from hpo_operator.shell.stall import PAGE_SIZE, TOUCH_KEY, Pending, Seen, Sweeper, decide, pending
+from hpo_operator.shell.stall import PAGE_SIZE, Pending, Seen, Sweeper, decide, pending
 
 DIFF_BASE = f"{PREFIX}/last-handled-configuration"
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hpo_operator import identity
 from hpo_operator.model import translate
 
 
@@ -154,7 +155,7 @@ def test_system_tags_and_ownership() -> None:
     without_uid = translate.system_tags("team-a", "job", None, "0.1.0")
     # The same keys with or without a uid: render counts what the operator sends.
     assert [t["Key"] for t in without_uid] == [t["Key"] for t in tags]
-    assert [t["Key"] for t in tags] == list(translate.SYSTEM_TAG_KEYS)
+    assert [t["Key"] for t in tags] == list(identity.SYSTEM_TAG_KEYS)
     assert without_uid[-1] == {"Key": "services.k8s.aws/uid", "Value": ""}
     assert not translate.tags_name_resource(without_uid, "team-a", "job", "")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hpo_operator import identity
 from hpo_operator.model import awsmodel, translate
 from hpo_operator.model.validate import (
     Problem,
@@ -404,13 +405,13 @@ def _tags(*keys: str) -> dict[str, Any]:
 
 def test_tag_count_leaves_room_for_the_system_tags() -> None:
     """F4: AWS allows 50 tags; the operator adds 4, so a spec may hold 46."""
-    assert len(translate.SYSTEM_TAG_KEYS) == 4
-    limit = 50 - len(translate.SYSTEM_TAG_KEYS)
+    assert len(identity.SYSTEM_TAG_KEYS) == 4
+    limit = 50 - len(identity.SYSTEM_TAG_KEYS)
     assert _messages(_tags(*(f"k{i}" for i in range(limit)))) == []
     for count in (limit + 1, 50):
         (message,) = _messages(_tags(*(f"k{i}" for i in range(count))))
         assert message.startswith(f"{TAGS}: must have at most {limit} items, not {count}: ")
-        assert all(key in message for key in translate.SYSTEM_TAG_KEYS)
+        assert all(key in message for key in identity.SYSTEM_TAG_KEYS)
 
 
 @pytest.mark.parametrize(
@@ -441,7 +442,7 @@ def test_duplicate_tag_keys_are_refused() -> None:
     assert _messages(_tags("Team", "team")) == []  # tag keys are case-sensitive
 
 
-@pytest.mark.parametrize("key", (*translate.SYSTEM_TAG_KEYS, "services.k8s.aws/anything"))
+@pytest.mark.parametrize("key", (*identity.SYSTEM_TAG_KEYS, "services.k8s.aws/anything"))
 def test_the_operators_own_tag_keys_are_refused(key: str) -> None:
     """F6: no spec tag may speak for the system tags (they prove which resource owns a job)."""
     (message,) = _messages(_tags("team", key))

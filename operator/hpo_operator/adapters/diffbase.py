@@ -18,7 +18,6 @@ from typing import Any
 
 import kopf
 
-KEY = "last-handled-configuration"  # the diff-base annotation's name under the bookkeeping prefix
 DEFAULT_LIMIT = 64 * 1024  # a quarter of the 256 KiB shared by every annotation of the object
 
 

@@ -24,15 +24,15 @@ from typing import Any, TextIO
 
 import yaml
 
-from hpo_operator import __version__
+from hpo_operator import __version__, identity
 from hpo_operator.cli import kubeyaml
-from hpo_operator.core.reconcile import ANN_REGION
-from hpo_operator.model import awsmodel, schema
+from hpo_operator.identity import ANN_REGION
+from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import field_path
 from hpo_operator.model.translate import spec_to_request, with_system_tags
 from hpo_operator.model.validate import Problem, format_path, validate_request, validate_spec
 
-API_VERSION = f"{schema.GROUP}/{schema.VERSION}"
+API_VERSION = f"{identity.GROUP}/{identity.VERSION}"
 
 
 class Unreadable(Exception):
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     try:
         for source in args.files:
             for document in _documents(source, stdin or sys.stdin):
-                if document.get("kind") != schema.KIND:
+                if document.get("kind") != identity.KIND:
                     print(f"{source}: skipping a {document['kind']} document", file=sys.stderr)
                     continue
                 results.append((source, render_manifest(document, args.region)))

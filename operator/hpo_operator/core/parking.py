@@ -8,10 +8,11 @@ chart's memory limit. So a resource with nothing left to do is *parked*:
 - `park(body)`: its job is finished, its status answers its current spec (observedGeneration),
   kopf is done with it (diff-base written, no handler in progress) and it is not being deleted.
   One merge patch (with the resourceVersion read, so no concurrent write is lost) sets the label
-  `LABEL` (value: the job's final state) and removes the operator's finalizer: a finished job
-  has nothing to stop, so a delete then completes at once, as the delete handler would release
-  it. kopf watches with the selector `SELECTOR` (`settings.watching.label_selectors`), so the API
-  server sends kopf a DELETED event for it (kopf forgets it) and never lists it again.
+  `FINISHED_LABEL` (value: the job's final state) and removes the operator's finalizer: a
+  finished job has nothing to stop, so a delete then completes at once, as the delete handler
+  would release it. kopf watches with the selector `SELECTOR`
+  (`settings.watching.label_selectors`), so the API server sends kopf a DELETED event for it
+  (kopf forgets it) and never lists it again.
 - `unpark(body)`: a parked resource whose spec was edited (generation ahead of
   observedGeneration), whose status no longer shows a finished job, or that carries the
   operator's finalizer again while being deleted gets the label removed: it re-enters kopf's
@@ -26,16 +27,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hpo_operator.adapters import diffbase
+from hpo_operator import identity
 from hpo_operator.core import progress
-from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX, FINISHED, STATUS_JOB_STATE
+from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.identity import BOOKKEEPING_PREFIX, FINISHED_LABEL
 
-LABEL = f"{BOOKKEEPING_PREFIX}/finished"
-SELECTOR = f"!{LABEL}"  # kopf's watch: every resource without the label
+SELECTOR = f"!{FINISHED_LABEL}"  # kopf's watch: every resource without the label
 
 
 def is_parked(body: Mapping[str, Any]) -> bool:
-    return LABEL in ((body.get("metadata") or {}).get("labels") or {})
+    return FINISHED_LABEL in ((body.get("metadata") or {}).get("labels") or {})
 
 
 def _settled(body: Mapping[str, Any]) -> str | None:
@@ -60,14 +61,14 @@ def park(
         state is None
         or is_parked(body)
         or meta.get("deletionTimestamp")
-        or f"{prefix}/{diffbase.KEY}" not in annotations
+        or f"{prefix}/{identity.DIFF_BASE_KEY}" not in annotations
         or progress.unfinished(annotations, prefix)
         or not meta.get("resourceVersion")
     ):
         return None
     patch: dict[str, Any] = {
         "resourceVersion": meta["resourceVersion"],
-        "labels": {LABEL: state},
+        "labels": {FINISHED_LABEL: state},
     }
     finalizers = list(meta.get("finalizers") or [])
     if finalizer in finalizers:
@@ -93,7 +94,7 @@ def unpark(body: Mapping[str, Any], finalizer: str) -> tuple[dict[str, Any], str
             why = f"status shows no finished job ({status.get(STATUS_JOB_STATE)!r})"
     if why is None:
         return None
-    patch: dict[str, Any] = {"labels": {LABEL: None}}
+    patch: dict[str, Any] = {"labels": {FINISHED_LABEL: None}}
     if meta.get("resourceVersion"):
         patch["resourceVersion"] = meta["resourceVersion"]
     return {"metadata": patch}, why

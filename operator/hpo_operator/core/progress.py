@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hpo_operator.adapters import diffbase
+from hpo_operator import identity
 
 
 def records(annotations: Mapping[str, str], prefix: str) -> dict[str, dict[str, Any]]:
@@ -20,7 +20,7 @@ def records(annotations: Mapping[str, str], prefix: str) -> dict[str, dict[str, 
     found: dict[str, dict[str, Any]] = {}
     for key, value in annotations.items():
         head, _, handler = key.partition("/")
-        if head != prefix or handler == diffbase.KEY:
+        if head != prefix or handler == identity.DIFF_BASE_KEY:
             continue
         try:
             record = json.loads(value)

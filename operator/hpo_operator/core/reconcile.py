@@ -56,10 +56,23 @@ from typing import Any
 from hpo_operator.core import conditions as cond
 from hpo_operator.core.conditions import Cond
 from hpo_operator.core.endpoints import endpoint_problem, region_problem
-from hpo_operator.model.translate import (
+from hpo_operator.identity import (
+    ANN_ADOPTION_FIELDS,
+    ANN_ADOPTION_POLICY,
+    ANN_DEFAULT_REGION,
+    ANN_DELETION_POLICY,
+    ANN_ENDPOINT_URL,
+    ANN_JOB_NAME,
+    ANN_NS_DELETION_POLICY,
+    ANN_READ_ONLY,
+    ANN_REGION,
+    ANN_SPEC_HASH,
+    CROSS_ACCOUNT_ANNOTATIONS,
     TAG_NAME,
     TAG_NAMESPACE,
     TAG_UID,
+)
+from hpo_operator.model.translate import (
     describe_to_status,
     spec_to_request,
     system_tags,
@@ -67,27 +80,6 @@ from hpo_operator.model.translate import (
     with_system_tags,
 )
 from hpo_operator.model.validate import validate_spec
-
-# ACK's annotations, on the resource and on its namespace.
-ANN_REGION = "services.k8s.aws/region"
-ANN_DEFAULT_REGION = "services.k8s.aws/default-region"
-ANN_ENDPOINT_URL = "services.k8s.aws/endpoint-url"
-ANN_DELETION_POLICY = "services.k8s.aws/deletion-policy"
-ANN_NS_DELETION_POLICY = "sagemaker.services.k8s.aws/deletion-policy"
-ANN_ADOPTION_POLICY = "services.k8s.aws/adoption-policy"
-ANN_ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"
-ANN_READ_ONLY = "services.k8s.aws/read-only"
-# ACK's cross-account namespace annotations (CARM). Not supported yet: a namespace carrying one gets
-# ACK.Terminal and no job, rather than a job silently made in the operator's own account.
-ANN_OWNER_ACCOUNT = "services.k8s.aws/owner-account-id"
-ANN_TEAM_ID = "services.k8s.aws/team-id"
-CROSS_ACCOUNT_ANNOTATIONS = (ANN_OWNER_ACCOUNT, ANN_TEAM_ID)
-
-# This operator's own bookkeeping, under the prefix kopf uses for its progress and diff-base (kopf
-# leaves annotations under its marked prefix out of the diff, so writing them triggers nothing).
-BOOKKEEPING_PREFIX = "hpo-operator.sagemaker.services.k8s.aws"
-ANN_JOB_NAME = f"{BOOKKEEPING_PREFIX}/job-name"
-ANN_SPEC_HASH = f"{BOOKKEEPING_PREFIX}/spec-hash"
 
 IN_PROGRESS = "InProgress"
 STOPPING = "Stopping"

@@ -21,21 +21,20 @@ from typing import Any
 import yaml
 from botocore.model import Shape
 
-from hpo_operator.model import awsmodel
-from hpo_operator.model.naming import field_name, fields_of
-from hpo_operator.model.translate import (
-    AWS_TAG_PREFIX,
+from hpo_operator.identity import (
+    CRD_NAME,
+    GROUP,
+    KIND,
+    PLURAL,
+    SINGULAR,
     SYSTEM_TAG_KEYS,
     SYSTEM_TAG_PREFIX,
-    spec_tag_limit,
+    VERSION,
 )
+from hpo_operator.model import awsmodel
+from hpo_operator.model.naming import field_name, fields_of
+from hpo_operator.model.translate import AWS_TAG_PREFIX, spec_tag_limit
 
-GROUP = "sagemaker.services.k8s.aws"
-KIND = "HyperParameterTuningJob"
-PLURAL = "hyperparametertuningjobs"
-SINGULAR = "hyperparametertuningjob"
-VERSION = "v1alpha1"
-CRD_NAME = f"{PLURAL}.{GROUP}"
 FILE_NAME = f"{GROUP}_{PLURAL}.yaml"
 
 Schema = dict[str, Any]

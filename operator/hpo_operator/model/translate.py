@@ -13,18 +13,17 @@ from typing import Any
 
 from botocore.model import Shape
 
+from hpo_operator.identity import (
+    SYSTEM_TAG_KEYS,
+    TAG_CONTROLLER_VERSION,
+    TAG_NAME,
+    TAG_NAMESPACE,
+    TAG_UID,
+)
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import field_name, fields_of
 
-SYSTEM_TAG_PREFIX = "services.k8s.aws/"
 AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case: no user tag key may start with it
-TAG_CONTROLLER_VERSION = SYSTEM_TAG_PREFIX + "controller-version"
-TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
-TAG_NAME = SYSTEM_TAG_PREFIX + "name"
-TAG_UID = SYSTEM_TAG_PREFIX + "uid"
-# The tags the operator adds to every job it creates, in the order it sends them: the one list
-# that the Create request, `render`, the tag-count check and the CRD's maxItems all count.
-SYSTEM_TAG_KEYS = (TAG_CONTROLLER_VERSION, TAG_NAMESPACE, TAG_NAME, TAG_UID)
 
 
 def spec_tag_limit() -> int:

@@ -22,15 +22,10 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
+from hpo_operator.identity import SYSTEM_TAG_KEYS, SYSTEM_TAG_PREFIX
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import Naming, aws_name, field_name, field_path, fields_of
-from hpo_operator.model.translate import (
-    AWS_TAG_PREFIX,
-    SYSTEM_TAG_KEYS,
-    SYSTEM_TAG_PREFIX,
-    spec_tag_limit,
-    spec_to_request,
-)
+from hpo_operator.model.translate import AWS_TAG_PREFIX, spec_tag_limit, spec_to_request
 
 Path = tuple[str | int, ...]
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # printed bare in a path; any other key is quoted

@@ -53,8 +53,8 @@ from hpo_operator.core.reconcile import (
     Op,
     Target,
 )
+from hpo_operator.identity import TAG_UID
 from hpo_operator.model.awsmodel import STATUS_MEMBERS
-from hpo_operator.model.translate import TAG_UID
 from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")

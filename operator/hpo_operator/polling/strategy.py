@@ -21,10 +21,7 @@ from typing import Any, Protocol
 import kopf
 
 from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE, Target, job_gone, status_arn
-
-GROUP = "sagemaker.services.k8s.aws"
-VERSION = "v1alpha1"
-PLURAL = "hyperparametertuningjobs"
+from hpo_operator.identity import GROUP, PLURAL, VERSION
 
 PollHandler = Callable[..., Any]  # a kopf handler: (body=, patch=, logger=, memo=, ...) -> None
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 import aiohttp
 import kopf
 
+from hpo_operator import identity
 from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
@@ -45,24 +46,15 @@ from hpo_operator.core.reconcile import (
     merge_patch,
     target_of,
 )
+from hpo_operator.identity import ACK_ANNOTATION_PREFIXES, FINALIZER, GROUP, PLURAL, VERSION
 from hpo_operator.model.translate import rfc3339
-from hpo_operator.polling.strategy import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    Delivery,
-    Owner,
-    PollingStrategy,
-    needs_polling,
-)
+from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, needs_polling
 from hpo_operator.shell import logs
 from hpo_operator.shell.health import Health
 from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings
 
-FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
 NAMESPACE_INDEX = "namespace_annotations"
-ACK_ANNOTATION_PREFIXES = ("services.k8s.aws/", "sagemaker.services.k8s.aws/")
 EXIT_AFTER_CREATE_CODE = 17
 
 log = logging.getLogger("hpo_operator")
@@ -212,7 +204,7 @@ class Operator:
             return
         patch = parking.park(body, FINALIZER)
         if patch is not None and await self.kube.patch_metadata(owner.namespace, owner.name, patch):
-            self.metrics.parked_one(patch["metadata"]["labels"][parking.LABEL])
+            self.metrics.parked_one(patch["metadata"]["labels"][identity.FINISHED_LABEL])
             # It leaves the watch. kopf's DELETED event (`forget`) may come while this reconcile
             # still holds the lock, and would then keep it: drop it here, with the rest.
             self.locks.pop(owner.uid, None)

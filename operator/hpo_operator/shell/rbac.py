@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["cluster", "namespace"]
+from hpo_operator.identity import GROUP, PLURAL
 
-GROUP = "sagemaker.services.k8s.aws"
-PLURAL = "hyperparametertuningjobs"
+Scope = Literal["cluster", "namespace"]
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,16 @@ from collections.abc import Mapping, Sequence
 
 import kopf
 
-from hpo_operator import __version__
-from hpo_operator.adapters import diffbase
+from hpo_operator import __version__, identity
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.adapters.kube import kopf_identity
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
-from hpo_operator.core.reconcile import BOOKKEEPING_PREFIX, Op
+from hpo_operator.core.reconcile import Op
+from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.poller import PollerConfig, SharedPoller
-from hpo_operator.polling.strategy import GROUP, PLURAL, VERSION, PerResourceTimer, PollingStrategy
+from hpo_operator.polling.strategy import PerResourceTimer, PollingStrategy
 from hpo_operator.shell import handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import CONTENT_TYPE, Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args
@@ -53,11 +53,11 @@ LIST_CHUNK = 200  # objects per page of kopf's initial listing
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's settings for this operator."""
     k = kopf.OperatorSettings()
-    k.persistence.finalizer = handlers.FINALIZER
+    k.persistence.finalizer = identity.FINALIZER
     storage = LostWakeups if settings.fault_lose_wakeups else kopf.AnnotationsProgressStorage
     k.persistence.progress_storage = storage(prefix=BOOKKEEPING_PREFIX)
     k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
-        prefix=BOOKKEEPING_PREFIX, key=diffbase.KEY
+        prefix=BOOKKEEPING_PREFIX, key=identity.DIFF_BASE_KEY
     )
     k.queueing.worker_limit = settings.worker_limit or None
     k.queueing.idle_timeout = settings.worker_idle_timeout

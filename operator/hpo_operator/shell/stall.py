@@ -32,17 +32,15 @@ from typing import Any
 
 import kopf
 
-from hpo_operator.adapters import diffbase
 from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.core import parking, progress
 from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.identity import DIFF_BASE_KEY, TOUCH_KEY
 from hpo_operator.shell import logs
 from hpo_operator.shell.metrics import Metrics
 
 log = logging.getLogger("hpo_operator.shell.stall")
 
-DIFF_BASE_KEY = diffbase.KEY
-TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
 PAGE_SIZE = 200  # one page in memory at a time: a few MB of JSON at most
 REASON = "Stalled"
 ACTIONS_PER_SWEEP = 50  # touches and Events one sweep sends at most (see `decide`)
