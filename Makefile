@@ -37,9 +37,10 @@ $(TOOLS_ENV): hack/build-tools.sh hack/build-node.sh hack/lib/go-build.sh hack/e
 tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl, helm, argocd-health, node binaries
 	@cat $(TOOLS_ENV)
 
-lint: $(STAMP) ## ruff check + ruff format --check
+lint: $(STAMP) ## ruff check + ruff format --check + the layer contracts (pyproject.toml)
 	$(BIN)/ruff check operator tests hack
 	$(BIN)/ruff format --check operator tests hack
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy, strict on operator/
 	$(BIN)/mypy
