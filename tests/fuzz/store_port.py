@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hpo_operator.adapters.sagemaker import classify
-from hpo_operator.core.reconcile import AwsFailure, Call, Op
+from hpo_operator.core.types import AwsFailure, Call, Op
 from hpo_operator.emulator import errors, operations
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.store import Store

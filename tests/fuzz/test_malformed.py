@@ -16,7 +16,8 @@ from store_port import StorePort
 from hpo_operator.cli.render import API_VERSION, render_manifest
 from hpo_operator.core import conditions as cond
 from hpo_operator.core.driver import drive
-from hpo_operator.core.reconcile import ReconcileSettings, Resource, Step, Trigger, spec_problems
+from hpo_operator.core.reconcile import spec_problems
+from hpo_operator.core.types import ReconcileSettings, Resource, Step, Trigger
 from hpo_operator.identity import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,

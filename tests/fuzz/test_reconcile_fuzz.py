@@ -22,7 +22,10 @@ from sizes import fuzz_settings
 
 from hpo_operator.core import conditions as cond
 from hpo_operator.core.driver import MAX_CALLS
-from hpo_operator.core.reconcile import (
+from hpo_operator.core.outcome import status_arn
+from hpo_operator.core.reconcile import decide, record, spec_problems
+from hpo_operator.core.target import target_of
+from hpo_operator.core.types import (
     AwsFailure,
     Call,
     ErrorKind,
@@ -33,11 +36,6 @@ from hpo_operator.core.reconcile import (
     Resource,
     Step,
     Trigger,
-    decide,
-    record,
-    spec_problems,
-    status_arn,
-    target_of,
 )
 from hpo_operator.identity import (
     ANN_ADOPTION_FIELDS,

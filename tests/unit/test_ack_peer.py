@@ -24,14 +24,8 @@ import yaml
 
 from hpo_operator import __version__
 from hpo_operator.core.driver import drive
-from hpo_operator.core.reconcile import (
-    Call,
-    Op,
-    ReconcileSettings,
-    Resource,
-    Trigger,
-    create_request,
-)
+from hpo_operator.core.reconcile import create_request
+from hpo_operator.core.types import Call, Op, ReconcileSettings, Resource, Trigger
 from hpo_operator.identity import FINALIZER, TAG_CONTROLLER_VERSION, TAG_NAMESPACE
 from hpo_operator.model.validate import validate_spec
 from support import ack_capture as ack

@@ -15,7 +15,7 @@ import pytest
 
 from hpo_operator.adapters.sagemaker import AwsConfig, SageMaker, SageMakerClients, UnsafeEndpoint
 from hpo_operator.core.endpoints import allow_list, endpoint_problem, is_loopback, region_problem
-from hpo_operator.core.reconcile import Call, ErrorKind, Op
+from hpo_operator.core.types import Call, ErrorKind, Op
 from support.capture import Capture, non_loopback_address
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 import pytest
 
-from hpo_operator.core.reconcile import Call, Op, Trigger
+from hpo_operator.core.types import Call, Op, Trigger
 from hpo_operator.identity import FINISHED_LABEL
 from hpo_operator.model.translate import system_tags
 from hpo_operator.polling.strategy import Owner

@@ -15,16 +15,9 @@ import pytest
 from test_reconcile import ACK_TAGS, FakeSageMaker, apply, condition, resource, run
 
 from hpo_operator.core import conditions as c
-from hpo_operator.core.reconcile import (
-    AwsFailure,
-    ErrorKind,
-    Op,
-    Resource,
-    Trigger,
-    choose_job_name,
-    target_of,
-)
-from hpo_operator.core.reconcile import ReconcileSettings as Settings
+from hpo_operator.core.target import choose_job_name, target_of
+from hpo_operator.core.types import AwsFailure, ErrorKind, Op, Resource, Trigger
+from hpo_operator.core.types import ReconcileSettings as Settings
 from hpo_operator.identity import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hpo_operator.adapters.ratelimit import RateLimiter
-from hpo_operator.core.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
 from hpo_operator.polling.poller import (
     PREFETCHED,
     AdaptiveInterval,

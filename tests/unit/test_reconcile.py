@@ -16,7 +16,9 @@ import pytest
 
 from hpo_operator.core import conditions as c
 from hpo_operator.core.driver import drive
-from hpo_operator.core.reconcile import (
+from hpo_operator.core.outcome import parse_arn, spec_hash
+from hpo_operator.core.target import target_of
+from hpo_operator.core.types import (
     AwsFailure,
     Call,
     ErrorKind,
@@ -27,12 +29,6 @@ from hpo_operator.core.reconcile import (
     Retry,
     Step,
     Trigger,
-    backoff_delay,
-    jittered,
-    merge_patch,
-    parse_arn,
-    spec_hash,
-    target_of,
 )
 from hpo_operator.identity import (
     ANN_ADOPTION_FIELDS,
@@ -45,6 +41,8 @@ from hpo_operator.identity import (
     ANN_REGION,
     ANN_SPEC_HASH,
 )
+from hpo_operator.shell.backoff import backoff_delay, jittered
+from hpo_operator.shell.mergepatch import merge_patch
 
 ACCOUNT = "123456789012"
 NOW = "2026-03-01T10:00:00Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from hpo_operator.core.reconcile import Op
+from hpo_operator.core.types import Op
 from hpo_operator.polling.strategy import needs_polling
 from hpo_operator.shell import logs
 from hpo_operator.shell.handlers import namespace_annotations_of, to_resource

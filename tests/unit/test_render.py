@@ -15,7 +15,8 @@ import yaml
 from hpo_operator import __version__
 from hpo_operator.cli import main as cli_main
 from hpo_operator.cli import render
-from hpo_operator.core.reconcile import ReconcileSettings, Resource, create_request
+from hpo_operator.core.reconcile import create_request
+from hpo_operator.core.types import ReconcileSettings, Resource
 from hpo_operator.identity import SYSTEM_TAG_KEYS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from hpo_operator.adapters.sagemaker import AwsConfig, SageMaker, classify, classify_exception
-from hpo_operator.core.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
 
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/j"
 

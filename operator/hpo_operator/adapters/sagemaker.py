@@ -23,7 +23,7 @@ import botocore.session
 from botocore.config import Config
 
 from hpo_operator.core.endpoints import endpoint_problem
-from hpo_operator.core.reconcile import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
 from hpo_operator.model import awsmodel
 
 THROTTLE_CODES = frozenset(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from hpo_operator.core.reconcile import (
+from hpo_operator.core.reconcile import decide, record
+from hpo_operator.core.types import (
     AwsFailure,
     Call,
     Observation,
@@ -18,8 +19,6 @@ from hpo_operator.core.reconcile import (
     Resource,
     Step,
     Trigger,
-    decide,
-    record,
 )
 
 # The longest path is delete of an adopted job whose adoption an older version did not record:

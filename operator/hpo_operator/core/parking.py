@@ -29,7 +29,7 @@ from typing import Any
 
 from hpo_operator import identity
 from hpo_operator.core import progress
-from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE
 from hpo_operator.identity import BOOKKEEPING_PREFIX, FINISHED_LABEL
 
 SELECTOR = f"!{FINISHED_LABEL}"  # kopf's watch: every resource without the label

@@ -44,7 +44,7 @@ import kopf
 
 from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
 from hpo_operator.adapters.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
-from hpo_operator.core.reconcile import (
+from hpo_operator.core.types import (
     FINISHED,
     STATUS_JOB_STATE,
     AwsFailure,

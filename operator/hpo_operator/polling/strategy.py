@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 import kopf
 
-from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE, Target, job_gone, status_arn
+from hpo_operator.core.outcome import job_gone, status_arn
+from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE, Target
 from hpo_operator.identity import GROUP, PLURAL, VERSION
 
 PollHandler = Callable[..., Any]  # a kopf handler: (body=, patch=, logger=, memo=, ...) -> None

@@ -1,6 +1,6 @@
 """kopf wiring: events in, `driver.drive` over the pure decisions, status/annotations/Events out.
 
-Nothing here decides anything about tuning jobs (that is `reconcile.py`). The `Operator` service
+Nothing here decides anything about tuning jobs (that is `core/`). The `Operator` service
 object is built once at startup and reaches the handlers through kopf's `memo`; handlers return
 None, so kopf writes nothing into `status.<handler-id>`.
 """
@@ -28,7 +28,8 @@ from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
 from hpo_operator.core.driver import drive
-from hpo_operator.core.reconcile import (
+from hpo_operator.core.target import job_ref, target_of
+from hpo_operator.core.types import (
     FINISHED,
     STATUS_JOB_STATE,
     AwsFailure,
@@ -40,17 +41,14 @@ from hpo_operator.core.reconcile import (
     Step,
     Target,
     Trigger,
-    backoff_delay,
-    jittered,
-    job_ref,
-    merge_patch,
-    target_of,
 )
 from hpo_operator.identity import ACK_ANNOTATION_PREFIXES, FINALIZER, GROUP, PLURAL, VERSION
 from hpo_operator.model.translate import rfc3339
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, needs_polling
 from hpo_operator.shell import logs
+from hpo_operator.shell.backoff import backoff_delay, jittered
 from hpo_operator.shell.health import Health
+from hpo_operator.shell.mergepatch import merge_patch
 from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings
 

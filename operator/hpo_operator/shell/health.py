@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import aiohttp
 from aiohttp import web
 
-from hpo_operator.core.reconcile import Op
+from hpo_operator.core.types import Op
 
 FAILING_OUTCOMES = frozenset({"recoverable", "throttled"})
 

@@ -26,7 +26,7 @@ from hpo_operator.adapters.kube import kopf_identity
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
-from hpo_operator.core.reconcile import Op
+from hpo_operator.core.types import Op
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.poller import PollerConfig, SharedPoller
 from hpo_operator.polling.strategy import PerResourceTimer, PollingStrategy

@@ -24,7 +24,7 @@ from hpo_operator import __version__
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
-from hpo_operator.core.reconcile import ReconcileSettings
+from hpo_operator.core.types import ReconcileSettings
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE = frozenset({"0", "false", "f", "no", "n", "off"})

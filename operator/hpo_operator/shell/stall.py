@@ -34,7 +34,7 @@ import kopf
 
 from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.core import parking, progress
-from hpo_operator.core.reconcile import FINISHED, STATUS_JOB_STATE
+from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE
 from hpo_operator.identity import DIFF_BASE_KEY, TOUCH_KEY
 from hpo_operator.shell import logs
 from hpo_operator.shell.metrics import Metrics

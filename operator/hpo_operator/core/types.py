@@ -1,0 +1,194 @@
+"""The reconciler's vocabulary: SageMaker operations, job states, what Kubernetes and SageMaker
+said, and what a decision asks for. Shared by the decisions, the adapters and the shell (metrics
+and probes label by `Op`), so none of them needs the decision module for a type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+
+IN_PROGRESS = "InProgress"
+STOPPING = "Stopping"
+COMPLETED = "Completed"
+FAILED = "Failed"
+STOPPED = "Stopped"
+DELETING = "Deleting"
+DELETE_FAILED = "DeleteFailed"
+FINISHED = frozenset({COMPLETED, FAILED, STOPPED, DELETE_FAILED})
+
+STATUS_JOB_STATE = "hyperParameterTuningJobStatus"
+JOB_NOT_FOUND = (
+    "JobNotFound"  # ACK.Terminal reason: the followed job was deleted outside Kubernetes
+)
+ARN_JOB_MARK = ":hyper-parameter-tuning-job/"
+CREATING = "creating the job"  # in ACK.Recoverable's message after a failed Create
+# Status keys this module writes itself; every other key comes from `describe_to_status`.
+OWN_STATUS_KEYS = frozenset({"ackResourceMetadata", "conditions", "observedGeneration"})
+
+
+class Op(StrEnum):
+    """The SageMaker operations the reconciler uses."""
+
+    CREATE = "CreateHyperParameterTuningJob"
+    DESCRIBE = "DescribeHyperParameterTuningJob"
+    STOP = "StopHyperParameterTuningJob"
+    LIST_TAGS = "ListTags"
+    ADD_TAGS = "AddTags"
+
+
+class ErrorKind(StrEnum):
+    """How a failed SageMaker call is treated (see `sagemaker.classify`)."""
+
+    TERMINAL = "Terminal"  # bad input: retrying the same request cannot help
+    RECOVERABLE = "Recoverable"  # throttling, 5xx, network, credentials: retry with backoff
+    NOT_FOUND = "NotFound"  # the job does not exist
+    IN_USE = "InUse"  # Create: the name is taken
+
+
+@dataclass(frozen=True)
+class AwsFailure:
+    """A SageMaker call that failed: AWS's error code, a message a human can act on, its kind."""
+
+    op: Op
+    code: str
+    message: str
+    kind: ErrorKind
+    throttled: bool = False
+    # Turned away by the operator's own client-side budget, never sent: no Event per resource
+    # (`poller.RegionPoller` logs these in aggregate and counts them in a metric).
+    local: bool = False
+
+
+class Mode(Enum):
+    """How the resource relates to its SageMaker job (from ACK's annotations)."""
+
+    MANAGED = "managed"  # the operator creates, follows and stops it
+    ADOPT = "adopt"  # an existing job is followed (and stopped on delete, like ACK)
+    READ_ONLY = "read-only"  # describe only: never create, never stop
+
+
+class Trigger(Enum):
+    """Why the reconciler runs: a change (create/update), the operator (re)starting and finding
+    the resource unchanged (resume), a poll, or a deletion."""
+
+    CHANGE = "change"
+    RESUME = "resume"
+    POLL = "poll"
+    DELETE = "delete"
+
+
+class Retry(Enum):
+    """When the shell should run the reconciler again for this resource."""
+
+    BACKOFF = "backoff"  # a recoverable error: exponential backoff with jitter
+    POLL = "poll"  # waiting on SageMaker (Stopping on delete, a job to appear): the poll interval
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """The operator settings that decisions depend on (built from `settings.Settings`)."""
+
+    default_region: str | None = None
+    endpoint_url: str | None = None
+    deletion_policy: str = "delete"
+    poll_interval: float = 30.0
+    operator_version: str = "0.0.0"
+    # On resume, trust the status of a running job instead of describing it: the shared poller's
+    # first sweep compares every running job with its status and describes only those that
+    # changed (a restart with 1,000 running jobs: ~10 List pages, not 1,000 Describes).
+    resume_from_status: bool = False
+    # Describe a job right after creating it. The shared poller looks up new jobs' first status
+    # itself, a burst of them with one Search, so with it the status says "Created" until then.
+    describe_after_create: bool = True
+    # Plain-HTTP endpoints the operator was started to allow (`endpoints.allow_list`).
+    unsafe_endpoints: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What Kubernetes says about one HyperParameterTuningJob (and its namespace)."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    namespace_annotations: Mapping[str, str] = field(default_factory=dict)
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the resource's job lives and how the resource relates to it."""
+
+    job_name: str
+    region: str | None
+    endpoint_url: str | None
+    mode: Mode
+    deletion_policy: str
+    problem: str | None = None  # an annotation the operator cannot act on
+    # Why no SageMaker call can be made at all (region or endpoint unusable or refused): the
+    # shell makes no client, and nothing is sent.
+    unreachable: str | None = None
+    cross_account: str | None = None  # the namespace's cross-account annotation, if any
+
+
+@dataclass(frozen=True)
+class Call:
+    """One SageMaker call for the shell to make."""
+
+    op: Op
+    job_name: str
+    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}
+    arn: str | None = None  # ListTags, AddTags
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What SageMaker answered during this reconcile, accumulated call by call (see `record`)."""
+
+    described: Mapping[str, Any] | None = None
+    describes: int = 0
+    not_found: bool = False
+    tags: tuple[Mapping[str, Any], ...] | None = None
+    created_arn: str | None = None
+    create_failure: AwsFailure | None = None
+    stopped: bool = False
+    failure: AwsFailure | None = None  # the last failed call other than Create
+    tagged: bool = False  # AddTags recorded this resource on the job (adoption)
+    # The job (`job_ref`) this process already proved to be this resource's, by an earlier
+    # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
+    known: str | None = None
+
+    def asked(self) -> bool:
+        """Whether any call has been made yet."""
+        return bool(
+            self.describes or self.not_found or self.tags is not None or self.created_arn
+        ) or bool(self.create_failure or self.stopped or self.failure or self.tagged)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to post on the resource."""
+
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision: a call to make next, or (call is None) the outcome of this reconcile."""
+
+    call: Call | None = None
+    status: Mapping[str, Any] | None = None  # the whole desired status; None leaves it alone
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    release: bool = False  # being deleted: the finalizer may go
+    retry: Retry | None = None
+    job_name: str | None = None  # for logs and metrics
+    proven: str | None = None  # `job_ref` of the job proven this resource's (the shell caches it)
