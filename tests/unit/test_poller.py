@@ -11,13 +11,9 @@ import pytest
 
 from hpo_operator.adapters.ratelimit import RateLimiter
 from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
-from hpo_operator.polling.poller import (
-    PREFETCHED,
+from hpo_operator.polling.changes import (
     AdaptiveInterval,
     ListFailure,
-    PolledSageMaker,
-    PollerConfig,
-    RegionPoller,
     fresh_enough,
     from_summary,
     list_pages,
@@ -26,6 +22,8 @@ from hpo_operator.polling.poller import (
     signature,
     status_signature,
 )
+from hpo_operator.polling.poller import PREFETCHED, PollerConfig, RegionPoller
+from hpo_operator.polling.shared import PolledSageMaker
 from hpo_operator.polling.strategy import Delivery, Owner
 
 T0 = 1_700_000_000.0

@@ -1,4 +1,4 @@
-"""The shared poller: one per (region, endpoint) finds the jobs that changed, describes only those.
+"""One poller per (region, endpoint) (`RegionPoller`) finds the jobs that changed, describes those.
 
 Instead of one Describe per job per interval, each poll lists the account's tuning jobs that
 changed since a watermark (`ListHyperParameterTuningJobs` with `LastModifiedTimeAfter`, pages of
@@ -16,13 +16,15 @@ Field facts this follows:
   listing's duration, never from the local clock, so clock skew cannot hide a change.
 
 How a change reaches status: every reconcile tells the poller whether its resource's job is
-running (`SharedPoller.follow`), so the poller knows which resource owns which job without any
-kopf timer (a timer per running job was most of the operator's memory at thousands of jobs).
-When a followed job changed, the poller calls the operator's report function
-(`handlers.Operator.reconcile_polled`) with the fresh Describe in a context variable: it reads
-the resource, runs the ordinary poll reconcile, whose Describe `PolledSageMaker` answers from
-that variable, and writes status through the status subresource. So `reconcile.decide` still
-makes every decision (status, conditions, Events) and status is patched only when it changed.
+running (`SharedPoller.follow`, `shared.py`), so the poller knows which resource owns which job
+without any kopf timer (a timer per running job was most of the operator's memory at thousands of
+jobs). When a followed job changed, the poller calls the operator's report function
+(`handlers.Operator.reconcile_polled`) with the fresh Describe in a context variable: it reads the
+resource, runs the ordinary poll reconcile, whose Describe `PolledSageMaker` answers from that
+variable, and writes status through the status subresource. So `reconcile.decide` still makes
+every decision (status, conditions, Events) and status is patched only when it changed.
+
+The pure parts (signatures, paging, the watermark, the interval) are in `changes.py`.
 """
 
 from __future__ import annotations
@@ -30,20 +32,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
-import kopf
 
 from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
-from hpo_operator.adapters.sagemaker import THROTTLE_CODES, SageMaker, SageMakerClients
+from hpo_operator.adapters.sagemaker import THROTTLE_CODES, SageMaker
 from hpo_operator.core.types import (
     FINISHED,
     STATUS_JOB_STATE,
@@ -51,11 +51,26 @@ from hpo_operator.core.types import (
     Call,
     ErrorKind,
     Op,
-    Target,
 )
 from hpo_operator.identity import TAG_UID
-from hpo_operator.model.awsmodel import STATUS_MEMBERS
-from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
+from hpo_operator.polling.changes import (
+    LEFT_IN_PROGRESS,
+    PAGE_SIZE,
+    AdaptiveInterval,
+    ListFailure,
+    Signature,
+    epoch,
+    fresh_enough,
+    from_summary,
+    job_key,
+    list_pages,
+    next_watermark,
+    search_requests,
+    signature,
+    status_signature,
+    trimmed,
+)
+from hpo_operator.polling.strategy import Delivery, Owner
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
@@ -64,257 +79,7 @@ log = logging.getLogger("hpo_operator.polling.poller")
 LIST_OP = "ListHyperParameterTuningJobs"
 SEARCH_OP = "Search"
 TAG_GATHER_SECONDS = 0.2  # how long an ownership proof waits for others to share its Search
-SEARCH_VALUE_MAX = 1024  # characters in one Filter Value (botocore's FilterValue)
-SEARCH_FILTERS_MAX = 20  # Filters in one SearchExpression
 DELIVER = "deliver"  # the limiter's bucket for waking resources (see RegionPoller._paced)
-PAGE_SIZE = 100  # the API's maximum MaxResults
-
-# --------------------------------------------------------------------------------------------
-# Pure parts: signatures, the listing loop, the watermark, the interval
-
-
-Signature = tuple[float | None, str | None, str, str]
-
-
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch from what boto3 returns (datetime) or status holds (RFC 3339)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _counters(value: Any) -> str:
-    if not isinstance(value, Mapping):
-        return ""
-    return json.dumps({str(k).lower(): v for k, v in value.items()}, sort_keys=True)
-
-
-def signature(summary: Mapping[str, Any]) -> Signature:
-    """What identifies a job's visible state, from a List summary or a Describe response.
-
-    LastModifiedTime at whole seconds (status keeps whole seconds), the status and both counters
-    (keys lower-cased, so that status's camelCase copy compares equal to AWS's PascalCase).
-    """
-    modified = epoch(summary.get("LastModifiedTime"))
-    return (
-        None if modified is None else float(int(modified)),
-        summary.get("HyperParameterTuningJobStatus"),
-        _counters(summary.get("TrainingJobStatusCounters")),
-        _counters(summary.get("ObjectiveStatusCounters")),
-    )
-
-
-def status_signature(status: Mapping[str, Any]) -> Signature:
-    """The same signature from a resource's status (ACK field names)."""
-    return signature(
-        {
-            "LastModifiedTime": status.get("lastModifiedTime"),
-            "HyperParameterTuningJobStatus": status.get(STATUS_JOB_STATE),
-            "TrainingJobStatusCounters": status.get("trainingJobStatusCounters"),
-            "ObjectiveStatusCounters": status.get("objectiveStatusCounters"),
-        }
-    )
-
-
-# What a List summary carries of a Describe: when nothing else can have changed, the summary
-# merged into the last Describe is the Describe SageMaker would return (see `from_summary`).
-SUMMARY_MEMBERS = (
-    "HyperParameterTuningJobStatus",
-    "LastModifiedTime",
-    "HyperParameterTuningEndTime",
-    "TrainingJobStatusCounters",
-    "ObjectiveStatusCounters",
-)
-KEPT_MEMBERS = (*STATUS_MEMBERS, "HyperParameterTuningJobName", "HyperParameterTuningJobArn")
-
-
-def trimmed(described: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a Describe that status is made of (about 1 KB, not the whole request)."""
-    return {k: described[k] for k in KEPT_MEMBERS if described.get(k) is not None}
-
-
-def from_summary(
-    last: Mapping[str, Any] | None, summary: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    """The job's Describe rebuilt from its last one and a newer List summary, when the summary
-    holds every member that can have changed: the job was and is InProgress, and no training job
-    completed (so the best training job cannot have moved). None when a Describe is needed."""
-    if last is None:
-        return None
-    state = summary.get("HyperParameterTuningJobStatus")
-    if state != "InProgress" or last.get("HyperParameterTuningJobStatus") != "InProgress":
-        return None
-    before = last.get("TrainingJobStatusCounters") or {}
-    after = summary.get("TrainingJobStatusCounters") or {}
-    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
-        return None
-    if after.get("Completed", 0) != before.get("Completed", 0):
-        return None
-    merged = dict(last)
-    merged.update({k: summary[k] for k in SUMMARY_MEMBERS if summary.get(k) is not None})
-    return merged
-
-
-def search_requests(names: Iterable[str]) -> list[dict[str, Any]]:
-    """Search requests that return the records of `names`, at most 100 per request (one page).
-
-    Each request ORs `In` filters on the job name; a filter's Value is a comma-separated list of
-    at most 1,024 characters, and an expression holds at most 20 filters.
-    """
-    requests: list[dict[str, Any]] = []
-    filters: list[dict[str, str]] = []
-    value: list[str] = []
-    count = 0
-
-    def close_filter() -> None:
-        if value:
-            filters.append(
-                {"Name": "HyperParameterTuningJobName", "Operator": "In", "Value": ",".join(value)}
-            )
-            value.clear()
-
-    def close_request() -> None:
-        nonlocal count
-        close_filter()
-        if filters:
-            requests.append(
-                {
-                    "Resource": "HyperParameterTuningJob",
-                    "SearchExpression": {"Filters": list(filters), "Operator": "Or"},
-                    "MaxResults": PAGE_SIZE,
-                }
-            )
-            filters.clear()
-        count = 0
-
-    for name in names:
-        if count == PAGE_SIZE:
-            close_request()
-        if value and len(",".join(value)) + 1 + len(name) > SEARCH_VALUE_MAX:
-            close_filter()
-            if len(filters) == SEARCH_FILTERS_MAX:
-                close_request()
-        value.append(name)
-        count += 1
-    close_request()
-    return requests
-
-
-def fresh_enough(record: Mapping[str, Any], expected: Signature | None) -> bool:
-    """Whether a Search record shows at least the change the List reported.
-
-    Search is served from an index that can lag behind the job (eventually consistent): a record
-    older than the List summary that announced the change, or still InProgress when the sweep
-    said the job left InProgress, is not used (a Describe is made instead).
-    """
-    if expected is None:
-        return True
-    modified = epoch(record.get("LastModifiedTime"))
-    if expected[0] is not None and (modified is None or int(modified) < expected[0]):
-        return False
-    if expected[1] == LEFT_IN_PROGRESS:
-        return record.get("HyperParameterTuningJobStatus") != "InProgress"
-    return True
-
-
-LEFT_IN_PROGRESS = "(left InProgress)"  # what a sweep knows of a job missing from its listing
-
-
-@dataclass(frozen=True)
-class ListFailure:
-    """A List call that failed; `throttled` and AWS's Retry-After drive the limiter."""
-
-    code: str
-    message: str
-    throttled: bool = False
-    retry_after: float | None = None
-
-
-Fetch = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any] | ListFailure]]
-
-
-@dataclass
-class Listing:
-    """The outcome of one paginated listing."""
-
-    summaries: list[Mapping[str, Any]] = field(default_factory=list)
-    pages: int = 0
-    complete: bool = False  # the listing reached its end (no NextToken, or an empty page)
-    empty_page_with_token: bool = False
-    next_token: str | None = None  # where to resume when the page budget ran out
-    failure: ListFailure | None = None
-
-
-async def list_pages(
-    fetch: Fetch, params: Mapping[str, Any], budget: int, token: str | None = None
-) -> Listing:
-    """Page through a listing: at most `budget` pages; an empty page ends it, token or not."""
-    out = Listing()
-    while out.pages < budget:
-        request = dict(params)
-        if token:
-            request["NextToken"] = token
-        response = await fetch(request)
-        if isinstance(response, ListFailure):
-            out.failure = response
-            out.next_token = token
-            return out
-        out.pages += 1
-        items = [s for s in response.get("HyperParameterTuningJobSummaries") or () if s]
-        out.summaries.extend(items)
-        token = response.get("NextToken") or None
-        if token is None:
-            out.complete = True
-            return out
-        if not items:
-            out.complete = True
-            out.empty_page_with_token = True
-            return out
-    out.next_token = token
-    return out
-
-
-def next_watermark(
-    current: float | None, modified: Iterable[float | None], margin: float
-) -> float | None:
-    """The next LastModifiedTimeAfter: the newest LastModifiedTime SageMaker returned, minus
-    `margin`; never earlier than `current`, and unchanged when nothing was returned."""
-    seen = [m for m in modified if m is not None]
-    if not seen:
-        return current
-    candidate = max(seen) - margin
-    return candidate if current is None else max(current, candidate)
-
-
-class AdaptiveInterval:
-    """Fast right after a change, then slower by `growth` per quiet poll up to `slow`.
-
-    Jitter only shortens an interval (by up to `jitter`·interval), so the time from a change to
-    its poll never exceeds `slow`, whatever the draw.
-    """
-
-    def __init__(self, fast: float, slow: float, growth: float = 1.5, jitter: float = 0.2) -> None:
-        self.fast = min(fast, slow)
-        self.slow = slow
-        self.growth = growth
-        self.jitter = jitter
-        self.current = self.fast
-
-    def next(self, changed: bool, rand: float) -> float:
-        """The pause before the next poll, after a poll that found changes or not."""
-        self.current = self.fast if changed else min(self.slow, self.current * self.growth)
-        return self.current * (1.0 - self.jitter * rand)
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,11 +100,6 @@ PREFETCHED: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar(
 )
 
 Report = Callable[[Owner], Awaitable[Delivery]]
-
-
-def job_key(name_or_arn: str) -> str:
-    """Job names are unique per account and region regardless of case (List lower-cases ARNs)."""
-    return name_or_arn.rsplit("/", 1)[-1].lower()
 
 
 @dataclass
@@ -918,119 +678,3 @@ def _retry_after(value: Any) -> float | None:
         return max(float(value), 0.0) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-# --------------------------------------------------------------------------------------------
-# The adapter and the polling strategy
-
-
-class PolledSageMaker(SageMaker):
-    """The reconciler's port in shared-poller mode: every call goes through the account's
-    budget; a Describe the poller already made is answered from it; Describes are noted."""
-
-    def __init__(self, inner: SageMaker, poller: RegionPoller) -> None:
-        self.inner = inner
-        self.poller = poller
-
-    async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
-        if call.op is Op.LIST_TAGS:
-            tags = await self.poller.tags(call.job_name)
-            if tags is not None:
-                return {"Tags": tags}
-        prefetched = PREFETCHED.get()
-        if (
-            call.op is Op.DESCRIBE
-            and prefetched is not None
-            and not prefetched.used
-            and prefetched.key == job_key(call.job_name)
-        ):
-            prefetched.used = True
-            return prefetched.result
-        config = self.poller.config
-        max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
-        result = await self.poller.call(call, max_wait)
-        if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
-            self.poller.note(call.job_name, result)
-        return result
-
-    __call__ = execute
-
-    async def read(
-        self, method_name: str, params: Mapping[str, Any], deadline: float
-    ) -> Mapping[str, Any]:
-        return await self.inner.read(method_name, params, deadline)
-
-
-class SharedPoller(SageMakerClients):
-    """The `shared` polling strategy, and the SageMaker clients that go with it.
-
-    Give it to `handlers.Operator` as its clients and its polling strategy, and set `report` to
-    the operator's `reconcile_polled`.
-    """
-
-    def __init__(
-        self,
-        clients: SageMakerClients,
-        config: PollerConfig,
-        limits: Mapping[str, tuple[float, float]] | None = None,
-    ) -> None:
-        self.base = clients
-        self.config = config
-        self.limits = limits
-        self.report: Report | None = None
-        self.on_deferred: Callable[[str], None] | None = None  # see RegionPoller.on_deferred
-        self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
-        self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
-        self._lock = asyncio.Lock()
-
-    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
-        return await self.port(region, endpoint_url)
-
-    async def port(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
-        """The (region, endpoint)'s port, creating its client and poller on first use."""
-        key = (region, endpoint_url or None)
-        found = self._ports.get(key)
-        if found is not None:
-            return found
-        inner = await self.base.get(region, endpoint_url)
-        async with self._lock:
-            found = self._ports.get(key)
-            if found is None:
-                poller = RegionPoller(
-                    inner,
-                    RateLimiter(self.limits),
-                    self.config,
-                    report=self._report,
-                    where=region + (f" at {endpoint_url}" if endpoint_url else ""),
-                    on_deferred=self.on_deferred,
-                )
-                self.pollers[key] = poller
-                found = self._ports[key] = PolledSageMaker(inner, poller)
-            return found
-
-    async def _report(self, owner: Owner) -> Delivery:
-        if self.report is None:
-            return Delivery.RETRY
-        return await self.report(owner)
-
-    def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
-        """After a reconcile: follow the job in its region's poller while it runs, else stop."""
-        port = None
-        if status is not None and target.region:
-            port = self._ports.get((target.region, target.endpoint_url or None))
-        for poller in self.pollers.values():
-            if port is None or poller is not port.poller:
-                poller.unfollow(owner)
-        if port is not None and status is not None:
-            # target_of takes the job from the status ARN when that is a tuning-job ARN, else
-            # from the recorded name (a hand-edited garbage ARN must not make the poller follow
-            # a job that does not exist).
-            port.poller.follow(target.job_name, owner, status)
-
-    def close(self) -> None:
-        for poller in self.pollers.values():
-            poller.cancel()
-        self.base.close()
-
-    def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
-        """Nothing to register: reconciles tell the poller which jobs run (`follow`)."""

@@ -28,8 +28,10 @@ from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
 from hpo_operator.core.types import Op
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
-from hpo_operator.polling.poller import PollerConfig, SharedPoller
-from hpo_operator.polling.strategy import PerResourceTimer, PollingStrategy
+from hpo_operator.polling.poller import PollerConfig
+from hpo_operator.polling.shared import SharedPoller
+from hpo_operator.polling.strategy import PollingStrategy
+from hpo_operator.polling.timer import PerResourceTimer
 from hpo_operator.shell import handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import CONTENT_TYPE, Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args

@@ -1,0 +1,130 @@
+"""The `shared` polling strategy: one `RegionPoller` per (region, endpoint), and the SageMaker port
+the reconciles use in this mode (every call through the account's budget, the poller's Describe
+handed on instead of a second one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from hpo_operator.adapters.ratelimit import RateLimiter
+from hpo_operator.adapters.sagemaker import SageMaker, SageMakerClients
+from hpo_operator.core.types import AwsFailure, Call, Op, Target
+from hpo_operator.polling.changes import job_key
+from hpo_operator.polling.poller import PREFETCHED, PollerConfig, RegionPoller, Report
+from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
+
+
+class PolledSageMaker(SageMaker):
+    """The reconciler's port in shared-poller mode: every call goes through the account's
+    budget; a Describe the poller already made is answered from it; Describes are noted."""
+
+    def __init__(self, inner: SageMaker, poller: RegionPoller) -> None:
+        self.inner = inner
+        self.poller = poller
+
+    async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        if call.op is Op.LIST_TAGS:
+            tags = await self.poller.tags(call.job_name)
+            if tags is not None:
+                return {"Tags": tags}
+        prefetched = PREFETCHED.get()
+        if (
+            call.op is Op.DESCRIBE
+            and prefetched is not None
+            and not prefetched.used
+            and prefetched.key == job_key(call.job_name)
+        ):
+            prefetched.used = True
+            return prefetched.result
+        config = self.poller.config
+        max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
+        result = await self.poller.call(call, max_wait)
+        if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
+            self.poller.note(call.job_name, result)
+        return result
+
+    __call__ = execute
+
+    async def read(
+        self, method_name: str, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any]:
+        return await self.inner.read(method_name, params, deadline)
+
+
+class SharedPoller(SageMakerClients):
+    """The `shared` polling strategy, and the SageMaker clients that go with it.
+
+    Give it to `handlers.Operator` as its clients and its polling strategy, and set `report` to
+    the operator's `reconcile_polled`.
+    """
+
+    def __init__(
+        self,
+        clients: SageMakerClients,
+        config: PollerConfig,
+        limits: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        self.base = clients
+        self.config = config
+        self.limits = limits
+        self.report: Report | None = None
+        self.on_deferred: Callable[[str], None] | None = None  # see RegionPoller.on_deferred
+        self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
+        self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
+        return await self.port(region, endpoint_url)
+
+    async def port(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
+        """The (region, endpoint)'s port, creating its client and poller on first use."""
+        key = (region, endpoint_url or None)
+        found = self._ports.get(key)
+        if found is not None:
+            return found
+        inner = await self.base.get(region, endpoint_url)
+        async with self._lock:
+            found = self._ports.get(key)
+            if found is None:
+                poller = RegionPoller(
+                    inner,
+                    RateLimiter(self.limits),
+                    self.config,
+                    report=self._report,
+                    where=region + (f" at {endpoint_url}" if endpoint_url else ""),
+                    on_deferred=self.on_deferred,
+                )
+                self.pollers[key] = poller
+                found = self._ports[key] = PolledSageMaker(inner, poller)
+            return found
+
+    async def _report(self, owner: Owner) -> Delivery:
+        if self.report is None:
+            return Delivery.RETRY
+        return await self.report(owner)
+
+    def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
+        """After a reconcile: follow the job in its region's poller while it runs, else stop."""
+        port = None
+        if status is not None and target.region:
+            port = self._ports.get((target.region, target.endpoint_url or None))
+        for poller in self.pollers.values():
+            if port is None or poller is not port.poller:
+                poller.unfollow(owner)
+        if port is not None and status is not None:
+            # target_of takes the job from the status ARN when that is a tuning-job ARN, else
+            # from the recorded name (a hand-edited garbage ARN must not make the poller follow
+            # a job that does not exist).
+            port.poller.follow(target.job_name, owner, status)
+
+    def close(self) -> None:
+        for poller in self.pollers.values():
+            poller.cancel()
+        self.base.close()
+
+    def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
+        """Nothing to register: reconciles tell the poller which jobs run (`follow`)."""
