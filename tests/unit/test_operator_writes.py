@@ -15,7 +15,7 @@ import pytest
 from hpo_operator.core.types import Call, Op, Trigger
 from hpo_operator.identity import FINISHED_LABEL
 from hpo_operator.model.translate import system_tags
-from hpo_operator.polling.strategy import Owner
+from hpo_operator.polling.strategy import Owner, Prefetched
 from hpo_operator.shell.handlers import Operator, status_digest
 from hpo_operator.shell.health import Health
 from hpo_operator.shell.metrics import Metrics
@@ -61,10 +61,10 @@ class FakeKube:
         self.body = merged(self.body, patch)
         return True
 
-    async def patch_annotations(self, namespace: str, name: str, annotations: Any) -> bool:
+    async def patch_annotations(self, namespace: str, name: str, annotations: Any) -> str | None:
         annotated = self.body["metadata"].setdefault("annotations", {})
         annotated.update(annotations)
-        return True
+        return "8"
 
 
 class FakeSageMaker:
@@ -77,11 +77,14 @@ class FakeSageMaker:
     async def get(self, region: str, endpoint_url: str | None) -> FakeSageMaker:
         return self
 
-    async def __call__(self, call: Call) -> Mapping[str, Any]:
+    async def execute(self, call: Call) -> Mapping[str, Any]:
         self.calls.append(call.op)
         if call.op is Op.LIST_TAGS:  # once per resource and process: the job is this resource's
             return {"Tags": system_tags("team-a", "tuning", UID, "0.0.0")}
         assert call.op is Op.DESCRIBE, call
+        return self.described()
+
+    def described(self) -> dict[str, Any]:
         return {
             "HyperParameterTuningJobName": "xgb",
             "HyperParameterTuningJobArn": ARN,
@@ -117,9 +120,14 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def build(kube: FakeKube, sagemaker: FakeSageMaker) -> Operator:
     settings = Settings(region="us-west-2", polling="per-resource")
-    operator = Operator(settings, sagemaker, Metrics(), Health())  # type: ignore[arg-type]
-    operator.kube = kube  # type: ignore[assignment]
+    operator = Operator(settings, sagemaker, Metrics(), Health())
+    operator.kube = kube
     return operator
+
+
+def news(sagemaker: FakeSageMaker) -> Prefetched:
+    """The shared poller's Describe of the job, as it hands it to `reconcile_polled`."""
+    return Prefetched("xgb", sagemaker.described())
 
 
 def test_a_handler_with_a_body_older_than_the_pollers_write_posts_no_second_event(
@@ -130,7 +138,7 @@ def test_a_handler_with_a_body_older_than_the_pollers_write_posts_no_second_even
     stale = copy.deepcopy(kube.body)  # kopf read it before the poller's write below
 
     async def scenario() -> None:
-        await operator.reconcile_polled(Owner("team-a", "tuning", UID))
+        await operator.reconcile_polled(Owner("team-a", "tuning", UID), news(sagemaker))
         assert kube.body["status"]["hyperParameterTuningJobStatus"] == "Completed"
         writes = kube.status_writes
         await operator.reconcile(Trigger.CHANGE, stale, None, {})
@@ -150,7 +158,7 @@ def test_a_handler_whose_body_has_the_last_written_status_reads_nothing(
     operator = build(kube, sagemaker)
 
     async def scenario() -> None:
-        await operator.reconcile_polled(Owner("team-a", "tuning", UID))
+        await operator.reconcile_polled(Owner("team-a", "tuning", UID), news(sagemaker))
         assert operator.written[UID] == status_digest(kube.body["status"])
         await operator.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
 
@@ -194,7 +202,7 @@ def test_a_status_written_by_someone_else_is_read_once_not_on_every_handler(
     async def scenario() -> None:
         await this.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
         sagemaker.state = "Completed"
-        await other.reconcile_polled(Owner("team-a", "tuning", UID))
+        await other.reconcile_polled(Owner("team-a", "tuning", UID), news(sagemaker))
         writes, gets = kube.status_writes, kube.gets
         for _ in range(3):  # e.g. annotation edits: the status is already right, nothing written
             await this.reconcile(Trigger.CHANGE, copy.deepcopy(kube.body), None, {})
@@ -218,7 +226,7 @@ def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: lis
     )
     kube, sagemaker = FakeKube(body), FakeSageMaker("Completed")
     operator = build(kube, sagemaker)
-    asyncio.run(operator.reconcile_polled(Owner("team-a", "tuning", UID)))
+    asyncio.run(operator.reconcile_polled(Owner("team-a", "tuning", UID), news(sagemaker)))
     assert kube.body["metadata"]["labels"] == {FINISHED_LABEL: "Completed"}
     assert kube.body["metadata"]["finalizers"] == []
     assert UID not in operator.locks and UID not in operator.written

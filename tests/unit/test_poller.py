@@ -22,9 +22,9 @@ from hpo_operator.polling.changes import (
     signature,
     status_signature,
 )
-from hpo_operator.polling.poller import PREFETCHED, PollerConfig, RegionPoller
+from hpo_operator.polling.poller import PollerConfig, RegionPoller
 from hpo_operator.polling.shared import PolledSageMaker
-from hpo_operator.polling.strategy import Delivery, Owner
+from hpo_operator.polling.strategy import Delivery, Owner, Prefetched
 
 T0 = 1_700_000_000.0
 
@@ -165,9 +165,8 @@ class Reports:
         self.got: list[tuple[str, Any]] = []
         self.outcome = Delivery.DONE
 
-    async def __call__(self, owner: Owner) -> Delivery:
-        prefetched = PREFETCHED.get()
-        assert prefetched is not None and prefetched.key == owner.name.lower()
+    async def __call__(self, owner: Owner, prefetched: Prefetched) -> Delivery:
+        assert prefetched.key == owner.name.lower()
         self.got.append((owner.name, prefetched.result))
         return self.outcome
 
@@ -184,7 +183,7 @@ class FakeRegion(RegionPoller):
         config = PollerConfig(page_budget=2, margin=5.0, sweep_interval=300.0)
         self.reports = Reports()
         super().__init__(
-            None,  # type: ignore[arg-type]
+            Answering(),
             limiter,
             config,
             clock=lambda: clock[0],
@@ -503,7 +502,7 @@ def test_reports_in_flight_are_bounded() -> None:
     tracked(poller, *names)
     in_flight = [0, 0]  # now, most
 
-    async def slow(who: Owner) -> Delivery:
+    async def slow(who: Owner, prefetched: Prefetched) -> Delivery:
         in_flight[0] += 1
         in_flight[1] = max(in_flight)
         await asyncio.sleep(0)
@@ -655,6 +654,30 @@ class Answering:
         self.calls.append(call.op)
         return {}
 
+    async def read(
+        self, method_name: str, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any]:
+        raise AssertionError(f"{method_name}: the tests using this port make no List or Search")
+
+
+def test_a_prefetched_describe_answers_the_first_describe_of_its_job_only() -> None:
+    """The poller's Describe reaches the reconcile as an argument, not through context: the
+    first Describe of that job gets it; any other call, and a second Describe, go to the port."""
+    port = Answering()
+    described = {"HyperParameterTuningJobStatus": "Completed"}
+    answer = Prefetched("xgb", described).answering(port.execute)
+
+    async def calls() -> list[Mapping[str, Any] | AwsFailure]:
+        return [
+            await answer(Call(Op.LIST_TAGS, "XGB")),
+            await answer(Call(Op.DESCRIBE, "other")),
+            await answer(Call(Op.DESCRIBE, "XGB")),
+            await answer(Call(Op.DESCRIBE, "XGB")),
+        ]
+
+    assert asyncio.run(calls()) == [{}, {}, described, {}]
+    assert port.calls == [Op.LIST_TAGS, Op.DESCRIBE, Op.DESCRIBE]
+
 
 def test_calls_the_own_budget_defers_are_counted_and_logged_once_not_per_resource(
     caplog: pytest.LogCaptureFixture,
@@ -665,7 +688,7 @@ def test_calls_the_own_budget_defers_are_counted_and_logged_once_not_per_resourc
     clock = [0.0]
     deferred: list[str] = []
     poller = RegionPoller(
-        sagemaker,  # type: ignore[arg-type]
+        sagemaker,
         RateLimiter({Op.DESCRIBE.value: (0.001, 1.0)}, clock=lambda: clock[0], sleep=no_sleep),
         PollerConfig(deferral_log_interval=0.01),
         clock=lambda: clock[0],
@@ -713,13 +736,13 @@ def test_a_reconcile_never_sleeps_long_for_a_token_after_throttling() -> None:
 
     limiter = RateLimiter({Op.CREATE.value: (19.0, 38.0)}, clock=lambda: clock[0], sleep=sleep)
     poller = RegionPoller(
-        sagemaker,  # type: ignore[arg-type]
+        sagemaker,
         limiter,
         PollerConfig(),
         clock=lambda: clock[0],
         where="us-west-2",
     )
-    port = PolledSageMaker(sagemaker, poller)  # type: ignore[arg-type]
+    port = PolledSageMaker(sagemaker, poller)
 
     async def burst() -> list[Any]:
         results = [await port.execute(Call(Op.CREATE, f"j{i}")) for i in range(400)]

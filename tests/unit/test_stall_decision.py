@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -169,10 +170,13 @@ class FakeKube:
         return self.bodies[start:end], str(end) if end < len(self.bodies) else ""
 
     async def patch_annotations(
-        self, namespace: str, name: str, annotations: dict[str, str]
+        self, namespace: str, name: str, annotations: Mapping[str, str]
     ) -> str | None:
-        self.touched.append(annotations)
+        self.touched.append(dict(annotations))
         return "8"  # the touch's own resourceVersion
+
+    async def patch_metadata(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
+        raise AssertionError("nothing here is parked")
 
     async def post_event(self, body: Any, type: str, reason: str, message: str) -> None:
         self.events.append((reason, message))
@@ -187,7 +191,7 @@ def test_the_sweeper_lists_in_pages_touches_counts_and_reports_once() -> None:
     sweeper = Sweeper(settings, resource, ["ns"], 1.0, 10.0, metrics, PREFIX, lambda: clock[0])
     settled = [body(annotations=handled()) for _ in range(PAGE_SIZE)]
     kube = FakeKube([*settled, body()])  # the last one never handled
-    sweeper.kube = kube  # type: ignore[assignment]
+    sweeper.kube = kube
 
     def sweep() -> int:
         return len(asyncio.run(sweeper.sweep()))

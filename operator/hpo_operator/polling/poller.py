@@ -19,10 +19,11 @@ How a change reaches status: every reconcile tells the poller whether its resour
 running (`SharedPoller.follow`, `shared.py`), so the poller knows which resource owns which job
 without any kopf timer (a timer per running job was most of the operator's memory at thousands of
 jobs). When a followed job changed, the poller calls the operator's report function
-(`handlers.Operator.reconcile_polled`) with the fresh Describe in a context variable: it reads the
-resource, runs the ordinary poll reconcile, whose Describe `PolledSageMaker` answers from that
-variable, and writes status through the status subresource. So `reconcile.decide` still makes
-every decision (status, conditions, Events) and status is patched only when it changed.
+(`handlers.Operator.reconcile_polled`, given to `SharedPoller`) with the fresh Describe as an
+argument (`strategy.Prefetched`): it reads the resource, runs the ordinary poll reconcile, whose
+Describe that answers, and writes status through the status subresource. So `reconcile.decide`
+still makes every decision (status, conditions, Events) and status is patched only when it
+changed.
 
 The pure parts (signatures, paging, the watermark, the interval) are in `changes.py`.
 """
@@ -31,19 +32,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
 
+from hpo_operator.adapters.ports import SageMakerReader
 from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
-from hpo_operator.adapters.sagemaker import THROTTLE_CODES, SageMaker
+from hpo_operator.adapters.sagemaker import THROTTLE_CODES
 from hpo_operator.core.types import (
     FINISHED,
     STATUS_JOB_STATE,
@@ -70,7 +71,7 @@ from hpo_operator.polling.changes import (
     status_signature,
     trimmed,
 )
-from hpo_operator.polling.strategy import Delivery, Owner
+from hpo_operator.polling.strategy import Delivery, Owner, Prefetched, Report
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
@@ -84,22 +85,6 @@ DELIVER = "deliver"  # the limiter's bucket for waking resources (see RegionPoll
 
 # --------------------------------------------------------------------------------------------
 # Reporting a change to the resource that owns the job
-
-
-@dataclass
-class Prefetched:
-    """A Describe the poller made, handed to one reconcile of that job."""
-
-    key: str
-    result: Mapping[str, Any] | AwsFailure
-    used: bool = False
-
-
-PREFETCHED: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar(
-    "hpo_prefetched", default=None
-)
-
-Report = Callable[[Owner], Awaitable[Delivery]]
 
 
 @dataclass
@@ -183,7 +168,7 @@ class RegionPoller:
 
     def __init__(
         self,
-        sagemaker: SageMaker,
+        sagemaker: SageMakerReader,
         limiter: RateLimiter,
         config: PollerConfig,
         rng: random.Random | None = None,
@@ -534,9 +519,8 @@ class RegionPoller:
     ) -> None:
         report = self.report
         assert report is not None
-        token = PREFETCHED.set(Prefetched(entry.key, result))
         try:
-            outcome = await report(owner)
+            outcome = await report(owner, Prefetched(entry.key, result))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -545,7 +529,6 @@ class RegionPoller:
             )
             outcome = Delivery.RETRY
         finally:
-            PREFETCHED.reset(token)
             entry.reporting = False
             self._reporting.release()
         self.stats.reports += 1
@@ -641,21 +624,21 @@ def _finished(entry: Tracked) -> bool:
 
 
 async def list_jobs(
-    sagemaker: SageMaker, params: Mapping[str, Any], deadline: float
+    sagemaker: SageMakerReader, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
     """ListHyperParameterTuningJobs on the adapter's client and thread pool."""
     return await _read(sagemaker, "list_hyper_parameter_tuning_jobs", params, deadline)
 
 
 async def search_jobs(
-    sagemaker: SageMaker, params: Mapping[str, Any], deadline: float
+    sagemaker: SageMakerReader, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
     """Search (Resource=HyperParameterTuningJob) on the adapter's client and thread pool."""
     return await _read(sagemaker, "search", params, deadline)
 
 
 async def _read(
-    sagemaker: SageMaker, method_name: str, params: Mapping[str, Any], deadline: float
+    sagemaker: SageMakerReader, method_name: str, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
     """One read-only call the reconciler never makes; a failure is data (with AWS's Retry-After
     header), like the adapter's."""

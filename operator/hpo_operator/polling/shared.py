@@ -10,19 +10,19 @@ from typing import Any
 
 import kopf
 
+from hpo_operator.adapters.ports import SageMakerReader, SageMakerReaders
 from hpo_operator.adapters.ratelimit import RateLimiter
-from hpo_operator.adapters.sagemaker import SageMaker, SageMakerClients
 from hpo_operator.core.types import AwsFailure, Call, Op, Target
-from hpo_operator.polling.changes import job_key
-from hpo_operator.polling.poller import PREFETCHED, PollerConfig, RegionPoller, Report
-from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
+from hpo_operator.polling.poller import PollerConfig, RegionPoller
+from hpo_operator.polling.strategy import Owner, PollHandler, Report
 
 
-class PolledSageMaker(SageMaker):
-    """The reconciler's port in shared-poller mode: every call goes through the account's
-    budget; a Describe the poller already made is answered from it; Describes are noted."""
+class PolledSageMaker:
+    """The reconciler's port in shared-poller mode (a `ports.SageMakerReader`): every call goes
+    through the account's budget; ownership proofs are gathered into Searches; Describes are
+    noted. (A Describe the poller already made reaches the reconcile as `strategy.Prefetched`.)"""
 
-    def __init__(self, inner: SageMaker, poller: RegionPoller) -> None:
+    def __init__(self, inner: SageMakerReader, poller: RegionPoller) -> None:
         self.inner = inner
         self.poller = poller
 
@@ -31,15 +31,6 @@ class PolledSageMaker(SageMaker):
             tags = await self.poller.tags(call.job_name)
             if tags is not None:
                 return {"Tags": tags}
-        prefetched = PREFETCHED.get()
-        if (
-            call.op is Op.DESCRIBE
-            and prefetched is not None
-            and not prefetched.used
-            and prefetched.key == job_key(call.job_name)
-        ):
-            prefetched.used = True
-            return prefetched.result
         config = self.poller.config
         max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
         result = await self.poller.call(call, max_wait)
@@ -47,37 +38,37 @@ class PolledSageMaker(SageMaker):
             self.poller.note(call.job_name, result)
         return result
 
-    __call__ = execute
-
     async def read(
         self, method_name: str, params: Mapping[str, Any], deadline: float
     ) -> Mapping[str, Any]:
         return await self.inner.read(method_name, params, deadline)
 
 
-class SharedPoller(SageMakerClients):
+class SharedPoller:
     """The `shared` polling strategy, and the SageMaker clients that go with it.
 
-    Give it to `handlers.Operator` as its clients and its polling strategy, and set `report` to
-    the operator's `reconcile_polled`.
+    Give it to `handlers.Operator` as its clients (a `ports.SageMakerClientsPort`) and its
+    polling strategy; `report` is the operator's `reconcile_polled`, where changes go.
     """
 
     def __init__(
         self,
-        clients: SageMakerClients,
+        clients: SageMakerReaders,
         config: PollerConfig,
+        report: Report,
         limits: Mapping[str, tuple[float, float]] | None = None,
+        on_deferred: Callable[[str], None] | None = None,  # see RegionPoller.on_deferred
     ) -> None:
         self.base = clients
         self.config = config
         self.limits = limits
-        self.report: Report | None = None
-        self.on_deferred: Callable[[str], None] | None = None  # see RegionPoller.on_deferred
+        self.report = report
+        self.on_deferred = on_deferred
         self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
         self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
+    async def get(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
         return await self.port(region, endpoint_url)
 
     async def port(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
@@ -94,18 +85,13 @@ class SharedPoller(SageMakerClients):
                     inner,
                     RateLimiter(self.limits),
                     self.config,
-                    report=self._report,
+                    report=self.report,
                     where=region + (f" at {endpoint_url}" if endpoint_url else ""),
                     on_deferred=self.on_deferred,
                 )
                 self.pollers[key] = poller
                 found = self._ports[key] = PolledSageMaker(inner, poller)
             return found
-
-    async def _report(self, owner: Owner) -> Delivery:
-        if self.report is None:
-            return Delivery.RETRY
-        return await self.report(owner)
 
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
         """After a reconcile: follow the job in its region's poller while it runs, else stop."""

@@ -10,14 +10,16 @@ running, None when it is not or the resource is going away). Two implement it:
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import kopf
 
+from hpo_operator.core.driver import Port
 from hpo_operator.core.outcome import job_gone, status_arn
-from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE, Target
+from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE, AwsFailure, Call, Op, Target
+from hpo_operator.polling.changes import job_key
 
 PollHandler = Callable[..., Any]  # a kopf handler: (body=, patch=, logger=, memo=, ...) -> None
 
@@ -37,6 +39,31 @@ class Delivery(enum.Enum):
     DONE = "done"  # reconciled (status written if it changed)
     RETRY = "retry"  # could not be reported now: observe the job again later
     GONE = "gone"  # the resource is gone, deleting, or its job no longer runs: stop following
+
+
+@dataclass
+class Prefetched:
+    """A Describe the poller made, handed to the one reconcile it reports the change to, which
+    uses it instead of describing the job again (`answering`)."""
+
+    key: str  # `changes.job_key` of the job
+    result: Mapping[str, Any] | AwsFailure
+    used: bool = False
+
+    def answering(self, port: Port) -> Port:
+        """`port`, except that the first Describe of this job gets this answer."""
+
+        async def answer(call: Call) -> Mapping[str, Any] | AwsFailure:
+            if call.op is Op.DESCRIBE and not self.used and self.key == job_key(call.job_name):
+                self.used = True
+                return self.result
+            return await port(call)
+
+        return answer
+
+
+# The operator's entry point for a change the shared poller found (`Operator.reconcile_polled`).
+Report = Callable[[Owner, Prefetched], Awaitable[Delivery]]
 
 
 class PollingStrategy(Protocol):

@@ -25,9 +25,9 @@ import kopf
 
 from hpo_operator import identity
 from hpo_operator.adapters.kube import KubeObjects
-from hpo_operator.adapters.sagemaker import SageMakerClients
+from hpo_operator.adapters.ports import ResourcePort, SageMakerClientsPort
 from hpo_operator.core import parking
-from hpo_operator.core.driver import drive
+from hpo_operator.core.driver import Port, drive
 from hpo_operator.core.target import job_ref, target_of
 from hpo_operator.core.types import (
     FINISHED,
@@ -44,7 +44,13 @@ from hpo_operator.core.types import (
 )
 from hpo_operator.identity import ACK_ANNOTATION_PREFIXES, FINALIZER, GROUP, PLURAL, VERSION
 from hpo_operator.model.translate import rfc3339
-from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, needs_polling
+from hpo_operator.polling.strategy import (
+    Delivery,
+    Owner,
+    PollingStrategy,
+    Prefetched,
+    needs_polling,
+)
 from hpo_operator.shell import logs
 from hpo_operator.shell.backoff import backoff_delay, jittered
 from hpo_operator.shell.health import Health
@@ -95,7 +101,7 @@ def namespace_annotations_of(index: Any, namespace: str) -> Mapping[str, str]:
     return {}
 
 
-def _unreachable(code: str, message: str) -> Any:
+def _unreachable(code: str, message: str) -> Port:
     """A port that answers every call with the same recoverable failure (no usable client)."""
 
     async def port(call: Call) -> AwsFailure:
@@ -115,14 +121,14 @@ class Operator:
     """
 
     settings: Settings
-    clients: SageMakerClients
+    clients: SageMakerClientsPort
     metrics: Metrics
     health: Health
     polling: PollingStrategy | None = None
     kopf_settings: kopf.OperatorSettings | None = None
     rng: random.Random = field(default_factory=random.Random)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    kube: KubeObjects | None = None
+    kube: ResourcePort | None = None
     namespace_index: Any = None
     # uid → digest of the newest status this process has seen from the API server (the answer to
     # its last status write, or a read). A handler's body whose status differs was read before
@@ -173,9 +179,10 @@ class Operator:
         self.written[resource.uid] = status_digest(status)  # read once, even if none is written
         return replace(resource, status=status)
 
-    async def reconcile_polled(self, owner: Owner) -> Delivery:
-        """The shared poller has news for `owner`'s job (in `poller.PREFETCHED`): read the
-        resource as it is now and run the ordinary poll reconcile on it."""
+    async def reconcile_polled(self, owner: Owner, prefetched: Prefetched) -> Delivery:
+        """The shared poller has news for `owner`'s job (`prefetched`, its Describe): read the
+        resource as it is now and run the ordinary poll reconcile on it, which describes the job
+        with that answer."""
         if self.kube is None:
             return Delivery.RETRY
         lock = self.locks.setdefault(owner.uid, asyncio.Lock())
@@ -188,7 +195,7 @@ class Operator:
                 return Delivery.GONE
             ns = namespace_annotations_of(self.namespace_index, owner.namespace)
             resource = to_resource(body, ns)
-            step = await self._reconcile_locked(Trigger.POLL, resource, body, None)
+            step = await self._reconcile_locked(Trigger.POLL, resource, body, None, prefetched)
             if step.status is not None and step.status.get(STATUS_JOB_STATE) in FINISHED:
                 await self._park(owner)
             return Delivery.DONE
@@ -216,12 +223,13 @@ class Operator:
         resource: Resource,
         body: kopf.Body | Mapping[str, Any],
         patch: kopf.Patch | None,
+        prefetched: Prefetched | None = None,
     ) -> Step:
         started = time.monotonic()
         cfg = self.settings.reconcile_settings()
         target = target_of(resource, cfg)
         context = logs.fields(resource.namespace, resource.name, target.job_name)
-        port: Any = _unreachable("NoRegion", "no AWS region for this resource")
+        port: Port = _unreachable("NoRegion", "no AWS region for this resource")
         if target.unreachable is not None:
             port = _unreachable("Unreachable", target.unreachable)  # never a client: no request
         elif target.region:
@@ -235,7 +243,11 @@ class Operator:
                     "endpoint-url annotations and flags",
                 )
             else:
-                port = self._guarded(client.execute) if self.settings.exit_after_create else client
+                port = client.execute
+                if prefetched is not None:
+                    port = prefetched.answering(port)
+                if self.settings.exit_after_create:
+                    port = self._guarded(port)
         try:
             step = await drive(
                 resource,
@@ -360,10 +372,10 @@ class Operator:
             lag = (datetime.now(UTC) - moment).total_seconds()
             self.metrics.status_lag.observe(max(lag, 0.0))
 
-    def _guarded(self, execute: Any) -> Any:
+    def _guarded(self, execute: Port) -> Port:
         """Fault injection for the kill-and-restart test: exit right after a successful Create."""
 
-        async def port(call: Call) -> Any:
+        async def port(call: Call) -> Mapping[str, Any] | AwsFailure:
             result = await execute(call)
             if call.op is Op.CREATE and not isinstance(result, AwsFailure):
                 log.warning("HPO_EXIT_AFTER_CREATE: exiting right after Create, before any write")

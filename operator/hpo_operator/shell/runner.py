@@ -16,13 +16,14 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import kopf
 
 from hpo_operator import __version__, identity
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.adapters.kube import kopf_identity
+from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
@@ -30,7 +31,7 @@ from hpo_operator.core.types import Op
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
-from hpo_operator.polling.strategy import PollingStrategy
+from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
 from hpo_operator.polling.timer import PerResourceTimer
 from hpo_operator.shell import handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import CONTENT_TYPE, Metrics
@@ -101,9 +102,13 @@ def peering_identity(
 
 
 def polling_strategy(
-    settings: Settings, clients: SageMakerClients
-) -> tuple[SageMakerClients, PollingStrategy]:
-    """The clients the handlers use and how running jobs are polled (`settings.polling`)."""
+    settings: Settings,
+    clients: SageMakerClients,
+    report: Report,
+    on_deferred: Callable[[str], None] | None = None,
+) -> tuple[SageMakerClientsPort, PollingStrategy]:
+    """The clients the handlers use and how running jobs are polled (`settings.polling`); the
+    shared poller reports the changes it finds to `report`."""
     if settings.polling == "per-resource":
         return clients, PerResourceTimer(settings.poll_interval, settings.poll_jitter)
     config = PollerConfig(
@@ -117,7 +122,8 @@ def polling_strategy(
         deferral_log_interval=settings.deferral_log_interval,
         call_max_wait=settings.aws_call_max_wait,
     )
-    shared = SharedPoller(clients, config, parse_limits(settings.aws_rate_limits))
+    limits = parse_limits(settings.aws_rate_limits)
+    shared = SharedPoller(clients, config, report, limits, on_deferred)
     return shared, shared
 
 
@@ -130,12 +136,16 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         metrics.observe_call(op, outcome, seconds)
         probes.observe_call(op, outcome, seconds)
 
-    clients, strategy = polling_strategy(settings, SageMakerClients(settings.aws_config(), observe))
+    # The shared poller and the operator need each other: the operator's reconciles call
+    # SageMaker through the poller's ports, and the poller reports changes to the operator. The
+    # poller is built first, given this function, which reaches the operator built right after.
+    async def report(owner: Owner, prefetched: Prefetched) -> Delivery:
+        return await operator.reconcile_polled(owner, prefetched)
+
+    base = SageMakerClients(settings.aws_config(), observe)
+    clients, strategy = polling_strategy(settings, base, report, metrics.observe_deferred)
     kopf_config = kopf_settings(settings)
     operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
-    if isinstance(strategy, SharedPoller):
-        strategy.report = operator.reconcile_polled
-        strategy.on_deferred = metrics.observe_deferred
     registry = kopf.OperatorRegistry()
     handlers.register(registry, strategy)
     sweeper = stall.Sweeper(

@@ -33,6 +33,7 @@ from typing import Any
 import kopf
 
 from hpo_operator.adapters.kube import KubeObjects
+from hpo_operator.adapters.ports import SweepPort
 from hpo_operator.core import parking, progress
 from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE
 from hpo_operator.identity import DIFF_BASE_KEY, TOUCH_KEY
@@ -191,7 +192,7 @@ class Sweeper:
         prefix: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.kube = KubeObjects(kopf_settings, resource)
+        self.kube: SweepPort = KubeObjects(kopf_settings, resource)
         self.finalizer = kopf_settings.persistence.finalizer
         self.resource = resource
         self.namespaces: list[str | None] = list(namespaces) or [None]
