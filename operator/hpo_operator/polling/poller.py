@@ -55,6 +55,7 @@ from hpo_operator.core.reconcile import (
 )
 from hpo_operator.identity import TAG_UID
 from hpo_operator.model.awsmodel import STATUS_MEMBERS
+from hpo_operator.model.timestamps import epoch_seconds as epoch
 from hpo_operator.polling.strategy import Delivery, Owner, PollHandler
 
 ACCESS_DENIED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
@@ -74,24 +75,6 @@ PAGE_SIZE = 100  # the API's maximum MaxResults
 
 
 Signature = tuple[float | None, str | None, str, str]
-
-
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch from what boto3 returns (datetime) or status holds (RFC 3339)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _counters(value: Any) -> str:
