@@ -2,10 +2,11 @@
 
 `/healthz` (liveness): the kopf reactor started and is still running; answering at all proves the
 event loop is not blocked. `/readyz` (readiness): live, the Kubernetes API server answers, and
-SageMaker calls are not failing persistently (`readiness_failures` recoverable failures in a row,
-throttles included; any answer from SageMaker, even a rejection, resets the count). The API server
-counts the same way: requests that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a
-row; any answer resets it. The reason is in the response body.
+SageMaker calls (every one, the shared poller's List and Search included) are not failing
+persistently (`readiness_failures` recoverable failures in a row, throttles included; any answer
+from SageMaker, even a rejection, resets the count). The API server counts the same way: requests
+that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a row; any answer resets it. The
+reason is in the response body.
 """
 
 from __future__ import annotations
