@@ -230,10 +230,7 @@ async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunne
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    assert server is not None
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
+    bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
     return runner, f"http://{shown}:{bound}"
 
