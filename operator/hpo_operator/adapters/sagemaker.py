@@ -181,6 +181,10 @@ def refuse_unsafe(allowed: frozenset[str]) -> Callable[..., None]:
     return check
 
 
+# The shared poller's read-only calls: their botocore methods (named, so tests/ship/test_docs.py
+# finds them for the IAM policy).
+READS = {Op.LIST: "list_hyper_parameter_tuning_jobs", Op.SEARCH: "search"}
+
 CallObserver = Callable[[Op, str, float], None]
 """Told of every call, the shared poller's reads included: (operation, outcome, seconds).
 Outcome: ok, throttled or a failure kind."""
@@ -214,7 +218,7 @@ class SageMaker:
         """A read-only call outside the reconciler's operations (the shared poller's `Op.LIST`
         and `Op.SEARCH`) on this client and thread pool, within `deadline` seconds; classified
         and observed like `execute`."""
-        method = getattr(self._client, botocore.xform_name(op.value))
+        method = getattr(self._client, READS[op])
         return await self._observed(op, method, params, deadline)
 
     async def _observed(
