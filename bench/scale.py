@@ -21,12 +21,12 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hpo_operator.emulator.config import EmulatorConfig
 from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.model.timestamps import parse_timestamp
 
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -119,7 +119,7 @@ def manifest(name: str, waves: int = 1) -> dict[str, Any]:
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_timestamp(text).timestamp()
 
 
 class Watcher:

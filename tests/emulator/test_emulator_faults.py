@@ -183,3 +183,17 @@ def test_empty_pages_with_a_next_token(emulator: RunningEmulator, sm: Any) -> No
         "a",
         "b",
     ]
+
+
+def test_quota_flag_uses_the_operators_limit_parser() -> None:
+    """`--quota` and `HPO_AWS_RATE_LIMITS` share one parser (and the emulator the token bucket)."""
+    import argparse
+
+    from hpo_operator.adapters.ratelimit import TokenBucket, parse_limit
+    from hpo_operator.emulator.faults import TokenBucket as EmulatorBucket
+    from hpo_operator.emulator.server import _quota
+
+    assert EmulatorBucket is TokenBucket
+    assert _quota("Search=0.5") == parse_limit("Search=0.5") == ("Search", (0.5, 1.0))
+    with pytest.raises(argparse.ArgumentTypeError):
+        _quota("Search=0")

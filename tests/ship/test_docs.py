@@ -15,7 +15,7 @@ from dataclasses import fields
 import yaml
 
 from hpo_operator.model import awsmodel
-from hpo_operator.shell.settings import Settings, parser
+from hpo_operator.shell.settings import Settings, environment, parser, shown_default
 from ship.chart import CHART, REPO
 
 README = (REPO / "README.md").read_text()
@@ -117,6 +117,31 @@ def test_every_setting_is_in_the_reference() -> None:
         if option.startswith("--") and option != "--help"
     }
     assert documented == flags
+
+
+def test_the_references_defaults_and_variables_are_the_settings() -> None:
+    """`Settings` is the one source: each row's variables (in order) and the default it shows
+    are the field's (rows whose default is decided at startup, or empty, say so in words)."""
+    rows = [
+        [cell.strip() for cell in line.strip("|").split(" | ")]
+        for line in section("Configuration reference").splitlines()
+        if line.startswith("| ") and "`HPO_" in line
+    ]
+    checked = 0
+    for _flag, env, default, _chart in rows:
+        variables = re.findall(r"`((?:HPO|AWS)_[A-Z_]+)`", env)
+        name = variables[0].removeprefix("HPO_").lower()
+        assert tuple(variables) == environment(name), env
+        shown = shown_default(name)
+        if shown is not None:
+            assert default.split()[0] == shown, (name, default, shown)
+            checked += 1
+    assert checked >= 9  # not vacuous: the rows with a default to show
+
+
+def test_the_design_doc_keeps_no_copy_of_the_settings() -> None:
+    design = (REPO / "docs" / "design.md").read_text()
+    assert not [line for line in design.splitlines() if line.startswith("|") and "`HPO_" in line]
 
 
 def test_every_chart_value_is_in_the_reference() -> None:

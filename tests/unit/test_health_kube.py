@@ -60,3 +60,36 @@ async def scenario() -> None:
 
 def test_readiness_follows_the_api_servers_answers() -> None:
     asyncio.run(scenario())
+
+
+def test_metrics_and_probes_on_one_port_for_every_address() -> None:
+    """`serve` binds every host to the port the first one got (`AppRunner.addresses`), and
+    `/metrics` is prometheus_client's handler for the operator's registry."""
+    from hpo_operator.core.reconcile import Op
+    from hpo_operator.shell.health import metrics_routes, probe_routes, serve
+    from hpo_operator.shell.metrics import Metrics
+
+    async def scenario() -> tuple[int, str, str, int]:
+        metrics = Metrics()
+        metrics.observe_call(Op.LIST, "ok", 0.01)
+        health = Health()
+        runner, port = await serve(
+            ["127.0.0.1", "127.0.0.2"], 0, probe_routes(health) + metrics_routes(metrics.registry)
+        )
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.2:{port}/metrics") as response:
+                    body = await response.text()
+                    kind = response.headers["Content-Type"]
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    status = response.status
+        finally:
+            await runner.cleanup()
+        return port, body, kind, status
+
+    port, body, kind, status = asyncio.run(scenario())
+    assert port > 0
+    assert kind.startswith("text/plain") and "version=0.0.4" in kind
+    line = 'hpo_sagemaker_calls_total{operation="ListHyperParameterTuningJobs",outcome="ok"} 1.0'
+    assert line in body
+    assert status == 503  # not started: the probe answers, on the same port

@@ -1,8 +1,8 @@
 """glibc allocator tuning of `hpo-operator run` (`memory.py`, settings `HPO_MALLOC_*`).
 
 Why: freed memory scattered between long-lived objects stays in the process unless glibc is told
-to give it back; these check the knobs are applied as documented (docs/design.md), not how much
-they save (that is the benchmark's job).
+to give it back; these check the knobs are applied as documented (memory.py, settings.py), not
+how much they save (that is the benchmark's job).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from hpo_operator.adapters.ratelimit import (
     Deferrals,
     RateLimiter,
     TokenBucket,
+    parse_limit,
     parse_limits,
 )
 
@@ -131,3 +132,26 @@ def test_deferred_calls_are_reported_as_one_line_with_counts_per_interval() -> N
     assert "DescribeHyperParameterTuningJob 83, StopHyperParameterTuningJob 1" in line
     assert deferrals.report("us-west-2") is None
     assert deferrals.note("DescribeHyperParameterTuningJob")  # a new interval opens
+
+
+def test_take_spends_a_token_now_or_refuses() -> None:
+    """The emulator's quota: a token now or a refusal, never a wait."""
+    clock = FakeClock()
+    bucket = TokenBucket(2.0, 2.0, clock)
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    clock.now += 0.5
+    assert bucket.take() is True  # one token back at 2 per second
+    assert bucket.take() is False
+
+
+def test_one_limit_parser() -> None:
+    assert parse_limit(" Search=0.5 ") == ("Search", (0.5, 1.0))
+    assert parse_limit("Op=4:8") == ("Op", (4.0, 8.0))
+    assert parse_limits("Op=4:8, ,Search=1", {"Other": (1.0, 1.0)}) == {
+        "Other": (1.0, 1.0),
+        "Op": (4.0, 8.0),
+        "Search": (1.0, 1.0),
+    }
+    for bad in ("NoEquals", "=1", "Op=0", "Op=1:0.5", "Op=x"):
+        with pytest.raises(ValueError):
+            parse_limit(bad)

@@ -112,3 +112,53 @@ def test_execute_enforces_the_overall_deadline() -> None:
         sm = SageMaker(Slow(), pool, AwsConfig(call_timeout=0.05))
         result = asyncio.run(sm.execute(Call(Op.DESCRIBE, "j")))
     assert isinstance(result, AwsFailure) and result.code == "Timeout"
+
+
+def test_the_pollers_list_and_search_are_classified_counted_and_affect_readiness() -> None:
+    """Every SageMaker call reaches the one observer: the shared poller's List and Search too,
+    classified by `classify_exception` (Retry-After kept), in `hpo_sagemaker_calls_total` and in
+    the readiness count of failures in a row."""
+    from hpo_operator.polling.poller import ListFailure, list_jobs, search_jobs
+    from hpo_operator.shell.health import Health
+    from hpo_operator.shell.metrics import Metrics
+
+    client, stub = _stubbed()
+    metrics, health = Metrics(), Health(failures_limit=2)
+    health.started = True
+
+    def observe(op: Op, outcome: str, seconds: float) -> None:
+        metrics.observe_call(op, outcome, seconds)
+        health.observe_call(op, outcome, seconds)
+
+    stub.add_client_error(
+        "list_hyper_parameter_tuning_jobs",
+        service_error_code="ThrottlingException",
+        service_message="Rate exceeded",
+        http_status_code=400,
+        response_meta={"HTTPHeaders": {"retry-after": "3"}},
+    )
+    stub.add_client_error("search", service_error_code="ThrottlingException", http_status_code=400)
+    stub.add_response("list_hyper_parameter_tuning_jobs", {"HyperParameterTuningJobSummaries": []})
+    stub.add_response("search", {"Results": []})
+    with stub, ThreadPoolExecutor(2) as pool:
+        sm = SageMaker(client, pool, AwsConfig(), observe)
+        listed = asyncio.run(list_jobs(sm, {}, 5.0))
+        searched = asyncio.run(search_jobs(sm, {"Resource": "HyperParameterTuningJob"}, 5.0))
+        assert health.ready() == (
+            False,
+            "SageMaker calls failing: 2 in a row (last Search: throttled); see the "
+            "ACK.Recoverable conditions for what to fix",
+        )
+        assert asyncio.run(list_jobs(sm, {}, 5.0)) == {"HyperParameterTuningJobSummaries": []}
+        assert asyncio.run(search_jobs(sm, {"Resource": "HyperParameterTuningJob"}, 5.0)) == {
+            "Results": []
+        }
+    assert listed == ListFailure("ThrottlingException", "Rate exceeded", True, 3.0)
+    assert isinstance(searched, ListFailure) and searched.throttled
+    assert searched.retry_after is None
+    assert health.ready() == (True, "ok")
+    text = metrics.render().decode()
+    for op in ("ListHyperParameterTuningJobs", "Search"):
+        for outcome in ("throttled", "ok"):
+            line = f'hpo_sagemaker_calls_total{{operation="{op}",outcome="{outcome}"}} 1.0'
+            assert line in text

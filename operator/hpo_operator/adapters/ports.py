@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from hpo_operator.core.types import AwsFailure, Call
+from hpo_operator.core.types import AwsFailure, Call, Op
 
 
 class SageMakerPort(Protocol):
@@ -22,9 +22,9 @@ class SageMakerReader(SageMakerPort, Protocol):
     """A SageMaker port that also makes the read-only calls the poller needs (List, Search)."""
 
     async def read(
-        self, method_name: str, params: Mapping[str, Any], deadline: float
-    ) -> Mapping[str, Any]:
-        """One read-only call; raises botocore's errors (the poller classifies them)."""
+        self, op: Op, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any] | AwsFailure:
+        """One read-only call, counted and classified like `execute`; a failure is data."""
         ...
 
 

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -108,16 +108,29 @@ def classify(op: Op, code: str, message: str, http_status: int | None = None) ->
     return AwsFailure(op, code or "Unknown", message, ErrorKind.RECOVERABLE)
 
 
+def retry_after(value: Any) -> float | None:
+    """AWS's Retry-After header in seconds; None when absent or not a number."""
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def classify_exception(op: Op, error: BaseException) -> AwsFailure:
-    """An exception from boto3 (or the deadline) as an `AwsFailure`. Never echoes credentials."""
+    """An exception from boto3 (or the deadline) as an `AwsFailure`. Never echoes credentials.
+
+    The one classifier of AWS errors: the reconciler's calls and the shared poller's reads."""
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        meta = error.response.get("ResponseMetadata", {})
+        status = meta.get("HTTPStatusCode")
         code = str(details.get("Code") or "")
         message = str(details.get("Message") or error)
         if not code and isinstance(status, int) and status >= 500:
             code = f"HTTP{status}"
-        return classify(op, code, message, status)
+        failure = classify(op, code, message, status)
+        wait = retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
+        return failure if wait is None else replace(failure, retry_after=wait)
     if isinstance(error, CREDENTIAL_ERRORS):
         hint = (
             f"No usable AWS credentials ({type(error).__name__}). Give the operator credentials: "
@@ -168,8 +181,13 @@ def refuse_unsafe(allowed: frozenset[str]) -> Callable[..., None]:
     return check
 
 
+# The shared poller's read-only calls: their botocore methods (named, so tests/ship/test_docs.py
+# finds them for the IAM policy).
+READS = {Op.LIST: "list_hyper_parameter_tuning_jobs", Op.SEARCH: "search"}
+
 CallObserver = Callable[[Op, str, float], None]
-"""Told of every call: (operation, outcome, seconds). Outcome: ok, throttled or a failure kind."""
+"""Told of every call, the shared poller's reads included: (operation, outcome, seconds).
+Outcome: ok, throttled or a failure kind."""
 
 
 class SageMaker:
@@ -190,29 +208,35 @@ class SageMaker:
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         """Make the call; the response (without ResponseMetadata) or how it failed."""
         method, kwargs = self._method(call)
+        return await self._observed(call.op, method, kwargs, self._config.call_timeout)
+
+    __call__ = execute
+
+    async def read(
+        self, op: Op, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any] | AwsFailure:
+        """A read-only call outside the reconciler's operations (the shared poller's `Op.LIST`
+        and `Op.SEARCH`) on this client and thread pool, within `deadline` seconds; classified
+        and observed like `execute`."""
+        method = getattr(self._client, READS[op])
+        return await self._observed(op, method, params, deadline)
+
+    async def _observed(
+        self, op: Op, method: Callable[..., Any], kwargs: Mapping[str, Any], seconds: float
+    ) -> Mapping[str, Any] | AwsFailure:
         started = time.monotonic()
         result: Mapping[str, Any] | AwsFailure
         try:
-            result = await self._run(method, kwargs, self._config.call_timeout)
-        except Exception as error:  # every failure is data for the reconciler
-            result = classify_exception(call.op, error)
+            result = await self._run(method, kwargs, seconds)
+        except Exception as error:  # every failure is data for the caller
+            result = classify_exception(op, error)
         if self._observer is not None:
             if isinstance(result, AwsFailure):
                 outcome = "throttled" if result.throttled else result.kind.value.lower()
             else:
                 outcome = "ok"
-            self._observer(call.op, outcome, time.monotonic() - started)
+            self._observer(op, outcome, time.monotonic() - started)
         return result
-
-    __call__ = execute
-
-    async def read(
-        self, method_name: str, params: Mapping[str, Any], deadline: float
-    ) -> Mapping[str, Any]:
-        """A read-only call outside the reconciler's operations (the shared poller's List and
-        Search) on this client and thread pool, within `deadline` seconds. Raises what boto3
-        raises, or TimeoutError."""
-        return await self._run(getattr(self._client, method_name), params, deadline)
 
     async def _run(
         self, method: Callable[..., Any], kwargs: Mapping[str, Any], seconds: float

@@ -29,13 +29,16 @@ OWN_STATUS_KEYS = frozenset({"ackResourceMetadata", "conditions", "observedGener
 
 
 class Op(StrEnum):
-    """The SageMaker operations the reconciler uses."""
+    """The SageMaker operations the operator calls: the reconciler's, then the shared poller's
+    read-only LIST and SEARCH (`SageMaker.read`, never a reconciler's `Call`)."""
 
     CREATE = "CreateHyperParameterTuningJob"
     DESCRIBE = "DescribeHyperParameterTuningJob"
     STOP = "StopHyperParameterTuningJob"
     LIST_TAGS = "ListTags"
     ADD_TAGS = "AddTags"
+    LIST = "ListHyperParameterTuningJobs"
+    SEARCH = "Search"
 
 
 class ErrorKind(StrEnum):
@@ -59,6 +62,7 @@ class AwsFailure:
     # Turned away by the operator's own client-side budget, never sent: no Event per resource
     # (`poller.RegionPoller` logs these in aggregate and counts them in a metric).
     local: bool = False
+    retry_after: float | None = None  # seconds AWS asked to wait (its Retry-After header)
 
 
 class Mode(Enum):

@@ -1,8 +1,8 @@
 """Injected faults, per-operation request quotas and call statistics.
 
 These exist for the operator's reliability and performance work: the faults make ThrottlingException
-and InternalFailure appear on demand, the token buckets make a benchmark meet AWS-like throttling,
-and the statistics count what a client really sent.
+and InternalFailure appear on demand, the token buckets (the operator's own `ratelimit.TokenBucket`)
+make a benchmark meet AWS-like throttling, and the statistics count what a client really sent.
 """
 
 from __future__ import annotations
@@ -13,27 +13,9 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
+from hpo_operator.adapters.ratelimit import TokenBucket
 from hpo_operator.emulator import errors
 from hpo_operator.emulator.config import Faults
-
-
-class TokenBucket:
-    """`rate` requests per second on average, up to `burst` at once."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = max(burst, 1.0)
-        self.tokens = self.burst
-        self.last = time.monotonic()
-
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one."""
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Guard:
@@ -72,7 +54,7 @@ class Guard:
         bucket = self._scoped.get((scope, operation))
         if bucket is None:
             bucket = self._scoped[(scope, operation)] = TokenBucket(quota.rate, quota.burst)
-        if not bucket.take(time.monotonic()):
+        if not bucket.take():
             raise errors.throttling()
 
     def empty_page(self, operation: str, params: Any) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from hpo_operator.emulator import checks, errors, search
 from hpo_operator.emulator.store import Store
 from hpo_operator.emulator.tuningjob import Training, TuningJob, failure_reason
+from hpo_operator.model.timestamps import parse_timestamp
 
 Handler = Callable[[Store, Mapping[str, Any], float], dict[str, Any]]
 
@@ -24,7 +25,7 @@ def to_epoch(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    return parse_timestamp(value if isinstance(value, datetime) else str(value)).timestamp()
 
 
 def _create(store: Store, params: Mapping[str, Any], now: float) -> dict[str, Any]:

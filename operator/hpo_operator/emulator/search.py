@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -26,6 +26,7 @@ from hpo_operator.emulator import errors, model
 from hpo_operator.emulator.listing import decode_token, page
 from hpo_operator.emulator.store import Store
 from hpo_operator.emulator.tuningjob import TuningJob
+from hpo_operator.model.timestamps import parse_timestamp
 
 RESOURCE = "HyperParameterTuningJob"
 ENTITY_SHAPE = "HyperParameterTuningJobSearchEntity"
@@ -121,11 +122,9 @@ def parse_time(text: str) -> int:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        parsed = parse_timestamp(text)
     except ValueError as err:
         raise ValueError("not an ISO 8601 date-time (YYYY-mm-dd'T'HH:MM:SS) or epoch") from err
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     return _time_ms(parsed)
 
 

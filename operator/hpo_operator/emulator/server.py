@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hpo_operator.adapters.ratelimit import parse_limit
 from hpo_operator.emulator import errors, operations, sts
 from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
 from hpo_operator.emulator.faults import Guard, Stats
@@ -229,10 +230,7 @@ async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunne
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    assert server is not None
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
+    bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
     return runner, f"http://{shown}:{bound}"
 
@@ -306,16 +304,10 @@ def run_in_thread(
 
 
 def _quota(text: str) -> tuple[str, tuple[float, float]]:
-    operation, sep, spec = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--quota wants OPERATION=RATE[:BURST], got {text!r}")
-    rate_text, _, burst_text = spec.partition(":")
     try:
-        rate = float(rate_text)
-        burst = float(burst_text) if burst_text else max(1.0, rate)
+        return parse_limit(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"bad quota {text!r}: {err}") from err
-    return operation, (rate, burst)
+        raise argparse.ArgumentTypeError(f"--quota wants OPERATION=RATE[:BURST]: {err}") from err
 
 
 def _key_account(text: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from hpo_operator.identity import (
 )
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import field_name, fields_of
+from hpo_operator.model.timestamps import parse_timestamp
 
 AWS_TAG_PREFIX = "aws:"  # reserved by AWS in any letter case: no user tag key may start with it
 
@@ -96,15 +97,7 @@ def rfc3339(value: datetime | str | float) -> str:
     Accepts what boto3 returns (aware datetimes), ISO 8601 strings from JSON fixtures (`…Z`,
     offsets, fractions) and epoch seconds. A naive datetime is taken as UTC.
     """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value, tz=UTC)
-    else:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_timestamp(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def system_tags(namespace: str, name: str, uid: str | None, version: str) -> list[dict[str, str]]:

@@ -25,6 +25,7 @@ from botocore.model import Shape
 from hpo_operator.identity import SYSTEM_TAG_KEYS, SYSTEM_TAG_PREFIX
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import Naming, aws_name, field_name, field_path, fields_of
+from hpo_operator.model.timestamps import parse_timestamp
 from hpo_operator.model.translate import AWS_TAG_PREFIX, spec_tag_limit, spec_to_request
 
 Path = tuple[str | int, ...]
@@ -313,7 +314,7 @@ def _check_timestamp(shape: Shape, value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parse_timestamp(value)
         except ValueError:
             pass
         else:

@@ -7,35 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from hpo_operator.core.types import STATUS_JOB_STATE
 from hpo_operator.model.awsmodel import STATUS_MEMBERS
+from hpo_operator.model.timestamps import epoch_seconds as epoch
 
 SEARCH_VALUE_MAX = 1024  # characters in one Filter Value (botocore's FilterValue)
 SEARCH_FILTERS_MAX = 20  # Filters in one SearchExpression
 PAGE_SIZE = 100  # the API's maximum MaxResults
 
 Signature = tuple[float | None, str | None, str, str]
-
-
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch from what boto3 returns (datetime) or status holds (RFC 3339)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _counters(value: Any) -> str:

@@ -40,11 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import botocore.exceptions
-
 from hpo_operator.adapters.ports import SageMakerReader
 from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
-from hpo_operator.adapters.sagemaker import THROTTLE_CODES
 from hpo_operator.core.types import (
     FINISHED,
     STATUS_JOB_STATE,
@@ -54,13 +51,13 @@ from hpo_operator.core.types import (
     Op,
 )
 from hpo_operator.identity import TAG_UID
+from hpo_operator.model.timestamps import epoch_seconds as epoch
 from hpo_operator.polling.changes import (
     LEFT_IN_PROGRESS,
     PAGE_SIZE,
     AdaptiveInterval,
     ListFailure,
     Signature,
-    epoch,
     fresh_enough,
     from_summary,
     job_key,
@@ -627,37 +624,22 @@ async def list_jobs(
     sagemaker: SageMakerReader, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
     """ListHyperParameterTuningJobs on the adapter's client and thread pool."""
-    return await _read(sagemaker, "list_hyper_parameter_tuning_jobs", params, deadline)
+    return await _read(sagemaker, Op.LIST, params, deadline)
 
 
 async def search_jobs(
     sagemaker: SageMakerReader, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
     """Search (Resource=HyperParameterTuningJob) on the adapter's client and thread pool."""
-    return await _read(sagemaker, "search", params, deadline)
+    return await _read(sagemaker, Op.SEARCH, params, deadline)
 
 
 async def _read(
-    sagemaker: SageMakerReader, method_name: str, params: Mapping[str, Any], deadline: float
+    sagemaker: SageMakerReader, op: Op, params: Mapping[str, Any], deadline: float
 ) -> Mapping[str, Any] | ListFailure:
-    """One read-only call the reconciler never makes; a failure is data (with AWS's Retry-After
-    header), like the adapter's."""
-    try:
-        return await sagemaker.read(method_name, params, deadline)
-    except botocore.exceptions.ClientError as error:
-        details = error.response.get("Error", {})
-        meta = error.response.get("ResponseMetadata", {})
-        code = str(details.get("Code") or f"HTTP{meta.get('HTTPStatusCode')}")
-        retry_after = _retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
-        return ListFailure(
-            code, str(details.get("Message") or error), code in THROTTLE_CODES, retry_after
-        )
-    except Exception as error:  # network, timeout, credentials: the next poll tries again
-        return ListFailure(type(error).__name__, str(error) or "no answer")
-
-
-def _retry_after(value: Any) -> float | None:
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    """One read-only call the reconciler never makes, classified (`sagemaker.classify_exception`)
+    and counted by the adapter like every call; a failure is data, with AWS's Retry-After."""
+    result = await sagemaker.read(op, params, deadline)
+    if isinstance(result, AwsFailure):
+        return ListFailure(result.code, result.message, result.throttled, result.retry_after)
+    return result

@@ -39,9 +39,9 @@ class PolledSageMaker:
         return result
 
     async def read(
-        self, method_name: str, params: Mapping[str, Any], deadline: float
-    ) -> Mapping[str, Any]:
-        return await self.inner.read(method_name, params, deadline)
+        self, op: Op, params: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any] | AwsFailure:
+        return await self.inner.read(op, params, deadline)
 
 
 class SharedPoller:

@@ -43,6 +43,7 @@ from hpo_operator.core.types import (
     Trigger,
 )
 from hpo_operator.identity import ACK_ANNOTATION_PREFIXES, FINALIZER, GROUP, PLURAL, VERSION
+from hpo_operator.model.timestamps import epoch_seconds
 from hpo_operator.model.translate import rfc3339
 from hpo_operator.polling.strategy import (
     Delivery,
@@ -365,11 +366,10 @@ class Operator:
             self.metrics.job_state(resource.uid, str(state))
         modified = status.get("lastModifiedTime")
         if modified and modified != resource.status.get("lastModifiedTime"):
-            try:
-                moment = datetime.fromisoformat(str(modified).replace("Z", "+00:00"))
-            except ValueError:
+            moment = epoch_seconds(modified)
+            if moment is None:
                 return
-            lag = (datetime.now(UTC) - moment).total_seconds()
+            lag = time.time() - moment
             self.metrics.status_lag.observe(max(lag, 0.0))
 
     def _guarded(self, execute: Port) -> Port:

@@ -2,10 +2,11 @@
 
 `/healthz` (liveness): the kopf reactor started and is still running; answering at all proves the
 event loop is not blocked. `/readyz` (readiness): live, the Kubernetes API server answers, and
-SageMaker calls are not failing persistently (`readiness_failures` recoverable failures in a row,
-throttles included; any answer from SageMaker, even a rejection, resets the count). The API server
-counts the same way: requests that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a
-row; any answer resets it. The reason is in the response body.
+SageMaker calls (every one, the shared poller's List and Search included) are not failing
+persistently (`readiness_failures` recoverable failures in a row, throttles included; any answer
+from SageMaker, even a rejection, resets the count). The API server counts the same way: requests
+that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a row; any answer resets it. The
+reason is in the response body.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from hpo_operator.core.types import Op
 
@@ -107,15 +110,10 @@ def probe_routes(health: Health) -> list[web.RouteDef]:
     return [web.get("/healthz", healthz), web.get("/readyz", readyz)]
 
 
-def metrics_routes(render: Callable[[], bytes], content_type: str) -> list[web.RouteDef]:
-    """/metrics."""
-
-    async def metrics(_: web.Request) -> web.Response:
-        response = web.Response(body=render())
-        response.headers["Content-Type"] = content_type
-        return response
-
-    return [web.get("/metrics", metrics)]
+def metrics_routes(registry: CollectorRegistry) -> list[web.RouteDef]:
+    """/metrics: prometheus_client's own aiohttp handler for `registry` (the text format, or
+    OpenMetrics and gzip when the scraper asks for them)."""
+    return [web.get("/metrics", make_aiohttp_handler(registry))]
 
 
 async def serve(
@@ -131,8 +129,6 @@ async def serve(
     for host in hosts:
         site = web.TCPSite(runner, host.strip("[]"), bound)
         await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server's sockets
-        for sock in getattr(server, "sockets", None) or ():
-            bound = int(sock.getsockname()[1])
-            break
+        if runner.addresses:  # the sockets' names: (host, port, ...)
+            bound = int(runner.addresses[0][1])
     return runner, bound

@@ -7,11 +7,12 @@ fields are written: never the environment, never a request's credentials.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+import pythonjsonlogger.json
 
 CONTEXT_FIELDS = ("namespace", "name", "job")
 
@@ -21,22 +22,26 @@ def fields(namespace: str, name: str, job: str | None = None) -> dict[str, Any]:
     return {"resource": {"namespace": namespace, "name": name, "job": job}}
 
 
-class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message", "namespace", "name", "job", ...}` per line."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """`{"time", "level", "logger", "message", "namespace", "name", "job", ...}` per line:
+    python-json-logger's formatter with exactly these fields (never a record's other extras),
+    and `exception` when there is one."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(context(record))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+    def __init__(self) -> None:
+        super().__init__(json_default=str)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+            timespec="milliseconds"
+        )
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.getMessage()
+        log_data.update(context(record))
+        if message_dict.get("exc_info"):
+            log_data["exception"] = message_dict["exc_info"]
 
 
 class TextFormatter(logging.Formatter):

@@ -12,11 +12,8 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hpo_operator.core.types import Op
-
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:

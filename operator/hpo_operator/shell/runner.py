@@ -34,7 +34,7 @@ from hpo_operator.polling.shared import SharedPoller
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
 from hpo_operator.polling.timer import PerResourceTimer
 from hpo_operator.shell import handlers, health, logs, memory, stall
-from hpo_operator.shell.metrics import CONTENT_TYPE, Metrics
+from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args
 
 log = logging.getLogger("hpo_operator")
@@ -164,7 +164,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         host, settings.health_port, health.probe_routes(probes)
     )
     metrics_runner, metrics_port = await health.serve(
-        host, settings.metrics_port, health.metrics_routes(metrics.render, CONTENT_TYPE)
+        host, settings.metrics_port, health.metrics_routes(metrics.registry)
     )
     scope = "all namespaces" if settings.clusterwide else ", ".join(settings.namespaces)
     log.info(

@@ -1,7 +1,9 @@
 """The operator's settings: one typed object, built once at startup from flags and `HPO_*` env.
 
-Precedence: command-line flag, then environment variable, then default (docs/design.md lists
-them). The region also falls back to `AWS_REGION` / `AWS_DEFAULT_REGION`, like every AWS tool.
+Precedence: command-line flag, then environment variable, then default. This class is the one
+list of them: the flags' help takes its `[ENV, default]` from the fields (`source`), and the
+README's Configuration reference is tested against them. The region also falls back to
+`AWS_REGION` / `AWS_DEFAULT_REGION`, like every AWS tool.
 
 A frozen dataclass read by `_read` below, not pydantic-settings: importing pydantic and
 pydantic-settings cost the operator process 7.5 MB of RSS for this one class
@@ -191,6 +193,29 @@ class Settings:
         )
 
 
+def environment(name: str) -> tuple[str, ...]:
+    """The environment variables of setting `name`, first wins (`HPO_<NAME>` unless declared)."""
+    spec = {f.name: f for f in fields(Settings)}[name]
+    return tuple(spec.metadata.get("env") or (f"HPO_{name.upper()}",))
+
+
+def shown_default(name: str) -> str | None:
+    """Setting `name`'s default as the docs write it (`30`, `shared`, `127.0.0.1`); None when
+    there is none to show (unset, empty or decided at startup)."""
+    value = {f.name: f for f in fields(Settings)}[name].default
+    if value is None or isinstance(value, bool) or value in ("", ()):
+        return None
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def source(name: str, note: str | None = None) -> str:
+    """`[ENV, ..., default]` for a flag's help: from the field, the one source of both."""
+    shown = shown_default(name)
+    return "[" + ", ".join([*environment(name), *[x for x in (note or shown,) if x]]) + "]"
+
+
 def parser() -> argparse.ArgumentParser:
     """`hpo-operator run` flags; each unset flag falls back to its environment variable."""
     p = argparse.ArgumentParser(
@@ -204,15 +229,15 @@ def parser() -> argparse.ArgumentParser:
         dest="namespaces",
         action="append",
         metavar="NS",
-        help="watch this namespace (repeatable) [HPO_NAMESPACES, comma-separated]",
+        help="watch this namespace (repeatable) " + source("namespaces", "comma-separated"),
     )
     scope.add_argument(
         "--all-namespaces",
         action="store_true",
-        help="watch every namespace (default when none is named) [HPO_ALL_NAMESPACES]",
+        help="watch every namespace (default when none is named) " + source("all_namespaces"),
     )
-    p.add_argument("--region", help="default AWS region [HPO_REGION, AWS_REGION]")
-    p.add_argument("--endpoint-url", help="SageMaker endpoint URL [HPO_ENDPOINT_URL]")
+    p.add_argument("--region", help="default AWS region " + source("region"))
+    p.add_argument("--endpoint-url", help="SageMaker endpoint URL " + source("endpoint_url"))
     p.add_argument(
         ALLOW_FLAG,
         dest="allow_unsafe_aws_endpoint_urls",
@@ -220,37 +245,43 @@ def parser() -> argparse.ArgumentParser:
         const=ANY,
         metavar="URLS",
         help="plain-HTTP endpoints (not loopback) that may get the operator's credentials: "
-        "comma-separated URLs; alone, any [HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS, none]",
+        "comma-separated URLs; alone, any " + source("allow_unsafe_aws_endpoint_urls", "none"),
     )
     p.add_argument(
-        "--poll-interval", type=float, help="seconds between status polls [HPO_POLL_INTERVAL, 30]"
+        "--poll-interval",
+        type=float,
+        help="seconds between status polls " + source("poll_interval"),
     )
     p.add_argument(
         "--polling",
         choices=("shared", "per-resource"),
-        help="how running jobs are watched [HPO_POLLING, shared]",
+        help="how running jobs are watched " + source("polling"),
     )
     p.add_argument(
         "--deletion-policy",
         choices=("delete", "retain"),
-        help="default for resources without the annotation [HPO_DELETION_POLICY, delete]",
+        help="default for resources without the annotation " + source("deletion_policy"),
     )
-    p.add_argument("--log-format", choices=("json", "text"), help="[HPO_LOG_FORMAT, json]")
-    p.add_argument("--log-level", help="[HPO_LOG_LEVEL, INFO]")
-    p.add_argument("--metrics-port", type=int, help="/metrics port, 0 = any [HPO_METRICS_PORT]")
+    p.add_argument("--log-format", choices=("json", "text"), help=source("log_format"))
+    p.add_argument("--log-level", help=source("log_level"))
     p.add_argument(
-        "--health-port", type=int, help="/healthz and /readyz port, 0 = any [HPO_HEALTH_PORT]"
+        "--metrics-port", type=int, help="/metrics port, 0 = any " + source("metrics_port")
+    )
+    p.add_argument(
+        "--health-port",
+        type=int,
+        help="/healthz and /readyz port, 0 = any " + source("health_port"),
     )
     p.add_argument(
         "--bind-address",
         metavar="ADDRESSES",
         help="addresses the probes and /metrics listen on, comma-separated "
-        "[HPO_BIND_ADDRESS, 127.0.0.1]",
+        + source("bind_address"),
     )
     p.add_argument(
         "--stall-sweep-interval",
         type=float,
-        help="seconds between sweeps for stalled resources [HPO_STALL_SWEEP_INTERVAL, 60]",
+        help="seconds between sweeps for stalled resources " + source("stall_sweep_interval"),
     )
     return p
 

@@ -37,6 +37,7 @@ from hpo_operator.adapters.ports import SweepPort
 from hpo_operator.core import parking, progress
 from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE
 from hpo_operator.identity import DIFF_BASE_KEY, TOUCH_KEY
+from hpo_operator.model.timestamps import epoch_seconds
 from hpo_operator.shell import logs
 from hpo_operator.shell.metrics import Metrics
 
@@ -80,16 +81,6 @@ class Stall:
     touch: bool  # re-trigger now (at most once per margin)
 
 
-def _epoch(text: Any) -> float | None:
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # kopf writes UTC
-    return moment.timestamp()
-
-
 def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | None:
     """Why kopf has not finished with this resource; None when it has (or it is not ours)."""
     meta = body.get("metadata") or {}
@@ -113,7 +104,7 @@ def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | N
         return None if deleting else found("kopf has not added its finalizer")
     unfinished = progress.unfinished(annotations, prefix)
     if unfinished:
-        dues = [_epoch(r["delayed"]) for r in unfinished.values() if r.get("delayed")]
+        dues = [epoch_seconds(r["delayed"]) for r in unfinished.values() if r.get("delayed")]
         due = max((d for d in dues if d is not None), default=None)
         parts = []
         for handler, record in sorted(unfinished.items()):
