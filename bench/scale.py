@@ -1,6 +1,6 @@
 """One scale run: N HyperParameterTuningJob resources applied at once, one polling strategy.
 
-Real kube-apiserver (hpo_operator.devcluster), the SageMaker emulator in this process (AWS-like
+Real kube-apiserver (hpo_devtools.cluster), the SageMaker emulator in this process (AWS-like
 per-operation quotas, a lifecycle compressed to minutes), `hpo-operator run` as a subprocess. A
 watch on the resources records when each got its ARN, every status change and every
 resourceVersion; the emulator's `/_emulator/stats` counters give the calls; /proc of the operator
@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import run_in_thread
 from ship.live import free_port, sample_job, wait_for
 from support.kube import Kubectl, unique_name
 

@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Validate manifests offline; print the request.",
     ),
     "crd": ("hpo_operator.model.schema", "Print or write the generated CustomResourceDefinition."),
-    "emulator": ("hpo_operator.emulator.server", "Serve a local SageMaker emulator."),
+    "emulator": ("hpo_emulator.server", "Serve a local SageMaker emulator."),
 }
 
 
