@@ -21,9 +21,12 @@ PYTEST_ARGS ?=
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements/lock.txt
+# The operator with its dev extras, and the two distributions that never ship in its image: the
+# SageMaker emulator (emulator/) and the local test ground (devtools/). All editable, one step.
+$(STAMP): pyproject.toml emulator/pyproject.toml devtools/pyproject.toml requirements/lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements/lock.txt \
+	  -e '.[dev]' -e ./emulator -e ./devtools
 	@touch $@
 
 venv: $(STAMP) ## Create or update .venv from the lock file
@@ -38,11 +41,11 @@ tools: $(TOOLS_ENV) ## Build (once) kube-apiserver, etcd, kubectl, helm, argocd-
 	@cat $(TOOLS_ENV)
 
 lint: $(STAMP) ## ruff check + ruff format --check + the layer contracts (pyproject.toml)
-	$(BIN)/ruff check operator tests hack
-	$(BIN)/ruff format --check operator tests hack
+	$(BIN)/ruff check operator emulator devtools tests hack bench
+	$(BIN)/ruff format --check operator emulator devtools tests hack bench
 	$(BIN)/lint-imports --no-cache
 
-typecheck: $(STAMP) ## mypy, strict on operator/
+typecheck: $(STAMP) ## mypy, strict on operator/, emulator/ and devtools/
 	$(BIN)/mypy
 
 test: lint typecheck $(TOOLS_ENV) ## Lint, types and every test tier
@@ -52,17 +55,17 @@ unit: $(STAMP) ## Pure unit tests only (no API server)
 	$(BIN)/pytest -m "not e2e and not cluster and not node" $(PYTEST_ARGS)
 
 cluster-up: $(STAMP) $(TOOLS_ENV) ## Start the local kube-apiserver + etcd; prints the kubeconfig path
-	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devcluster up --dir $(CLUSTER_DIR)
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_devtools.cluster up --dir $(CLUSTER_DIR)
 
 cluster-down: $(STAMP) ## Stop the local API server and remove its data
-	@$(BIN)/python -m hpo_operator.devcluster down --dir $(CLUSTER_DIR)
+	@$(BIN)/python -m hpo_devtools.cluster down --dir $(CLUSTER_DIR)
 
 node-up: $(STAMP) $(TOOLS_ENV) ## Start an API server + a node that runs pods (root); prints the kubeconfig
-	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_operator.devnode up --dir $(NODE_DIR) \
+	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_devtools.node up --dir $(NODE_DIR) \
 	  $(foreach i,$(NODE_IMAGES),--image $(i))
 
 node-down: $(STAMP) ## Stop the node and its API server, remove their files
-	@$(BIN)/python -m hpo_operator.devnode down --dir $(NODE_DIR)
+	@$(BIN)/python -m hpo_devtools.node down --dir $(NODE_DIR)
 
 kind-up: ## For users with Docker: a kind cluster with the CRDs installed
 	kind create cluster --name hpo-operator

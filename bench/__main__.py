@@ -30,7 +30,7 @@ from typing import Any
 
 import hpo_operator
 from bench import history, report, scale
-from hpo_operator.devcluster import Binaries, DevCluster
+from hpo_devtools.cluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "emulator"))
 from conftest import BASE_REQUEST
-from hpo_operator.emulator import EmulatorConfig, run_in_thread
-from hpo_operator.emulator.operations import call
+from hpo_emulator import EmulatorConfig, run_in_thread
+from hpo_emulator.operations import call
 
 
 def rate(label: str, count: int, fn: Callable[[int], Any]) -> None:

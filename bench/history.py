@@ -36,8 +36,8 @@ from bench.scale import (
     create_resources,
     manifest,
 )
-from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import DEFAULT_QUOTAS, EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 
 _NONE = Seen()  # a resource the watch has not seen yet
 TRAINING_SECONDS = 20.0  # one wave: a running job's status changes this often

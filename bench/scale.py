@@ -1,6 +1,6 @@
 """One scale run: N HyperParameterTuningJob resources applied at once, one polling strategy.
 
-Real kube-apiserver (hpo_operator.devcluster), the SageMaker emulator in this process (AWS-like
+Real kube-apiserver (hpo_devtools.cluster), the SageMaker emulator in this process (AWS-like
 per-operation quotas, a lifecycle compressed to minutes), `hpo-operator run` as a subprocess. A
 watch on the resources records when each got its ARN, every status change and every
 resourceVersion; the emulator's `/_emulator/stats` counters give the calls; /proc of the operator
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.timestamps import parse_timestamp
 
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"

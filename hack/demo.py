@@ -1,6 +1,6 @@
 """`make demo`: a local API server, the SageMaker emulator and the operator run a sample tuning job.
 
-Starts etcd + kube-apiserver (hpo_operator.devcluster), `hpo-operator emulator` with a fast
+Starts etcd + kube-apiserver (hpo_devtools.cluster), `hpo-operator emulator` with a fast
 lifecycle, installs crds/, runs `hpo-operator run` against the emulator, applies
 examples/xgboost-tuning.yaml, shows `kubectl get hyperparametertuningjobs` until the job ends,
 prints the final status and the best training job, and removes everything (Ctrl-C included).
@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from hpo_devtools.cluster import Binaries, DevCluster
 from hpo_operator.cli import kubeyaml
-from hpo_operator.devcluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"

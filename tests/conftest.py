@@ -1,7 +1,7 @@
 """Fixtures shared by every test tier. Add new ones below; put their helpers in tests/support/.
 
 The cluster: `HPO_TEST_KUBECONFIG` names an existing one (kind, k3d), else one local etcd +
-kube-apiserver (hpo_operator.devcluster) is started once per session. It has no controller
+kube-apiserver (hpo_devtools.cluster) is started once per session. It has no controller
 manager: deleted namespaces stay Terminating and nothing is garbage-collected.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
-from hpo_operator.devcluster import Binaries, DevCluster
+from hpo_devtools.cluster import Binaries, DevCluster
 from support.kube import Kubectl, unique_name
 from support.tools import tool
 

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from hpo_operator.devcluster import Binaries, DevCluster, DevClusterError
+from hpo_devtools.cluster import Binaries, DevCluster, DevClusterError
 from support.kube import Kubectl, unique_name
 from support.tools import tool
 from support.wait import eventually
@@ -159,7 +159,7 @@ def test_rbac_denies_a_service_account_without_binding(
 def _devcluster_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUBEBUILDER_ASSETS": tool("KUBEBUILDER_ASSETS")}
     return subprocess.run(
-        [sys.executable, "-m", "hpo_operator.devcluster", *args],
+        [sys.executable, "-m", "hpo_devtools.cluster", *args],
         capture_output=True,
         text=True,
         env=env,

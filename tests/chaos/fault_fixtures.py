@@ -17,8 +17,8 @@ import pytest
 from faultkit import Emulator, Resources
 from operator_harness import GROUP, PLURAL, REPO, OperatorProcess
 
-from hpo_operator.devcluster import Binaries, DevCluster
-from hpo_operator.emulator.config import EmulatorConfig
+from hpo_devtools.cluster import Binaries, DevCluster
+from hpo_emulator.config import EmulatorConfig
 from support.kube import Kubectl
 from support.tools import tool
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from operator_harness import GROUP, PLURAL, VERSION, get_job, wait_for
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 
 FULL = bool(os.environ.get("HPO_CHAOS_FULL"))
 FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"

@@ -2,7 +2,7 @@
 resumes by itself: the same process finishes what it was following, creates what was made
 meanwhile, and releases what is deleted.
 
-This test runs its own etcd + kube-apiserver (hpo_operator.devcluster), so restarting the API
+This test runs its own etcd + kube-apiserver (hpo_devtools.cluster), so restarting the API
 server never disturbs the session's cluster that other tests share.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from faultkit import Emulator, Resources, report, timed
 from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
-from hpo_operator.devcluster import DevCluster
+from hpo_devtools.cluster import DevCluster
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 

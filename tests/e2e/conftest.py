@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from support.kube import Kubectl
 
 

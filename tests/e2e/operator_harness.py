@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 from support.kube import Kubectl, unique_name
 
 REPO = Path(__file__).resolve().parents[2]

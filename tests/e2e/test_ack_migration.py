@@ -30,9 +30,9 @@ import pytest
 from botocore.config import Config
 from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess, stats, wait_for
 
-from hpo_operator.devcluster import Binaries, DevCluster
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_devtools.cluster import Binaries, DevCluster
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 from support import ack_capture as ack
 from support.kube import Kubectl

@@ -18,7 +18,7 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.e2e
 CREATE = "CreateHyperParameterTuningJob"

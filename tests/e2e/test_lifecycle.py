@@ -20,8 +20,8 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 
 pytestmark = pytest.mark.e2e

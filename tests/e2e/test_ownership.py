@@ -12,8 +12,8 @@ import pytest
 from botocore.config import Config
 from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
 from support.kube import unique_name

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 
 pytestmark = pytest.mark.e2e

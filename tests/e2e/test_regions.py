@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from operator_harness import Jobs, OperatorProcess, job_name, tuning_job
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.e2e
 

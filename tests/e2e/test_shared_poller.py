@@ -21,8 +21,8 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from support.emulator_client import ManualClock
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 from operator_harness import Jobs, OperatorProcess, job_name, stop_throttling, tuning_job, wait_for
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
 
 pytestmark = pytest.mark.e2e

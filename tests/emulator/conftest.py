@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.emulator import EmulatorConfig, RunningEmulator, run_in_thread
+from hpo_emulator import EmulatorConfig, RunningEmulator, run_in_thread
 from support.emulator_client import ManualClock, StartEmulator, client
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator.emulator.config import DEFAULT_QUOTAS
-from hpo_operator.emulator.server import parse_args
+from hpo_emulator.config import DEFAULT_QUOTAS
+from hpo_emulator.server import parse_args
 from support.emulator_client import client, request
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from hpo_operator.emulator import RunningEmulator
-from hpo_operator.emulator.config import DEFAULT_QUOTAS
+from hpo_emulator import RunningEmulator
+from hpo_emulator.config import DEFAULT_QUOTAS
 from support.emulator_client import StartEmulator, client, request
 
 
@@ -97,7 +97,7 @@ def test_bad_fault_documents_are_refused(emulator: RunningEmulator, body: Any) -
 
 
 def test_partial_error_rate_lets_botocore_retry_through(start_emulator: StartEmulator) -> None:
-    from hpo_operator.emulator import Faults
+    from hpo_emulator import Faults
 
     emu = start_emulator(faults=Faults(error_rate=0.3), seed=3)
     import boto3
@@ -149,7 +149,7 @@ def test_quota_refills_at_its_rate(start_emulator: StartEmulator) -> None:
 
 
 def test_default_quotas_cover_every_operation() -> None:
-    from hpo_operator.emulator.operations import OPERATIONS
+    from hpo_emulator.operations import OPERATIONS
 
     assert set(DEFAULT_QUOTAS) == set(OPERATIONS)
     assert DEFAULT_QUOTAS["ListHyperParameterTuningJobs"][0] <= 2.0
@@ -189,9 +189,9 @@ def test_quota_flag_uses_the_operators_limit_parser() -> None:
     """`--quota` and `HPO_AWS_RATE_LIMITS` share one parser (and the emulator the token bucket)."""
     import argparse
 
+    from hpo_emulator.faults import TokenBucket as EmulatorBucket
+    from hpo_emulator.server import _quota
     from hpo_operator.adapters.ratelimit import TokenBucket, parse_limit
-    from hpo_operator.emulator.faults import TokenBucket as EmulatorBucket
-    from hpo_operator.emulator.server import _quota
 
     assert EmulatorBucket is TokenBucket
     assert _quota("Search=0.5") == parse_limit("Search=0.5") == ("Search", (0.5, 1.0))

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hpo_operator.emulator import RunningEmulator
+from hpo_emulator import RunningEmulator
 from support.emulator_client import (
     ManualClock,
     StartEmulator,
@@ -241,7 +241,7 @@ def test_resource_limits(start_emulator: StartEmulator, clock: ManualClock) -> N
 
 
 def test_throttling_and_internal_failure_codes(start_emulator: StartEmulator) -> None:
-    from hpo_operator.emulator import Faults
+    from hpo_emulator import Faults
 
     emu = start_emulator(faults=Faults(error_rate=1.0))
     status, doc = post(emu.url, "SageMaker.ListHyperParameterTuningJobs", b"{}")

@@ -11,9 +11,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hpo_operator.emulator import RunningEmulator
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.scope import scope_of
+from hpo_emulator import RunningEmulator
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.scope import scope_of
 from support.emulator_client import StartEmulator, client, definition_with, request
 
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
@@ -203,7 +203,7 @@ def test_a_role_of_another_partition_is_refused_in_the_regions_partition(
 
 
 def test_access_key_accounts_from_the_command_line() -> None:
-    from hpo_operator.emulator.server import parse_args
+    from hpo_emulator.server import parse_args
 
     config = parse_args(["--access-key-account", "AKIDTEAM=210987654321"])
     assert config.accounts == {"AKIDTEAM": "210987654321"}

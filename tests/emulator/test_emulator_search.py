@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from hpo_operator.emulator import RunningEmulator
-from hpo_operator.emulator.config import DEFAULT_QUOTAS
-from hpo_operator.emulator.search import DEFAULT_MAX_RESULTS, entity_members
-from hpo_operator.emulator.server import parse_args
+from hpo_emulator import RunningEmulator
+from hpo_emulator.config import DEFAULT_QUOTAS
+from hpo_emulator.search import DEFAULT_MAX_RESULTS, entity_members
+from hpo_emulator.server import parse_args
 from hpo_operator.model import awsmodel
 from support.emulator_client import (
     START,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hpo_operator.emulator.errors import ApiError
-from hpo_operator.emulator.listing import START_TOKEN, decode_token, encode_token
-from hpo_operator.emulator.space import NumericParameter, SearchSpace, stable_unit
-from hpo_operator.emulator.tuningjob import image_fails
+from hpo_emulator.errors import ApiError
+from hpo_emulator.listing import START_TOKEN, decode_token, encode_token
+from hpo_emulator.space import NumericParameter, SearchSpace, stable_unit
+from hpo_emulator.tuningjob import image_fails
 
 SCALINGS = [
     NumericParameter("lin", -5.0, 5.0, "Linear", False),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hpo_operator.emulator.statefile import load_state, save_state
+from hpo_emulator.statefile import load_state, save_state
 from support.emulator_client import ManualClock, StartEmulator, client, config_with, request
 
 

@@ -8,11 +8,11 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from hpo_emulator import errors, operations
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.store import Store
 from hpo_operator.adapters.sagemaker import classify
 from hpo_operator.core.types import AwsFailure, Call, Op
-from hpo_operator.emulator import errors, operations
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.store import Store
 
 
 class StorePort:

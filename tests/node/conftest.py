@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.devcluster import Binaries
-from hpo_operator.devnode import (
+from hpo_devtools.cluster import Binaries
+from hpo_devtools.node import (
     DevNode,
     DevNodeError,
     NodeBinaries,
     cannot_run_pods,
     sweep_stale_nodes,
 )
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from ship.chart import REPO, Helm
 from ship.container import build_image, engine_unavailable_reason
 from support.kube import Kubectl, unique_name

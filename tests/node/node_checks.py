@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from hpo_operator.devcluster import KUBERNETES_SERVICE_IP
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_devtools.cluster import KUBERNETES_SERVICE_IP
+from hpo_emulator.server import RunningEmulator
 from support.kube import Kubectl, unique_name
 from support.wait import eventually
 

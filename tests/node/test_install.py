@@ -21,8 +21,8 @@ from node_checks import (
     wait_deployment_ready,
 )
 
-from hpo_operator.devnode import DevNode
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_devtools.node import DevNode
+from hpo_emulator.server import RunningEmulator
 from ship.chart import CHART, REPO, Helm, parse
 from support.kube import Kubectl, unique_name
 from support.wait import eventually

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator.devnode import DevNode, NodeNetwork, sweep_stale_nodes
+from hpo_devtools.node import DevNode, NodeNetwork, sweep_stale_nodes
 
 pytestmark = pytest.mark.node
 
 OWNER = """
 import json, sys, threading
-from hpo_operator.devnode import DevNode
-from hpo_operator.devcluster import Binaries
+from hpo_devtools.node import DevNode
+from hpo_devtools.cluster import Binaries
 node = DevNode.temporary(cluster_binaries=Binaries.from_assets(sys.argv[1]))
 node.start()
 pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
@@ -31,7 +31,7 @@ threading.Event().wait()
 
 
 def test_a_node_left_by_a_killed_owner_is_swept(node: DevNode, node_kubectl_binary: str) -> None:
-    from hpo_operator.devnode import PAUSE_IMAGE
+    from hpo_devtools.node import PAUSE_IMAGE
     from support.tools import tool
 
     owner = subprocess.Popen(

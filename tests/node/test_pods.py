@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from hpo_operator.devnode import POD_CIDR, DevNode
+from hpo_devtools.node import POD_CIDR, DevNode
 from support.kube import Kubectl
 
 pytestmark = pytest.mark.node

@@ -21,7 +21,7 @@ import yaml
 from faultkit import Emulator, Resources, report
 from operator_harness import OperatorProcess, job_name, tuning_job
 
-from hpo_operator.devcluster import DevCluster
+from hpo_devtools.cluster import DevCluster
 from ship.chart import CHART
 from support.kube import Kubectl
 from support.tools import tool

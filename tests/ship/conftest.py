@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from ship.chart import Helm
 from support.kube import unique_name
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 from ship.chart import Helm
 from ship.live import (
     JOBS,

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from ship.chart import Helm
 from ship.live import JOBS, operator_under_chart, sample_job, wait_for

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
 from ship.chart import REPO, Helm, one, parse
 from ship.container import (
     Container,

@@ -9,6 +9,7 @@ UID, read-only-friendly environment, the `hpo-operator run` entrypoint and OCI l
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.server import run_in_thread
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import run_in_thread
 from ship.live import free_port, sample_job, wait_for
 from support.kube import Kubectl, unique_name
 
@@ -193,6 +194,47 @@ def test_install_steps_in_a_clean_venv(installed: Path) -> None:
     for source in sources:
         cached = list((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"))
         assert cached, f"{source} was not compiled at install time"
+
+
+@pytest.mark.slow
+def test_image_carries_neither_the_emulator_nor_the_dev_tooling(installed: Path) -> None:
+    """The image holds what the operator runs: its own package, nothing from emulator/ or
+    devtools/ (separate distributions, docs/design.md); `hpo-operator emulator` says so."""
+    site = next((installed / "lib").glob("python3*/site-packages"))
+    ours = {_normalize(name) for name in ("sagemaker-hpo-operator", "hpo-operator-emulator",
+                                          "hpo-operator-devtools")}  # fmt: skip
+    listed = subprocess.run(
+        [str(installed / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    distributions = {_normalize(d["name"]) for d in json.loads(listed)}
+    assert distributions & ours == {_normalize("sagemaker-hpo-operator")}
+    assert sorted(p.name for p in site.glob("hpo_*")) == ["hpo_operator"]
+    # Inside the package: exactly the layers of pyproject.toml's layer contract.
+    package = site / "hpo_operator"
+    found = {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    found |= {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    assert found == _contract_layers()
+    missing = subprocess.run(
+        [str(installed / "bin" / "hpo-operator"), "emulator", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        # as in the image: only the install's own site-packages, whatever this process's path
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1 and "hpo-operator-emulator" in missing.stderr
+
+
+def _contract_layers() -> set[str]:
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())
+    (layers,) = [c["layers"] for c in data["tool"]["importlinter"]["contracts"] if "layers" in c]
+    return {str(layer).removeprefix("hpo_operator.") for layer in layers}
 
 
 def _normalize(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.emulator.server import RunningEmulator
+from hpo_emulator.server import RunningEmulator
 from ship.chart import Helm
 from ship.live import (
     JOBS,

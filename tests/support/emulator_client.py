@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from hpo_operator.emulator import RunningEmulator
+from hpo_emulator import RunningEmulator
 
 START = 1_800_000_000.0  # 2027-01-15, a fixed instant for the injected clock
 

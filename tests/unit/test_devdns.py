@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from hpo_operator.devdns import answer
+from hpo_devtools.dns import answer
 
 SERVICES = {("default", "kubernetes"): "10.0.0.1"}
 

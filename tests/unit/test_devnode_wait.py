@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo_operator import devnode, devprocess
+from hpo_devtools import node as devnode
+from hpo_devtools import process as devprocess
 
 
 def _exited(name: str, log: Path) -> devprocess.Process:

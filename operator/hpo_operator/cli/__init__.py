@@ -1,7 +1,9 @@
 """The `hpo-operator` command: a thin dispatcher to the subcommand modules.
 
 Each subcommand lives in its own module with a `main(argv) -> int`, imported only when chosen, so
-`hpo-operator render` never pays for kopf and `hpo-operator run` never loads the emulator.
+`hpo-operator render` never pays for kopf. `emulator` is served by another distribution,
+hpo-operator-emulator (package `hpo_emulator`), which the operator's image does not carry; the
+operator itself never imports it (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Validate manifests offline; print the request.",
     ),
     "crd": ("hpo_operator.model.schema", "Print or write the generated CustomResourceDefinition."),
-    "emulator": ("hpo_operator.emulator.server", "Serve a local SageMaker emulator."),
+    "emulator": ("hpo_emulator.server", "Serve a local SageMaker emulator."),
+}
+# Subcommands whose module belongs to another distribution: what to install when it is missing.
+ELSEWHERE: dict[str, str] = {
+    "emulator": "the hpo-operator-emulator distribution (from a checkout: pip install ./emulator)",
 }
 
 
@@ -47,7 +53,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hpo_operator.shell.lean import prepare_operator_process
 
         prepare_operator_process()  # before kopf and the runner are imported (see lean.py)
-    module = importlib.import_module(SUBCOMMANDS[name][0])
+    path = SUBCOMMANDS[name][0]
+    try:
+        module = importlib.import_module(path)
+    except ModuleNotFoundError as missing:
+        top = path.partition(".")[0]
+        if name not in ELSEWHERE or (missing.name or "").partition(".")[0] != top:
+            raise
+        print(
+            f"hpo-operator {name}: not installed here; install {ELSEWHERE[name]}", file=sys.stderr
+        )
+        return 1
     result: int = module.main(rest)
     return result
 

@@ -3,7 +3,7 @@
 `hpo-operator emulator` serves it; `run_in_thread()` serves it in-process for tests and demos.
 """
 
-from hpo_operator.emulator.config import EmulatorConfig, Faults
-from hpo_operator.emulator.server import Emulator, RunningEmulator, run_in_thread
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import Emulator, RunningEmulator, run_in_thread
 
 __all__ = ["Emulator", "EmulatorConfig", "Faults", "RunningEmulator", "run_in_thread"]

@@ -22,10 +22,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from hpo_operator.emulator import errors, model
-from hpo_operator.emulator.listing import decode_token, page
-from hpo_operator.emulator.store import Store
-from hpo_operator.emulator.tuningjob import TuningJob
+from hpo_emulator import errors, model
+from hpo_emulator.listing import decode_token, page
+from hpo_emulator.store import Store
+from hpo_emulator.tuningjob import TuningJob
 from hpo_operator.model.timestamps import parse_timestamp
 
 RESOURCE = "HyperParameterTuningJob"

@@ -7,7 +7,7 @@ ServiceAccount token, the in-cluster route to the API server through the `kubern
 
 - kube-controller-manager and kube-scheduler (ServiceAccounts, `kube-root-ca.crt`, ReplicaSets,
   garbage collection, scheduling), on the host, talking to the API server like any client;
-- a cluster DNS for Services (`hpo_operator.devdns`) behind a `kube-dns` Service, as kubeadm's;
+- a cluster DNS for Services (`hpo_devtools.dns`) behind a `kube-dns` Service, as kubeadm's;
 - containerd (CRI, runc, the CNI bridge plugin), kubelet and kube-proxy (iptables mode), all inside
   one network namespace and one private mount namespace made here.
 
@@ -40,8 +40,8 @@ In-process (pytest):
 
 CLI (`make node-up` / `make node-down`):
 
-    python -m hpo_operator.devnode up --dir DIR    # prints DIR/cluster/kubeconfig
-    python -m hpo_operator.devnode down --dir DIR  # idempotent
+    python -m hpo_devtools.node up --dir DIR    # prints DIR/cluster/kubeconfig
+    python -m hpo_devtools.node down --dir DIR  # idempotent
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from hpo_operator import devprocess
-from hpo_operator.devcluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
+from hpo_devtools import process as devprocess
+from hpo_devtools.cluster import SERVICE_CIDR, Binaries, DevCluster, DevClusterError
 
 __all__ = ["DevNode", "DevNodeError", "NodeBinaries", "NodeNetwork", "cannot_run_pods", "main"]
 
@@ -470,12 +470,12 @@ class DevNode:
         self._spawn("kube-scheduler", [str(binaries.kube_scheduler), *common])
 
     def _start_dns(self) -> None:
-        """The cluster DNS (hpo_operator.devdns) on the host's veth address, port 53."""
+        """The cluster DNS (hpo_devtools.dns) on the host's veth address, port 53."""
         cluster = self._cluster()
         self._spawn(
             "cluster-dns",
             [
-                sys.executable, "-m", "hpo_operator.devdns",
+                sys.executable, "-m", "hpo_devtools.dns",
                 f"--listen={self._network().host_address}",
                 f"--server={cluster.server}",
                 f"--certs={cluster.certs_dir}",
@@ -600,7 +600,7 @@ class DevNode:
                     "authorization": {"mode": "AlwaysAllow"},
                     "containerRuntimeEndpoint": f"unix://{self.containerd_socket}",
                     "clusterDomain": "cluster.local",
-                    "clusterDNS": [CLUSTER_DNS_IP],  # kube-dns → hpo_operator.devdns
+                    "clusterDNS": [CLUSTER_DNS_IP],  # kube-dns → hpo_devtools.dns
                     "resolvConf": "",
                     "failSwapOn": False,
                     "protectKernelDefaults": False,  # the values are pinned in the mount ns
@@ -1100,7 +1100,7 @@ def _wait_until(
 def main(argv: Sequence[str] | None = None) -> int:
     """`up --dir DIR`: start a detached node, print the kubeconfig. `down --dir DIR`: end it."""
     parser = argparse.ArgumentParser(
-        prog="python -m hpo_operator.devnode",
+        prog="python -m hpo_devtools.node",
         description="A local API server plus one node that runs pods (needs root).",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -11,13 +11,13 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from hpo_operator.emulator import errors
-from hpo_operator.emulator.config import EmulatorConfig
-from hpo_operator.emulator.index import JobIndex
-from hpo_operator.emulator.lagview import LaggedJobs
-from hpo_operator.emulator.listing import decode_token, encode_token, page
-from hpo_operator.emulator.scope import partition_of
-from hpo_operator.emulator.tuningjob import ParentBest, Timing, Training, TuningJob
+from hpo_emulator import errors
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.index import JobIndex
+from hpo_emulator.lagview import LaggedJobs
+from hpo_emulator.listing import decode_token, encode_token, page
+from hpo_emulator.scope import partition_of
+from hpo_emulator.tuningjob import ParentBest, Timing, Training, TuningJob
 
 STATE_VERSION = 1
 MAX_TAGS = 50

@@ -13,9 +13,9 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
+from hpo_emulator import errors
+from hpo_emulator.config import Faults
 from hpo_operator.adapters.ratelimit import TokenBucket
-from hpo_operator.emulator import errors
-from hpo_operator.emulator.config import Faults
 
 
 class Guard:

@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Iterator
 from typing import Any
 
-from hpo_operator.emulator.tuningjob import TuningJob
+from hpo_emulator.tuningjob import TuningJob
 
 Key = tuple[Any, ...]
 

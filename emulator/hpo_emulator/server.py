@@ -29,14 +29,14 @@ from typing import Any
 
 from aiohttp import web
 
+from hpo_emulator import errors, operations, sts
+from hpo_emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
+from hpo_emulator.faults import Guard, Stats
+from hpo_emulator.listing import START_TOKEN
+from hpo_emulator.scope import Scope, scope_of
+from hpo_emulator.statefile import load_state, save_state
+from hpo_emulator.store import Store
 from hpo_operator.adapters.ratelimit import parse_limit
-from hpo_operator.emulator import errors, operations, sts
-from hpo_operator.emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
-from hpo_operator.emulator.faults import Guard, Stats
-from hpo_operator.emulator.listing import START_TOKEN
-from hpo_operator.emulator.scope import Scope, scope_of
-from hpo_operator.emulator.statefile import load_state, save_state
-from hpo_operator.emulator.store import Store
 
 Clock = Callable[[], float]
 CONTENT_TYPE = "application/x-amz-json-1.1"

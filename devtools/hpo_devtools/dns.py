@@ -6,7 +6,7 @@ pulled here. This answers just what a cluster DNS must (A records of Services, r
 server), over UDP. It never forwards: a name outside the cluster domain is NXDOMAIN, so no query
 leaves the machine.
 
-    python -m hpo_operator.devdns --listen ADDR --server URL --certs DIR
+    python -m hpo_devtools.dns --listen ADDR --server URL --certs DIR
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def serve(listen: str, port: int, resolve: Resolver) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hpo_operator.devdns", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hpo_devtools.dns", description=__doc__)
     parser.add_argument("--listen", required=True, help="address to answer on")
     parser.add_argument("--port", type=int, default=53)
     parser.add_argument("--server", required=True, help="the API server's URL")

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from hpo_operator.emulator import checks, errors, search
-from hpo_operator.emulator.store import Store
-from hpo_operator.emulator.tuningjob import Training, TuningJob, failure_reason
+from hpo_emulator import checks, errors, search
+from hpo_emulator.store import Store
+from hpo_emulator.tuningjob import Training, TuningJob, failure_reason
 from hpo_operator.model.timestamps import parse_timestamp
 
 Handler = Callable[[Store, Mapping[str, Any], float], dict[str, Any]]

@@ -7,7 +7,7 @@ Python: two binaries from `$KUBEBUILDER_ASSETS` on free loopback ports, certific
 
 There is no kube-controller-manager, scheduler or kubelet, so: deleted namespaces stay Terminating,
 owner references are not garbage-collected, no pod runs and no `default` ServiceAccount appears.
-`serve_pods=True` prepares the API server for a node (`hpo_operator.devnode`, which adds those):
+`serve_pods=True` prepares the API server for a node (`hpo_devtools.node`, which adds those):
 it listens on `address` (a veth the node reaches) instead of loopback, publishes itself as the
 `kubernetes` Service's endpoint, admits pods with ServiceAccount tokens, and its certificate names
 the Service's ClusterIP and DNS names, so pods reach it the in-cluster way.
@@ -19,8 +19,8 @@ In-process (pytest):
 
 CLI (`make cluster-up` / `make cluster-down`):
 
-    python -m hpo_operator.devcluster up --dir DIR    # prints DIR/kubeconfig
-    python -m hpo_operator.devcluster down --dir DIR  # idempotent
+    python -m hpo_devtools.cluster up --dir DIR    # prints DIR/kubeconfig
+    python -m hpo_devtools.cluster down --dir DIR  # idempotent
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from hpo_operator import devprocess
+from hpo_devtools import process as devprocess
 
 __all__ = ["Binaries", "DevCluster", "DevClusterError", "main"]
 
@@ -674,7 +674,7 @@ def _down(directory: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """`up --dir DIR`: start detached servers, print the kubeconfig. `down --dir DIR`: end them."""
     parser = argparse.ArgumentParser(
-        prog="python -m hpo_operator.devcluster",
+        prog="python -m hpo_devtools.cluster",
         description="A local etcd + kube-apiserver (binaries from $KUBEBUILDER_ASSETS).",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -32,8 +32,8 @@ import regex
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from hpo_operator.emulator import errors, model
-from hpo_operator.emulator.scope import partition_of
+from hpo_emulator import errors, model
+from hpo_emulator.scope import partition_of
 
 Path = tuple[str | int, ...]
 CREATE = "CreateHyperParameterTuningJob"

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from hpo_operator.emulator.errors import validation
+from hpo_emulator.errors import validation
 
 T = TypeVar("T")
 Key = tuple[Any, ...]

@@ -15,7 +15,7 @@ from functools import cache
 
 from botocore.loaders import create_loader
 
-from hpo_operator.emulator.config import EmulatorConfig
+from hpo_emulator.config import EmulatorConfig
 
 _CREDENTIAL = re.compile(
     r"Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)"

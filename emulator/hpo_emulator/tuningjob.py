@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo_operator.emulator.scope import partition_of
-from hpo_operator.emulator.space import SearchSpace, improves, objective_value
+from hpo_emulator.scope import partition_of
+from hpo_emulator.space import SearchSpace, improves, objective_value
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 FAIL_AFTER = 5  # AWS: "No training job succeeded after 5 attempts."

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
-from hpo_operator.emulator.scope import Scope, partition_of
+from hpo_emulator.scope import Scope, partition_of
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 VERSION = "2011-06-15"

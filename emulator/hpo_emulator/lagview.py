@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hpo_operator.emulator.tuningjob import TuningJob
+from hpo_emulator.tuningjob import TuningJob
 
 
 @dataclass
