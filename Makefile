@@ -51,8 +51,8 @@ typecheck: $(STAMP) ## mypy, strict on operator/, emulator/ and devtools/
 test: lint typecheck $(TOOLS_ENV) ## Lint, types and every test tier
 	set -a; source $(TOOLS_ENV); set +a; $(BIN)/pytest $(PYTEST_ARGS)
 
-unit: $(STAMP) ## Pure unit tests only (no API server)
-	$(BIN)/pytest -m "not e2e and not cluster and not node" $(PYTEST_ARGS)
+unit: $(STAMP) ## Pure unit tests only (no API server, nothing built: tests/conftest.py marks)
+	$(BIN)/pytest -m "not e2e and not cluster and not node and not tools" $(PYTEST_ARGS)
 
 cluster-up: $(STAMP) $(TOOLS_ENV) ## Start the local kube-apiserver + etcd; prints the kubeconfig path
 	@set -a; source $(TOOLS_ENV); set +a; $(BIN)/python -m hpo_devtools.cluster up --dir $(CLUSTER_DIR)

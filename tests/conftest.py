@@ -1,5 +1,11 @@
 """Fixtures shared by every test tier. Add new ones below; put their helpers in tests/support/.
 
+The kit: tests/support is one package (pytest puts tests/ and the repo root on sys.path, the
+`pythonpath` option in pyproject.toml); its fixture modules load here through `pytest_plugins`.
+Markers come from where a test lives (TIER_MARKERS) and from the fixtures it uses (TOOL_FIXTURES
+give `tools`), so `make unit` (`not e2e and not cluster and not node and not tools`) never builds
+or starts a binary.
+
 The cluster: `HPO_TEST_KUBECONFIG` names an existing one (kind, k3d), else one local etcd +
 kube-apiserver (hpo_devtools.cluster) is started once per session. It has no controller
 manager: deleted namespaces stay Terminating and nothing is garbage-collected.
@@ -20,6 +26,25 @@ from hpo_devtools.cluster import Binaries, DevCluster
 from support.kube import Kubectl, unique_name
 from support.tools import tool
 
+pytest_plugins = ["support.fault_fixtures"]
+
+# Every test under tests/<tier>/ gets these markers.
+TIER_MARKERS: dict[str, tuple[str, ...]] = {
+    "aws": ("aws",),
+    "chaos": ("chaos", "e2e"),
+    "cluster": ("cluster",),
+    "e2e": ("e2e",),
+    "fuzz": ("chaos",),
+    "node": ("node",),
+    "security": ("chaos", "e2e"),
+}
+# Fixtures that build (hack/build-tools.sh, on a cold cache) or start a binary: a test using one,
+# directly or through another fixture, gets the `tools` marker.
+TOOL_FIXTURES = frozenset(
+    {"kubeconfig", "helm_bin", "own_cluster", "node", "node_helm", "node_kubectl_binary"}
+)
+TESTS = Path(__file__).resolve().parent
+
 # CI runs property tests derandomized (the same examples every run: a red run is reproducible and a
 # green one does not flake) and without the shrink phase, which can stall for minutes on 2 cores.
 hypothesis_settings.register_profile(
@@ -31,6 +56,16 @@ hypothesis_settings.register_profile(
 )
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.relative_to(TESTS)
+        if len(relative.parts) > 1:
+            for marker in TIER_MARKERS.get(relative.parts[0], ()):
+                item.add_marker(marker)
+        if TOOL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker("tools")
 
 
 @pytest.fixture(scope="session")

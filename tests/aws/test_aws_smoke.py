@@ -49,14 +49,13 @@ def _missing() -> list[str]:
 
 MISSING = _missing()
 pytestmark = [
-    pytest.mark.aws,
     pytest.mark.skipif(bool(MISSING), reason="real-AWS smoke test needs " + ", ".join(MISSING)),
 ]
 
 
 @pytest.fixture
 def aws_operator(kubeconfig: Path, kubectl: Any, namespace: str, tmp_path: Path) -> Iterator[Any]:
-    from operator_harness import GROUP, PLURAL, REPO, OperatorProcess, wait_for
+    from support.operator_harness import GROUP, PLURAL, REPO, OperatorProcess, wait_for
 
     kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
     established = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
@@ -86,7 +85,8 @@ def test_lifecycle_against_real_sagemaker(
     namespace: str, kubectl: Any, k8s_api: Any, aws_operator: Any
 ) -> None:
     import boto3
-    from operator_harness import Jobs, job_name, tuning_job
+
+    from support.operator_harness import Jobs, job_name, tuning_job
 
     jobs = Jobs(kubectl, k8s_api)
     bucket = os.environ["HPO_AWS_SMOKE_BUCKET"]
@@ -119,7 +119,7 @@ def test_lifecycle_against_real_sagemaker(
 def _wait_any_state(
     jobs: Any, namespace: str, name: str, states: tuple[str, ...], timeout: float
 ) -> dict[str, Any]:
-    from operator_harness import wait_for
+    from support.operator_harness import wait_for
 
     def reached() -> dict[str, Any] | None:
         status: dict[str, Any] = jobs.status(namespace, name)

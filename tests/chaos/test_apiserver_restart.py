@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import Emulator, Resources, report, timed
-from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 from hpo_devtools.cluster import DevCluster
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import Emulator, Resources, report, timed
+from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 WATCH_EXPIRED = "Restarting the watch-stream"  # kopf's debug line on a 410 Gone ERROR event
 

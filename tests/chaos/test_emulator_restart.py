@@ -9,11 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from faultkit import Emulator, Resources, drop_job_from_state, report
-from operator_harness import POLL_INTERVAL, OperatorProcess, job_name, tuning_job, wait_for
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import Emulator, Resources, drop_job_from_state, report
+from support.operator_harness import POLL_INTERVAL, OperatorProcess, job_name, tuning_job, wait_for
 
 SWEEP = 5.0
 

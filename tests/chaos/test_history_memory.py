@@ -10,23 +10,15 @@ process. Building that history takes minutes, so this runs under `make chaos` on
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import FULL
 
+from bench import history
 from ship.chart import Helm, memory_bytes, one
+from support.faultkit import FULL
 from support.kube import Kubectl
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the bench package
-
-from bench import history  # noqa: E402
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 N, RUNNING = 10_000, 500
 

@@ -9,11 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from faultkit import FINISHED, Emulator, Resources, report, seeded, size, stuck_finalizers
-from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import FINISHED, Emulator, Resources, report, seeded, size, stuck_finalizers
+from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 
 def test_kill_minus_nine_during_create_delete_cycles(

@@ -9,10 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faultkit import FINISHED, Emulator, Resources, report
-from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import FINISHED, Emulator, Resources, report
+from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 
 def true_condition(resources: Resources, namespace: str, name: str, kind: str) -> dict | None:

@@ -12,11 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from faultkit import FINISHED, FULL, Emulator, Resources, report, size
-from operator_harness import POLL_INTERVAL, OperatorProcess, job_name, tuning_job
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import FINISHED, FULL, Emulator, Resources, report, size
+from support.operator_harness import POLL_INTERVAL, OperatorProcess, job_name, tuning_job
 
 BACKOFF = {"HPO_BACKOFF_BASE": "0.5", "HPO_BACKOFF_CAP": "4"}  # retries after 0.25-0.5 s, …
 # The shared poller's client-side limiter halves an operation's rate at each throttled answer,

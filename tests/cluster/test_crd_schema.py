@@ -16,9 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hpo_operator import identity
 from hpo_operator.model import schema, translate
 from support.kube import Kubectl
-from unit.model_strategies import valid_specs
-
-pytestmark = pytest.mark.cluster
+from support.model_strategies import valid_specs
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / schema.FILE_NAME

@@ -22,7 +22,7 @@ import yaml
 from cluster.test_crd_schema import crd_installed  # noqa: F401 (the fixture, used by name)
 from hpo_operator.cli import kubeyaml, render
 from support.kube import Kubectl
-from unit.kubectl_yaml_cases import (
+from support.kubectl_yaml_cases import (
     CASES,
     STREAMS,
     Case,
@@ -32,8 +32,6 @@ from unit.kubectl_yaml_cases import (
     read_kubectl_json,
     typed,
 )
-
-pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
 from hpo_emulator.config import EmulatorConfig, Faults
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from support.kube import Kubectl
+from support.operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
 
 @pytest.fixture(scope="session")

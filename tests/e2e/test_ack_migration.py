@@ -28,7 +28,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from operator_harness import GROUP, PLURAL, REPO, VERSION, Jobs, OperatorProcess, stats, wait_for
 
 from hpo_devtools.cluster import Binaries, DevCluster
 from hpo_emulator.config import EmulatorConfig
@@ -36,9 +35,19 @@ from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 from support import ack_capture as ack
 from support.kube import Kubectl
+from support.operator_harness import (
+    GROUP,
+    PLURAL,
+    REPO,
+    VERSION,
+    Jobs,
+    OperatorProcess,
+    stats,
+    wait_for,
+)
 from support.tools import tool
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)]
+pytestmark = [pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)]
 
 OPERATOR_STATUS_KEYS = {"observedGeneration", "trainingJobStatusCounters", "lastModifiedTime"}
 

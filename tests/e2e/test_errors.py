@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import pytest
-from operator_harness import (
+from hpo_emulator.server import RunningEmulator
+from support.operator_harness import (
     Jobs,
     OperatorProcess,
     job_name,
@@ -18,9 +18,6 @@ from operator_harness import (
     wait_for,
 )
 
-from hpo_emulator.server import RunningEmulator
-
-pytestmark = pytest.mark.e2e
 CREATE = "CreateHyperParameterTuningJob"
 
 

@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from operator_harness import (
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.identity import FINALIZER, FINISHED_LABEL
+from support.operator_harness import (
     FAILING_IMAGE,
     Jobs,
     OperatorProcess,
@@ -19,12 +21,6 @@ from operator_harness import (
     tuning_job,
     wait_for,
 )
-
-from hpo_emulator.config import EmulatorConfig, Faults
-from hpo_emulator.server import RunningEmulator, run_in_thread
-from hpo_operator.identity import FINALIZER, FINISHED_LABEL
-
-pytestmark = pytest.mark.e2e
 
 
 def test_full_lifecycle_to_completed_with_best_training_job(

@@ -10,15 +10,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
 
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
 from support.kube import unique_name
-
-pytestmark = pytest.mark.e2e
+from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
 
 
 def sagemaker(url: str, region: str = "us-west-2") -> Any:

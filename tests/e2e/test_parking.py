@@ -13,13 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
-
 from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
-
-pytestmark = pytest.mark.e2e
+from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
 SWEEP = {"HPO_STALL_SWEEP_INTERVAL": "1", "HPO_STALL_MARGIN": "5"}
 

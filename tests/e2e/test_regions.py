@@ -8,13 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
-from operator_harness import Jobs, OperatorProcess, job_name, tuning_job
 
 from hpo_emulator.server import RunningEmulator
-
-pytestmark = pytest.mark.e2e
+from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job
 
 
 def listed(emulator: RunningEmulator, region: str) -> list[str]:

@@ -11,7 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from operator_harness import (
+
+from hpo_emulator.config import EmulatorConfig, Faults
+from hpo_emulator.server import RunningEmulator, run_in_thread
+from support.emulator_client import ManualClock
+from support.operator_harness import (
     POLL_INTERVAL,
     Jobs,
     OperatorProcess,
@@ -20,12 +24,6 @@ from operator_harness import (
     tuning_job,
     wait_for,
 )
-
-from hpo_emulator.config import EmulatorConfig, Faults
-from hpo_emulator.server import RunningEmulator, run_in_thread
-from support.emulator_client import ManualClock
-
-pytestmark = pytest.mark.e2e
 
 JOBS = 8
 TRAINING_SECONDS = 6.0  # one wave of trainings: a job lives ~12 poll intervals (POLL_INTERVAL)

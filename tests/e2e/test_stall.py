@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import pytest
-from operator_harness import Jobs, OperatorProcess, job_name, stop_throttling, tuning_job, wait_for
-
 from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
-
-pytestmark = pytest.mark.e2e
+from support.operator_harness import (
+    Jobs,
+    OperatorProcess,
+    job_name,
+    stop_throttling,
+    tuning_job,
+    wait_for,
+)
 
 
 def test_lost_wakeup_is_reported_and_resynced_until_done(

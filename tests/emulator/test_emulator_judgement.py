@@ -24,7 +24,7 @@ from hpo_emulator import errors as emulator_errors
 from hpo_operator.model.translate import spec_to_request
 from hpo_operator.model.validate import validate_request
 from support.emulator_client import client, config_with, definition_with, request
-from unit.model_strategies import PROPERTY_SETTINGS, valid_specs
+from support.model_strategies import PROPERTY_SETTINGS, valid_specs
 
 EMULATOR = Path(__file__).resolve().parents[2] / "emulator" / "hpo_emulator"
 FORBIDDEN = (

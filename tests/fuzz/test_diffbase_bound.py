@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sizes import fuzz_settings
 
 from hpo_operator.adapters.diffbase import DEFAULT_LIMIT, bounded
-
-pytestmark = pytest.mark.chaos
 
 ANNOTATIONS_LIMIT = 256 * 1024  # Kubernetes: every annotation of an object together
 

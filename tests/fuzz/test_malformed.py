@@ -25,8 +25,6 @@ from hpo_operator.identity import (
     ANN_JOB_NAME,
 )
 
-pytestmark = pytest.mark.chaos
-
 CFG = ReconcileSettings(default_region="us-west-2", operator_version="0.1.0")
 NOW = "2026-03-01T10:00:00Z"
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/"

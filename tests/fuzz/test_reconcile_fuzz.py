@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from model_strategies import valid_specs
 from mutations import JSON, apply, mutations
 from sizes import fuzz_settings
 
@@ -52,8 +51,9 @@ from hpo_operator.identity import (
     TAG_NAMESPACE,
     TAG_UID,
 )
+from support.model_strategies import valid_specs
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
+pytestmark = pytest.mark.timeout(3600)  # 1,000 cases take minutes
 
 NOW = "2026-03-01T10:00:00Z"
 NAMESPACE, NAME, UID = "team-a", "tuning", "5d0c2a1e-0000-4000-8000-000000000001"

@@ -13,14 +13,14 @@ import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
-from model_strategies import valid_specs
 from mutations import JSON, apply, mutations, related
 from sizes import fuzz_settings
 
 from hpo_operator.cli import kubeyaml, render
 from hpo_operator.model.validate import validate_spec
+from support.model_strategies import valid_specs
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600)]  # 1,000 cases take minutes
+pytestmark = pytest.mark.timeout(3600)  # 1,000 cases take minutes
 
 
 def manifest(spec: Any, name: Any = "fuzzed") -> dict[str, Any]:

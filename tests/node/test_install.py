@@ -27,8 +27,6 @@ from ship.chart import CHART, REPO, Helm, parse
 from support.kube import Kubectl, unique_name
 from support.wait import eventually
 
-pytestmark = pytest.mark.node
-
 
 def test_helm_install_runs_the_operator(
     node: DevNode,

@@ -10,11 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from hpo_devtools.node import DevNode, NodeNetwork, sweep_stale_nodes
-
-pytestmark = pytest.mark.node
 
 OWNER = """
 import json, sys, threading

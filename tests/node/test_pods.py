@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 
-import pytest
-
 from hpo_devtools.node import POD_CIDR, DevNode
 from support.kube import Kubectl
-
-pytestmark = pytest.mark.node
 
 
 def test_a_pod_runs_and_its_readiness_probe_passes(

@@ -15,12 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from faultkit import Emulator, Resources, report
-from operator_harness import GROUP, PLURAL, VERSION, OperatorProcess, job_name, tuning_job
 
+from support.faultkit import Emulator, Resources, report
 from support.kube import unique_name
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.operator_harness import GROUP, PLURAL, VERSION, OperatorProcess, job_name, tuning_job
 
 ADOPT = "services.k8s.aws/adoption-policy"
 ADOPT_FIELDS = "services.k8s.aws/adoption-fields"
@@ -92,7 +90,7 @@ def test_namespace_b_can_never_touch_namespace_as_job(
     emulators: Callable[..., Emulator],
     operators: Callable[..., OperatorProcess],
 ) -> None:
-    from operator_harness import wait_for
+    from support.operator_harness import wait_for
 
     emulator = emulators(training_seconds=1.0, stop_seconds=0.5)
     operators(emulator.url, [namespace, namespace_b])

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faultkit import FINISHED, Emulator, Resources, report
-from operator_harness import FAILING_IMAGE, OperatorProcess, job_name, tuning_job, wait_for
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import FINISHED, Emulator, Resources, report
+from support.operator_harness import FAILING_IMAGE, OperatorProcess, job_name, tuning_job, wait_for
 
 
 def token(alphabet: str, length: int) -> str:

@@ -16,17 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from faultkit import Emulator, Resources, report
-from operator_harness import OperatorProcess, job_name, tuning_job
 
 from hpo_devtools.cluster import DevCluster
 from ship.chart import CHART
+from support.faultkit import Emulator, Resources, report
 from support.kube import Kubectl
+from support.operator_harness import OperatorProcess, job_name, tuning_job
 from support.tools import tool
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
 RELEASE, SYSTEM = "hpo", "hpo-system"
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}

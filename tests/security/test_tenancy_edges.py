@@ -21,13 +21,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from faultkit import Emulator, Resources
-from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
 from support.capture import Capture, non_loopback_address
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.faultkit import Emulator, Resources
+from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 ENDPOINT = "services.k8s.aws/endpoint-url"
 REGION = "services.k8s.aws/region"

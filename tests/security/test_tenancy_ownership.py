@@ -21,14 +21,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from faultkit import Emulator, Resources
-from operator_harness import PLURAL, OperatorProcess, job_name, tuning_job, wait_for
 from test_namespace_isolation import StatusRecorder, condition
 
 from hpo_operator.model.translate import spec_to_request
+from support.faultkit import Emulator, Resources
 from support.kube import Kubectl, unique_name
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.operator_harness import PLURAL, OperatorProcess, job_name, tuning_job, wait_for
 
 KIND = f"{PLURAL}.sagemaker.services.k8s.aws"
 ADOPT = "services.k8s.aws/adoption-policy"

@@ -17,13 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from faultkit import Emulator, Resources
-from operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 from hpo_operator.identity import SYSTEM_TAG_KEYS
+from support.faultkit import Emulator, Resources
 from support.kube import Kubectl
-
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
+from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
 CREATE = "CreateHyperParameterTuningJob"
 TENANT = "tenant-a@example.com"

@@ -43,6 +43,8 @@ HEALTH_KEY = "resource.customizations.health.sagemaker.services.k8s.aws_HyperPar
 GROUP_KIND = "sagemaker.services.k8s.aws/HyperParameterTuningJob"
 FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
 ARGOCD_VERSION = "v3.6.1"
+# ask_argocd runs the argocd-health binary hack/build-tools.sh builds.
+pytestmark = pytest.mark.tools
 
 
 # --------------------------------------------------------------------------------------------

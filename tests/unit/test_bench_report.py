@@ -4,16 +4,12 @@ ratios (bench/report.py). A small fixture folder, then the real one (skipped whe
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ lives at the repo root
-
 from bench import report
-
 from support import ack_capture
 
 README = """# What ACK's sagemaker-controller v1.9.1 really did

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hpo_operator.cli import kubeyaml
-from unit.kubectl_yaml_cases import CASES, STREAMS, Case, Refused, Stream, document, typed
+from support.kubectl_yaml_cases import CASES, STREAMS, Case, Refused, Stream, document, typed
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,11 +9,11 @@ from typing import Any
 from botocore.model import Shape
 from hypothesis import given
 from hypothesis import strategies as st
-from model_strategies import PROPERTY_SETTINGS, valid_specs
 
 from hpo_operator.model import awsmodel, translate
 from hpo_operator.model.naming import fields_of
 from hpo_operator.model.validate import validate_request, validate_spec
+from support.model_strategies import PROPERTY_SETTINGS, valid_specs
 
 
 @PROPERTY_SETTINGS

@@ -1,7 +1,7 @@
 """The fault suite's tools: resources through the API, emulators that can be restarted on the
 same port, fault switches, call counts, and the end-of-run consistency check.
 
-Shared by tests/chaos and tests/security (both put this folder and tests/e2e on sys.path).
+Shared by tests/chaos and tests/security.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from operator_harness import GROUP, PLURAL, VERSION, get_job, wait_for
-
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
+from support.operator_harness import GROUP, PLURAL, VERSION, get_job, wait_for
 
 FULL = bool(os.environ.get("HPO_CHAOS_FULL"))
 FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"

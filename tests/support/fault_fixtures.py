@@ -2,8 +2,8 @@
 operators as subprocesses (`hpo-operator run`, killable with -9), and a private cluster for tests
 that restart the API server or need a cluster no other test writes to.
 
-Imported by tests/chaos/conftest.py and tests/security/conftest.py (which put tests/e2e and
-tests/chaos on sys.path first); reuses tests/e2e/operator_harness.py.
+A pytest plugin (tests/conftest.py's `pytest_plugins`) used by tests/chaos and tests/security;
+reuses support/operator_harness.py.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import Emulator, Resources
-from operator_harness import GROUP, PLURAL, REPO, OperatorProcess
 
 from hpo_devtools.cluster import Binaries, DevCluster
 from hpo_emulator.config import EmulatorConfig
+from support.faultkit import Emulator, Resources
 from support.kube import Kubectl
+from support.operator_harness import GROUP, PLURAL, REPO, OperatorProcess
 from support.tools import tool
 
 
@@ -59,7 +59,7 @@ def emulators() -> Iterator[Callable[..., Emulator]]:
 def operators(
     kubeconfig: Path, tmp_path: Path, chaos_crds: None
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """`operators(endpoint, namespaces, kubeconfig=..., **env)`: a started operator subprocess."""
+    """`operators(endpoint, namespaces, config=..., **env)`: a started operator subprocess."""
     started: list[OperatorProcess] = []
 
     def start(
