@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,16 @@ def start_operator(
     """Start `hpo-operator run` for some namespaces; stopped (and its log shown) afterwards."""
     started: list[OperatorProcess] = []
 
-    def start(*namespaces: str, endpoint: str | None = None, **env: str) -> OperatorProcess:
+    def start(
+        *namespaces: str,
+        endpoint: str | None = None,
+        command: Sequence[str] | None = None,
+        **env: str,
+    ) -> OperatorProcess:
         log = tmp_path / f"operator-{len(started)}.log"
-        proc = OperatorProcess(kubeconfig, endpoint or emulator.url, list(namespaces), log, env)
+        proc = OperatorProcess(
+            kubeconfig, endpoint or emulator.url, list(namespaces), log, env, command=command
+        )
         started.append(proc)
         return proc.start()
 

@@ -14,7 +14,7 @@ from botocore.config import Config
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
-from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
+from support.crash_after_create import CRASH_AFTER_CREATE, EXIT_CODE
 from support.kube import unique_name
 from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
 
@@ -61,9 +61,9 @@ def test_kill_between_create_and_status_write_makes_no_duplicate(
     start_operator: Callable[..., OperatorProcess],
 ) -> None:
     name = job_name("crash")
-    doomed = start_operator(namespace, HPO_EXIT_AFTER_CREATE="true")
+    doomed = start_operator(namespace, command=CRASH_AFTER_CREATE)
     jobs.apply(namespace, tuning_job("crashy", name))
-    assert doomed.wait_exit(timeout=60) == EXIT_AFTER_CREATE_CODE
+    assert doomed.wait_exit(timeout=60) == EXIT_CODE
     assert name.lower() in emulator.store.jobs  # SageMaker has the job...
     assert "ackResourceMetadata" not in jobs.status(namespace, "crashy")  # ...status does not
 

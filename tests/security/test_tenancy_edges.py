@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from hpo_operator.shell.handlers import EXIT_AFTER_CREATE_CODE
 from support.capture import Capture, non_loopback_address
+from support.crash_after_create import CRASH_AFTER_CREATE, EXIT_CODE
 from support.faultkit import Emulator, Resources
 from support.operator_harness import OperatorProcess, job_name, tuning_job, wait_for
 
@@ -155,9 +155,9 @@ def test_a_create_whose_answer_was_lost_is_still_found_and_stopped_on_delete(
     emulator = emulators(training_seconds=600.0, stop_seconds=0.5)
     tenant_a = tenant(k8s_api, namespace, "tenant-a")
     name = job_name("lost")
-    doomed = operators(emulator.url, [namespace], HPO_EXIT_AFTER_CREATE="true")
+    doomed = operators(emulator.url, [namespace], command=CRASH_AFTER_CREATE)
     tenant_a.create(namespace, tuning_job("lost", name, max_jobs=50, parallel=1))
-    assert doomed.wait_exit(timeout=60) == EXIT_AFTER_CREATE_CODE
+    assert doomed.wait_exit(timeout=60) == EXIT_CODE
     assert "ackResourceMetadata" not in tenant_a.status(namespace, "lost")
     tenant_a.delete(namespace, "lost")
     operators(emulator.url, [namespace])

@@ -9,7 +9,7 @@ reuses support/operator_harness.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,21 @@ def emulators() -> Iterator[Callable[..., Emulator]]:
 def operators(
     kubeconfig: Path, tmp_path: Path, chaos_crds: None
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """`operators(endpoint, namespaces, config=..., **env)`: a started operator subprocess."""
+    """`operators(endpoint, namespaces, config=..., command=..., **env)`: a started operator
+    subprocess (`command`: e.g. support.crash_after_create.CRASH_AFTER_CREATE)."""
     started: list[OperatorProcess] = []
 
     def start(
-        endpoint: str, namespaces: list[str], config: Path | None = None, **env: str
+        endpoint: str,
+        namespaces: list[str],
+        config: Path | None = None,
+        command: Sequence[str] | None = None,
+        **env: str,
     ) -> OperatorProcess:
         log = tmp_path / f"operator-{len(started)}.log"
-        proc = OperatorProcess(config or kubeconfig, endpoint, namespaces, log, env)
+        proc = OperatorProcess(
+            config or kubeconfig, endpoint, namespaces, log, env, command=command
+        )
         started.append(proc)
         return proc.start()
 

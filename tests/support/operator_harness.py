@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,7 @@ class OperatorProcess:
         region: str = "us-west-2",
         poll_interval: float = POLL_INTERVAL,
         real_aws: bool = False,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.endpoint = endpoint
@@ -224,6 +225,9 @@ class OperatorProcess:
         self.region = region
         self.poll_interval = poll_interval
         self.real_aws = real_aws  # keep the caller's AWS credentials; no endpoint override
+        # What runs `hpo-operator`: the installed package, or a test wrapper of it
+        # (support/crash_after_create.py).
+        self.command = list(command or [sys.executable, "-m", "hpo_operator.cli"])
         self.health_port = free_port()
         self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -240,7 +244,7 @@ class OperatorProcess:
             )
         env.update(self.extra_env)
         env.update(extra_env)
-        argv = [sys.executable, "-m", "hpo_operator.cli", "run"]
+        argv = [*self.command, "run"]
         for namespace in self.namespaces:
             argv += ["--namespace", namespace]
         if self.endpoint:

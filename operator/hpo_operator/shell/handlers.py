@@ -35,7 +35,6 @@ from hpo_operator.core.types import (
     AwsFailure,
     Call,
     ErrorKind,
-    Op,
     Resource,
     Retry,
     Step,
@@ -60,7 +59,6 @@ from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings
 
 NAMESPACE_INDEX = "namespace_annotations"
-EXIT_AFTER_CREATE_CODE = 17
 
 log = logging.getLogger("hpo_operator")
 
@@ -247,8 +245,6 @@ class Operator:
                 port = client.execute
                 if prefetched is not None:
                     port = prefetched.answering(port)
-                if self.settings.exit_after_create:
-                    port = self._guarded(port)
         try:
             step = await drive(
                 resource,
@@ -371,18 +367,6 @@ class Operator:
                 return
             lag = time.time() - moment
             self.metrics.status_lag.observe(max(lag, 0.0))
-
-    def _guarded(self, execute: Port) -> Port:
-        """Fault injection for the kill-and-restart test: exit right after a successful Create."""
-
-        async def port(call: Call) -> Mapping[str, Any] | AwsFailure:
-            result = await execute(call)
-            if call.op is Op.CREATE and not isinstance(result, AwsFailure):
-                log.warning("HPO_EXIT_AFTER_CREATE: exiting right after Create, before any write")
-                os._exit(EXIT_AFTER_CREATE_CODE)
-            return result
-
-        return port
 
 
 # --- kopf handlers: thin functions over Operator ----------------------------------------------

@@ -132,8 +132,6 @@ class Settings:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
     peering_name: str | None = None
 
-    # Fault injection for the kill-and-restart test: exit right after a successful Create.
-    exit_after_create: bool = False
     # Fault injection for the stall test: kopf's touch after a delayed handler's sleep is dropped
     # (the wake-up is lost, as when the sleep is interrupted by an event that brings no retry).
     fault_lose_wakeups: bool = False
