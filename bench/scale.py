@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo_devtools.ports import free_port
+from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.timestamps import parse_timestamp
@@ -203,12 +204,6 @@ def _join(cgroup: Path) -> None:
     (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Operator:
     """`hpo-operator run` as a subprocess, with /proc readings."""
 
@@ -266,19 +261,17 @@ class Operator:
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"operator exited: {self.log.read_text()[-2000:]}")
-            try:
-                url = f"http://127.0.0.1:{self.health_port}/healthz"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("operator did not become healthy in 60 s")
+        wait_for(self._healthy, 60, "the operator's /healthz to answer 200")
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"operator exited: {self.log.read_text()[-2000:]}")
+        try:
+            url = f"http://127.0.0.1:{self.health_port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def proc(self) -> dict[str, float]:
         """Peak RSS (VmHWM) in MB and CPU seconds (user + system) so far."""

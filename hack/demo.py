@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from hpo_devtools.cluster import Binaries, DevCluster
+from hpo_devtools.wait import wait_for
 from hpo_operator.cli import kubeyaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,8 +174,7 @@ def _watch(kubeconfig: Path, name: str, operator: Any) -> str:
 
 def _wait_established(kubeconfig: Path, timeout: float = 60.0) -> None:
     # `kubectl wait` fails at once while the CRD has no conditions yet, so ask until it answers.
-    deadline = time.monotonic() + timeout
-    while True:
+    def established() -> bool:
         out = kubectl(
             kubeconfig,
             "get",
@@ -183,11 +183,12 @@ def _wait_established(kubeconfig: Path, timeout: float = 60.0) -> None:
             'jsonpath={.status.conditions[?(@.type=="Established")].status}',
             check=False,
         )
-        if out.strip() == "True":
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"crd/{RESOURCE} not Established after {timeout:.0f} s")
-        time.sleep(0.2)
+        return out.strip() == "True"
+
+    try:
+        wait_for(established, timeout, f"crd/{RESOURCE} to be Established")
+    except AssertionError as late:
+        raise SystemExit(str(late)) from None
 
 
 def _delete(kubeconfig: Path, name: str) -> None:

@@ -19,9 +19,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from hpo_devtools.cluster import Binaries, DevCluster, DevClusterError
+from hpo_devtools.wait import eventually
 from support.kube import Kubectl, unique_name
 from support.tools import tool
-from support.wait import eventually
 
 pytestmark = pytest.mark.cluster
 

@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from hpo_devtools.cluster import KUBERNETES_SERVICE_IP
+from hpo_devtools.wait import eventually
 from hpo_emulator.server import RunningEmulator
 from support.kube import Kubectl, unique_name
-from support.wait import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"

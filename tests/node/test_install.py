@@ -22,10 +22,10 @@ from node_checks import (
 )
 
 from hpo_devtools.node import DevNode
+from hpo_devtools.wait import eventually
 from hpo_emulator.server import RunningEmulator
 from ship.chart import CHART, REPO, Helm, parse
 from support.kube import Kubectl, unique_name
-from support.wait import eventually
 
 
 def test_helm_install_runs_the_operator(

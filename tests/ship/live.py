@@ -11,20 +11,18 @@ import json
 import os
 import re
 import signal
-import socket
 import string
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from hpo_devtools.ports import free_port
 from ship.chart import CHART, REPO, Helm
 from support.kube import Kubectl
 
@@ -33,24 +31,6 @@ JOB_SAMPLE = REPO / ".." / "shared" / "ack" / "e2e_xgboost_hpojob.yaml"
 # How a refused call shows in the log: kopf's APIForbiddenError carrying the API server's
 # "... is forbidden: User ..." message, or kopf's "Not enough permissions" warning.
 REFUSAL = re.compile(r"APIForbiddenError|is forbidden: User|Not enough permissions")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until `predicate` returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service_account_kubeconfig(

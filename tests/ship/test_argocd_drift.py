@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpo_devtools.wait import wait_for
 from hpo_emulator.server import RunningEmulator
 from ship.chart import Helm
-from ship.live import (
-    JOBS,
-    completed,
-    operator_under_chart,
-    sample_job,
-    wait_for,
-)
+from ship.live import JOBS, completed, operator_under_chart, sample_job
 from support.kube import Kubectl, unique_name
 
 pytestmark = pytest.mark.e2e

@@ -27,11 +27,12 @@ from typing import Any
 import pytest
 import yaml
 
+from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from ship.chart import Helm
-from ship.live import JOBS, operator_under_chart, sample_job, wait_for
+from ship.live import JOBS, operator_under_chart, sample_job
 from support.emulator_client import client as sagemaker
 from support.kube import Kubectl, unique_name
 from support.tools import tool

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from hpo_devtools.ports import free_port
+from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from ship.chart import REPO, Helm, one, parse
@@ -34,7 +36,7 @@ from ship.container import (
     pod_run,
     service_account_files,
 )
-from ship.live import JOBS, REFUSAL, completed, free_port, install, sample_job, wait_for
+from ship.live import JOBS, REFUSAL, completed, install, sample_job
 from support.kube import Kubectl, unique_name
 
 pytestmark = pytest.mark.cluster

@@ -23,9 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from hpo_devtools.ports import free_port
+from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import run_in_thread
-from ship.live import free_port, sample_job, wait_for
+from ship.live import sample_job
 from support.kube import Kubectl, unique_name
 
 REPO = Path(__file__).resolve().parents[2]

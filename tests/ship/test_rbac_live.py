@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hpo_devtools.wait import wait_for
 from hpo_emulator.server import RunningEmulator
 from ship.chart import Helm
 from ship.live import (
@@ -24,7 +25,6 @@ from ship.live import (
     operator_under_chart,
     sample_job,
     service_account_kubeconfig,
-    wait_for,
 )
 from support.kube import Kubectl, unique_name
 

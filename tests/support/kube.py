@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support.wait import eventually
+from hpo_devtools.wait import eventually
 
 
 class KubectlError(AssertionError):
