@@ -206,9 +206,11 @@ def _decide(
                 return _not_owned(r, t, now)
             return known(r, t, obs, now, arn, check_edits=True)
         return _follow(r, t, obs, now, trigger, v, check_edits=True)
+    if trigger is Trigger.POLL:
+        return Step(job_name=t.job_name)  # creating or adopting is the change handlers' job
     if t.mode is Mode.ADOPT:
-        return _adopt(r, t, obs, now, trigger, v)
-    return _create(r, t, obs, now, cfg, trigger)
+        return _adopt(r, t, obs, now, v)
+    return _create(r, t, obs, now, cfg)
 
 
 def _unrecordable(obs: Observation) -> bool:
@@ -241,11 +243,7 @@ def _not_owned(r: Resource, t: Target, now: str) -> Step:
     return blocked(r, t, now, Cond(True, "NotOwned", message))
 
 
-def _create(
-    r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSettings, trigger: Trigger
-) -> Step:
-    if trigger is Trigger.POLL:
-        return Step(job_name=t.job_name)  # creating is the change handlers' job, with backoff
+def _create(r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSettings) -> Step:
     if terminal_for_this_generation(r):
         return Step(job_name=t.job_name)  # no retry until the spec changes
     problems = spec_problems(r.spec, t.region)
@@ -296,12 +294,8 @@ def _claim_in_use(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     return blocked(r, t, now, Cond(True, "NameInUse", message))
 
 
-def _adopt(
-    r: Resource, t: Target, obs: Observation, now: str, trigger: Trigger, version: str
-) -> Step:
+def _adopt(r: Resource, t: Target, obs: Observation, now: str, version: str) -> Step:
     """adoption-policy adopt: follow an existing job, unless another resource owns it."""
-    if trigger is Trigger.POLL:
-        return Step(job_name=t.job_name)
     if not obs.asked():
         return Step(Call(Op.DESCRIBE, t.job_name))
     if obs.not_found:

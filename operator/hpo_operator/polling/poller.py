@@ -42,14 +42,7 @@ from typing import Any
 
 from hpo_operator.adapters.ports import SageMakerReader
 from hpo_operator.adapters.ratelimit import Deferrals, RateLimiter
-from hpo_operator.core.types import (
-    FINISHED,
-    STATUS_JOB_STATE,
-    AwsFailure,
-    Call,
-    ErrorKind,
-    Op,
-)
+from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE, AwsFailure, Call, ErrorKind, Op
 from hpo_operator.identity import TAG_UID
 from hpo_operator.model.timestamps import epoch_seconds as epoch
 from hpo_operator.polling.changes import (
