@@ -5,8 +5,9 @@ resources: a handler slept minutes for a token). A delayed handler whose wake-up
 by the stall sweep, reported (Warning Event `Stalled`, `hpo_stall_resyncs_total`, a log line) and
 re-triggered through kopf's watch, until it reaches its final state.
 
-The lost wake-up is made deterministic with `HPO_FAULT_LOSE_WAKEUPS`: kopf's touch at the end of a
-delayed handler's sleep is dropped, so after a throttled Create nothing ever runs the retry.
+The lost wake-up is made deterministic with `support.lose_wakeups` (a test-only wrapper): kopf's
+touch at the end of a delayed handler's sleep is dropped, so after a throttled Create nothing ever
+runs the retry.
 Without the sweep that test times out waiting for the Event (the handler ran once in 60 s).
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
+from support.lose_wakeups import LOSE_WAKEUPS
 from support.operator_harness import (
     Jobs,
     OperatorProcess,
@@ -36,7 +38,7 @@ def test_lost_wakeup_is_reported_and_resynced_until_done(
     operator = start_operator(
         namespace,
         endpoint=throttling_emulator.url,
-        HPO_FAULT_LOSE_WAKEUPS="true",
+        command=LOSE_WAKEUPS,
         HPO_BACKOFF_BASE="0.5",
         HPO_BACKOFF_CAP="1",
         HPO_STALL_SWEEP_INTERVAL="1",

@@ -40,16 +40,6 @@ from hpo_operator.shell.settings import Settings, SettingsError, from_args
 log = logging.getLogger("hpo_operator")
 
 
-class LostWakeups(kopf.AnnotationsProgressStorage):
-    """Fault injection (`HPO_FAULT_LOSE_WAKEUPS`, the stall test only): kopf's touch at the end of
-    a delayed handler's sleep is dropped, so the handler's retry never runs unless something else
-    produces a watch event (the stall sweep). kopf's removal of the touch (None) still happens."""
-
-    def touch(self, *, body: kopf.Body, patch: kopf.Patch, value: str | None) -> None:
-        if value is None:
-            super().touch(body=body, patch=patch, value=value)
-
-
 LIST_CHUNK = 200  # objects per page of kopf's initial listing
 
 
@@ -57,8 +47,7 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's settings for this operator."""
     k = kopf.OperatorSettings()
     k.persistence.finalizer = identity.FINALIZER
-    storage = LostWakeups if settings.fault_lose_wakeups else kopf.AnnotationsProgressStorage
-    k.persistence.progress_storage = storage(prefix=BOOKKEEPING_PREFIX)
+    k.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=BOOKKEEPING_PREFIX)
     k.persistence.diffbase_storage = BoundedAnnotationsDiffBaseStorage(
         prefix=BOOKKEEPING_PREFIX, key=identity.DIFF_BASE_KEY
     )

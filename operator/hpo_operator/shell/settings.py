@@ -132,10 +132,6 @@ class Settings:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
     peering_name: str | None = None
 
-    # Fault injection for the stall test: kopf's touch after a delayed handler's sleep is dropped
-    # (the wake-up is lost, as when the sleep is interrupted by an event that brings no retry).
-    fault_lose_wakeups: bool = False
-
     def __init__(self, **given: Any) -> None:
         problems: list[tuple[str, str]] = []
         environ = {key.upper(): value for key, value in os.environ.items()}
