@@ -209,7 +209,7 @@ def _restart(kubeconfig: Path, emulator: RunningEmulator, namespace: str, w: Wor
         "running_status_current_seconds": _round(current_at),
         "restart_window_seconds": window,
         "restart_rss_every_5s_mb": [round(r) for _, r in rss[::5]],
-        "operator_log": str(operator.log),
+        "operator_log": str(operator.log_path),
     }
 
 
@@ -271,7 +271,7 @@ def burst(n: int, kubeconfig: Path, api_client: Any, kubectl: str, *,
         "duration_seconds": round(ended - applied, 1),
         "peak_rss_mb": round(proc["VmHWM"], 1),
         "calls": _diff(_calls(emulator.emulator.stats.document()), {}),
-        "operator_log": str(operator.log),
+        "operator_log": str(operator.log_path),
         "operator_env": dict(operator_env),
         "finished_states": sorted({s.state or "" for s in seen.values()} & set(FINISHED)),
     }

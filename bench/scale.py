@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpo_devtools.ports import free_port
+from hpo_devtools.operator import OperatorProcess
 from hpo_devtools.samples import sample_job
-from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.timestamps import parse_timestamp
@@ -158,8 +155,9 @@ def _join(cgroup: Path) -> None:
     (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
-class Operator:
-    """`hpo-operator run` as a subprocess, with /proc readings."""
+class Operator(OperatorProcess):
+    """`hpo-operator run` for one workload, started at once (`hpo_devtools.operator`), with
+    /proc readings (`proc()`)."""
 
     def __init__(
         self,
@@ -170,84 +168,16 @@ class Operator:
         cgroup: Path | None = None,
     ) -> None:
         """`cgroup`: a cgroup folder the process joins before it starts (a memory limit)."""
-        self.health_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_", "AWS_"))}
-        env.update(
-            KUBECONFIG=str(kubeconfig),
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            AWS_EC2_METADATA_DISABLED="true",
-            HPO_POLLING=w.polling,
-            HPO_POLL_FAST_INTERVAL=str(w.fast_interval),
-        )
+        args = ["--namespace", namespace, "--region", "us-west-2", "--endpoint-url", endpoint]
+        args += ["--poll-interval", str(w.poll_interval), "--log-format", "text"]
+        args += ["--log-level", "WARNING"]
+        env = {"HPO_POLLING": w.polling, "HPO_POLL_FAST_INTERVAL": str(w.fast_interval)}
         env.update(dict(w.operator_env))
-        argv = [
-            sys.executable,
-            "-m",
-            "hpo_operator.cli",
-            "run",
-            "--namespace",
-            namespace,
-            "--region",
-            "us-west-2",
-            "--endpoint-url",
-            endpoint,
-            "--poll-interval",
-            str(w.poll_interval),
-            "--log-format",
-            "text",
-            "--log-level",
-            "WARNING",
-            "--health-port",
-            str(self.health_port),
-            "--metrics-port",
-            str(free_port()),
-        ]
-        self.log = Path(f"/tmp/hpo-bench-operator-{namespace}.log")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=None if cgroup is None else lambda: _join(cgroup),
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        wait_for(self._healthy, 60, "the operator's /healthz to answer 200")
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"operator exited: {self.log.read_text()[-2000:]}")
-        try:
-            url = f"http://127.0.0.1:{self.health_port}/healthz"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def proc(self) -> dict[str, float]:
-        """Peak RSS (VmHWM) in MB and CPU seconds (user + system) so far."""
-        pid = self.process.pid
-        fields: dict[str, float] = {}
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                fields[key] = float(value.split()[0]) / 1024
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        fields["cpu_seconds"] = (int(stat[11]) + int(stat[12])) / ticks
-        return fields
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        log = Path(f"/tmp/hpo-bench-operator-{namespace}.log")
+        log.unlink(missing_ok=True)
+        preexec = None if cgroup is None else lambda: _join(cgroup)
+        super().__init__(kubeconfig, log, args, env, preexec=preexec)
+        self.start()
 
 
 def create_resources(
@@ -426,7 +356,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
         "apiserver_writes_per_job": round(
             statistics.mean(len(s.versions) - 1 for s in seen.values()) if seen else 0.0, 2
         ),
-        "operator_log": str(operator.log),
+        "operator_log": str(operator.log_path),
     }
 
 

@@ -8,21 +8,15 @@ server applies exactly the chart's RBAC to every call it makes.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import string
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from hpo_devtools.ports import free_port
+from hpo_devtools.operator import OperatorProcess
 from hpo_devtools.samples import example_image
 from ship.chart import CHART, REPO, Helm
 from support.kube import Kubectl
@@ -73,53 +67,14 @@ def sample_job(name: str) -> dict[str, Any]:
     return manifest
 
 
-class Operator:
-    """`hpo-operator run` as a child process with the chart's kind of environment."""
+class Operator(OperatorProcess):
+    """`hpo-operator run` configured the chart's way, by `HPO_*` environment only, started at
+    once without waiting (callers wait for `ready()`)."""
 
     def __init__(self, kubeconfig: Path, log_path: Path, env: dict[str, str]) -> None:
-        self.log_path = log_path
-        self.health_port = free_port()
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_", "AWS_", "KUBE"))}
-        base.update(
-            KUBECONFIG=str(kubeconfig),
-            AWS_ACCESS_KEY_ID="emulator",
-            AWS_SECRET_ACCESS_KEY="emulator",
-            AWS_EC2_METADATA_DISABLED="true",
-            HPO_REGION="us-west-2",
-            HPO_POLL_INTERVAL="0.5",
-            HPO_LOG_FORMAT="text",
-            HPO_HEALTH_PORT=str(self.health_port),
-            HPO_METRICS_PORT=str(free_port()),
-        )
-        base.update(env)
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "hpo_operator.cli", "run"],
-                env=base,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def ready(self) -> bool:
-        assert self.process.poll() is None, f"operator exited:\n{self.log()[-3000:]}"
-        try:
-            url = f"http://127.0.0.1:{self.health_port}/readyz"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status) == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        base = {"HPO_REGION": "us-west-2", "HPO_POLL_INTERVAL": "0.5", "HPO_LOG_FORMAT": "text"}
+        super().__init__(kubeconfig, log_path, env={**base, **env})
+        self.start(wait=False)
 
     def refusals(self) -> list[str]:
         return [line for line in self.log().splitlines() if REFUSAL.search(line)]

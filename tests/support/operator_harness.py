@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hpo_devtools.ports import free_port
+from hpo_devtools.operator import EMULATOR_CREDENTIALS
+from hpo_devtools.operator import OperatorProcess as DevOperatorProcess
 from hpo_devtools.samples import example_image, sample_job
 from hpo_devtools.wait import wait_for
 from hpo_emulator.server import RunningEmulator
@@ -132,8 +129,9 @@ class Jobs:
         self.core.patch_namespace(namespace, {"metadata": {"annotations": annotations}})
 
 
-class OperatorProcess:
-    """`hpo-operator run` as a child process, with its log kept for failure messages."""
+class OperatorProcess(DevOperatorProcess):
+    """`hpo-operator run` watching `namespaces` against `endpoint` (the emulator), with the e2e
+    tier's flags; the process handling is `hpo_devtools.operator`'s."""
 
     def __init__(
         self,
@@ -148,108 +146,25 @@ class OperatorProcess:
         real_aws: bool = False,
         command: Sequence[str] | None = None,
     ) -> None:
-        self.kubeconfig = kubeconfig
+        """`real_aws`: keep the caller's AWS credentials, no endpoint override; `command`: what
+        runs `hpo-operator` (the package, or a test wrapper such as support/crash_after_create)."""
+        args: list[str] = []
+        for namespace in namespaces:
+            args += ["--namespace", namespace]
+        if endpoint:
+            args += ["--endpoint-url", endpoint]
+        args += ["--region", region, "--poll-interval", str(poll_interval), "--log-format", "text"]
+        args += ["--log-level", "DEBUG" if os.environ.get("HPO_E2E_DEBUG") else "INFO"]
+        super().__init__(
+            kubeconfig,
+            log_path,
+            args,
+            extra_env,
+            command=command,
+            credentials=None if real_aws else EMULATOR_CREDENTIALS,
+        )
         self.endpoint = endpoint
         self.namespaces = namespaces
-        self.log_path = log_path
-        self.extra_env = dict(extra_env or {})
-        self.region = region
-        self.poll_interval = poll_interval
-        self.real_aws = real_aws  # keep the caller's AWS credentials; no endpoint override
-        # What runs `hpo-operator`: the installed package, or a test wrapper of it
-        # (support/crash_after_create.py).
-        self.command = list(command or [sys.executable, "-m", "hpo_operator.cli"])
-        self.health_port = free_port()
-        self.metrics_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, **extra_env: str) -> OperatorProcess:
-        dropped = ("HPO_", "KUBECONFIG") if self.real_aws else ("HPO_", "AWS_", "KUBECONFIG")
-        env = {key: value for key, value in os.environ.items() if not key.startswith(dropped)}
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        if not self.real_aws:
-            env.update(
-                AWS_ACCESS_KEY_ID="emulator",
-                AWS_SECRET_ACCESS_KEY="emulator",
-                AWS_EC2_METADATA_DISABLED="true",
-            )
-        env.update(self.extra_env)
-        env.update(extra_env)
-        argv = [*self.command, "run"]
-        for namespace in self.namespaces:
-            argv += ["--namespace", namespace]
-        if self.endpoint:
-            argv += ["--endpoint-url", self.endpoint]
-        argv += [
-            "--region",
-            self.region,
-            "--poll-interval",
-            str(self.poll_interval),
-            "--log-format",
-            "text",
-            "--log-level",
-            "DEBUG" if os.environ.get("HPO_E2E_DEBUG") else "INFO",
-            "--health-port",
-            str(self.health_port),
-            "--metrics-port",
-            str(self.metrics_port),
-        ]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_for(self._healthy, 60, f"operator health on :{self.health_port}\n{self.tail()}")
-        return self
-
-    def _healthy(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"operator exited {self.process.returncode}:\n{self.tail()}")
-        return self.probe("/healthz") == 200
-
-    def probe(self, path: str) -> int | None:
-        try:
-            url = f"http://127.0.0.1:{self.health_port}{path}"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except OSError:
-            return None
-
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text: str = response.read().decode()
-            return text
-
-    def metric(self, name: str, labels: str = "") -> float:
-        """One sample of /metrics, e.g. `metric("hpo_parking_total", '{action="park"}')`; 0 when
-        it is absent (a labelled counter appears once first counted)."""
-        pattern = rf"^{re.escape(name)}{re.escape(labels)} (\S+)$"
-        found = re.search(pattern, self.metrics(), re.MULTILINE)
-        return float(found.group(1)) if found else 0.0
-
-    def wait_exit(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def job_name(hint: str) -> str:
