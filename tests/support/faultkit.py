@@ -17,7 +17,7 @@ from typing import Any
 
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
-from support.operator_harness import GROUP, PLURAL, VERSION, get_job, wait_for
+from support.operator_harness import GROUP, PLURAL, VERSION, JobReads, wait_for
 
 FULL = bool(os.environ.get("HPO_CHAOS_FULL"))
 FINALIZER = "finalizers.sagemaker.services.k8s.aws/HyperParameterTuningJob"
@@ -29,14 +29,8 @@ def size(ci: int, full: int) -> int:
     return full if FULL else ci
 
 
-class Resources:
+class Resources(JobReads):
     """HyperParameterTuningJob objects through the Kubernetes API (no kubectl: it is faster)."""
-
-    def __init__(self, k8s_api: Any) -> None:
-        from kubernetes import client
-
-        self.api = client.CustomObjectsApi(k8s_api)
-        self.core = client.CoreV1Api(k8s_api)
 
     def create(self, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
         body = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
@@ -54,18 +48,10 @@ class Resources:
             if error.status != 404:
                 raise
 
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return get_job(self.api, namespace, name)
-
     def list(self, namespace: str) -> list[dict[str, Any]]:
         found = self.api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
         items: list[dict[str, Any]] = found["items"]
         return items
-
-    def status(self, namespace: str, name: str) -> dict[str, Any]:
-        body = self.get(namespace, name) or {}
-        status: dict[str, Any] = body.get("status") or {}
-        return status
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.api.patch_namespaced_custom_object_status(
@@ -89,9 +75,6 @@ class Resources:
 
         found: str = wait_for(reached, timeout, f"{namespace}/{name} in {sorted(wanted)}", 0.3)
         return found
-
-    def wait_gone(self, namespace: str, name: str, timeout: float) -> None:
-        wait_for(lambda: self.get(namespace, name) is None, timeout, f"{namespace}/{name} gone")
 
 
 @dataclass

@@ -61,18 +61,16 @@ def get_job(api: Any, namespace: str, name: str) -> dict[str, Any] | None:
     return found
 
 
-class Jobs:
-    """HyperParameterTuningJob resources through the Kubernetes API (reads) and kubectl (writes)."""
+class JobReads:
+    """HyperParameterTuningJob objects read through the Kubernetes API: what `Jobs` (writes with
+    kubectl, as a user does) and the chaos tier's `faultkit.Resources` (writes through the API,
+    faster) share."""
 
-    def __init__(self, kubectl: Kubectl, k8s_api: Any) -> None:
+    def __init__(self, k8s_api: Any) -> None:
         from kubernetes import client
 
-        self.kubectl = kubectl
         self.api = client.CustomObjectsApi(k8s_api)
         self.core = client.CoreV1Api(k8s_api)
-
-    def apply(self, namespace: str, manifest: dict[str, Any]) -> None:
-        self.kubectl.apply(manifest, "-n", namespace)
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return get_job(self.api, namespace, name)
@@ -81,6 +79,20 @@ class Jobs:
         body = self.get(namespace, name) or {}
         status: dict[str, Any] = body.get("status") or {}
         return status
+
+    def wait_gone(self, namespace: str, name: str, timeout: float = 60.0) -> None:
+        wait_for(lambda: self.get(namespace, name) is None, timeout, f"{namespace}/{name} gone")
+
+
+class Jobs(JobReads):
+    """HyperParameterTuningJob resources through the Kubernetes API (reads) and kubectl (writes)."""
+
+    def __init__(self, kubectl: Kubectl, k8s_api: Any) -> None:
+        super().__init__(k8s_api)
+        self.kubectl = kubectl
+
+    def apply(self, namespace: str, manifest: dict[str, Any]) -> None:
+        self.kubectl.apply(manifest, "-n", namespace)
 
     def condition(self, namespace: str, name: str, kind: str) -> dict[str, Any] | None:
         for item in self.status(namespace, name).get("conditions") or []:
@@ -111,9 +123,6 @@ class Jobs:
 
     def delete(self, namespace: str, name: str) -> None:
         self.kubectl("delete", PLURAL, name, "-n", namespace, "--wait=false")
-
-    def wait_gone(self, namespace: str, name: str, timeout: float = 60.0) -> None:
-        wait_for(lambda: self.get(namespace, name) is None, timeout, f"{namespace}/{name} gone")
 
     def events(self, namespace: str, name: str) -> list[dict[str, str]]:
         found = self.core.list_namespaced_event(
