@@ -107,7 +107,7 @@ image: ## Build the container image (needs Docker; IMAGE=..., PYTHON_IMAGE=... t
 docker-up: ## Start a Docker engine (no bridge, no iptables) unless one answers
 	@hack/docker-up.sh
 
-lock: ## Re-resolve requirements/lock.txt from pyproject.toml
+lock: ## Re-resolve requirements/lock.txt from pyproject.toml (emulator/ and devtools/ deps: tests/ship/test_lock_covers.py)
 	$(BIN)/python -m pip install -q uv==0.13.9
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -q -o requirements/lock.txt
 

@@ -1,6 +1,6 @@
 """Emulator throughput at 100 and 10,000 tuning jobs (a benchmark, not a test).
 
-    .venv/bin/python bench/emulator_bench.py [--sizes 100 10000]
+    .venv/bin/python -m bench.emulator_bench [--sizes 100 10000]   # from the repository root
 
 For each size it creates the jobs through boto3, then times Describe and List calls, both over
 HTTP with boto3 (what a client sees) and in-process (the emulator's own cost, without HTTP and
@@ -16,16 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "emulator"))
-from conftest import BASE_REQUEST
 from hpo_emulator import EmulatorConfig, run_in_thread
 from hpo_emulator.operations import call
+from tests.support.emulator_client import BASE_REQUEST
 
 
 def rate(label: str, count: int, fn: Callable[[int], Any]) -> None:

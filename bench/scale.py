@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from hpo_devtools.ports import free_port
+from hpo_devtools.samples import sample_job
 from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.timestamps import parse_timestamp
 
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FINISHED = ("Completed", "Failed", "Stopped")
 
 
@@ -69,54 +69,8 @@ class Seen:
 
 
 def manifest(name: str, waves: int = 1) -> dict[str, Any]:
-    """A resource whose job runs `waves` waves of two trainings."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "HyperParameterTuningJob",
-        "metadata": {"name": name},
-        "spec": {
-            "hyperParameterTuningJobName": name,
-            "hyperParameterTuningJobConfig": {
-                "strategy": "Random",
-                "hyperParameterTuningJobObjective": {
-                    "type_": "Minimize",
-                    "metricName": "validation:error",
-                },
-                "resourceLimits": {
-                    "maxNumberOfTrainingJobs": 2 * waves,
-                    "maxParallelTrainingJobs": 2,
-                },
-                "parameterRanges": {
-                    "integerParameterRanges": [
-                        {"name": "num_round", "minValue": "10", "maxValue": "20"}
-                    ]
-                },
-            },
-            "trainingJobDefinition": {
-                "staticHyperParameters": {"base_score": "0.5"},
-                "algorithmSpecification": {"trainingImage": IMAGE, "trainingInputMode": "File"},
-                "roleARN": "arn:aws:iam::123456789012:role/SageMakerExecution",
-                "inputDataConfig": [
-                    {
-                        "channelName": "train",
-                        "dataSource": {
-                            "s3DataSource": {
-                                "s3DataType": "S3Prefix",
-                                "s3URI": "s3://example-bucket/train",
-                            }
-                        },
-                    }
-                ],
-                "outputDataConfig": {"s3OutputPath": "s3://example-bucket/output"},
-                "resourceConfig": {
-                    "instanceType": "ml.m5.large",
-                    "instanceCount": 1,
-                    "volumeSizeInGB": 25,
-                },
-                "stoppingCondition": {"maxRuntimeInSeconds": 3600},
-            },
-        },
-    }
+    """The repository's example whose job runs `waves` waves of two trainings."""
+    return sample_job(name, strategy="Random", max_jobs=2 * waves, parallel=2)
 
 
 def _epoch(text: str) -> float:

@@ -49,8 +49,11 @@ class EmulatorConfig:
     port: int = 0
     region: str = "us-west-2"  # for requests without a SigV4 credential scope
     account_id: str = "123456789012"
-    # Access key ID -> account ID; any other key is in `account_id`. A later AssumeRole fills it.
+    # Access key ID -> account ID; other keys: see accounts.py (issued by STS, trailing 12 digits,
+    # else `account_id`).
     accounts: dict[str, str] = field(default_factory=dict)
+    denied_roles: list[str] = field(default_factory=list)  # role ARNs AssumeRole refuses (403)
+    session_seconds: float | None = None  # lifetime of issued credentials; None: DurationSeconds
     training_seconds: float = 5.0
     startup_seconds: float | None = None  # None: a tenth of training_seconds
     stop_seconds: float | None = None  # None: min(1 s, training_seconds)

@@ -42,6 +42,16 @@ def throttling(message: str = "Rate exceeded") -> ApiError:
     return ApiError("ThrottlingException", message)
 
 
+def access_denied(message: str) -> ApiError:
+    """A caller without access to a resource (another account's), as IAM refuses it (HTTP 400)."""
+    return ApiError("AccessDeniedException", message)
+
+
+def expired_token(message: str) -> ApiError:
+    """Temporary credentials past their Expiration (HTTP 400)."""
+    return ApiError("ExpiredTokenException", message)
+
+
 def internal(message: str = "An internal error occurred. Try again.") -> ApiError:
     """A server-side failure (HTTP 500; botocore retries it)."""
     return ApiError("InternalFailure", message, 500)

@@ -3,7 +3,8 @@
 An SDK signs each request with `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/
 SERVICE/aws4_request, ...` (or, presigned, `X-Amz-Credential=` in the query). The emulator does
 not check signatures; it reads the scope to pick the region's store, and the access key to pick
-the account (the config's `accounts`, else its `account_id`).
+the account (the rule in accounts.py: keys its STS issued, the config's `accounts`, a key ending in
+twelve digits, else the config's `account_id`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 
 from botocore.loaders import create_loader
 
+from hpo_emulator.accounts import Accounts, Session
 from hpo_emulator.config import EmulatorConfig
 
 _CREDENTIAL = re.compile(
@@ -25,15 +27,22 @@ _CREDENTIAL = re.compile(
 
 @dataclass(frozen=True)
 class Scope:
-    """The caller of one request: access key, account, region and signing service."""
+    """The caller of one request: access key, account, region and signing service, and the
+    session when the emulator's STS issued the key."""
 
     access_key: str
     account: str
     region: str
     service: str
+    session: Session | None = None
 
 
-def scope_of(headers: Mapping[str, str], query: Mapping[str, str], config: EmulatorConfig) -> Scope:
+def scope_of(
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    config: EmulatorConfig,
+    accounts: Accounts | None = None,
+) -> Scope:
     """The request's scope; an unsigned request is in the config's default account and region."""
     text = headers.get("Authorization", "")
     found = _CREDENTIAL.search(text)
@@ -42,8 +51,8 @@ def scope_of(headers: Mapping[str, str], query: Mapping[str, str], config: Emula
     if found is None:
         return Scope("", config.account_id, config.region, "")
     key = found["key"]
-    account = config.accounts.get(key, config.account_id)
-    return Scope(key, account, found["region"], found["service"])
+    account, session = (accounts or Accounts(config)).account_of(key)
+    return Scope(key, account, found["region"], found["service"], session)
 
 
 @cache

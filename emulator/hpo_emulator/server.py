@@ -3,9 +3,10 @@
 POST / with `X-Amz-Target: SageMaker.<Operation>` runs an operation; signatures are not checked,
 but the SigV4 credential scope picks the region (and the access key the account): each account and
 region has its own store of jobs and its own quotas. A form-encoded POST with `Action=` is STS's
-Query protocol (GetCallerIdentity).
-`/_emulator/faults` (GET shows, POST sets) and `/_emulator/stats` (GET shows, POST or DELETE
-resets) are for tests and benchmarks. `run_in_thread()` serves from a background thread, for
+Query protocol (GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity).
+`/_emulator/faults` (GET shows, POST sets), `/_emulator/stats` (GET shows, POST or DELETE
+resets) and `/_emulator/sts` (GET shows sessions and denied roles, POST denies, allows, expires)
+are for tests and benchmarks. `run_in_thread()` serves from a background thread, for
 pytest fixtures and demos that do not want a subprocess.
 """
 
@@ -30,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from hpo_emulator import errors, operations, sts
+from hpo_emulator.accounts import Accounts, is_role_arn
 from hpo_emulator.config import DEFAULT_QUOTAS, EmulatorConfig, Faults
 from hpo_emulator.faults import Guard, Stats
 from hpo_emulator.listing import START_TOKEN
@@ -41,7 +43,10 @@ from hpo_operator.adapters.ratelimit import parse_limit
 Clock = Callable[[], float]
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
-STATE_VERSION = 2  # {"version": 2, "stores": [{"account", "region", "state": Store state}]}
+# {"version": 2, "stores": [{"account", "region", "state": Store state}], "sessions": [...]}
+# ("sessions", the keys STS issued, is optional: files written before it load with none)
+STATE_VERSION = 2
+TAG_OPERATIONS = frozenset({"AddTags", "ListTags", "DeleteTags"})
 
 
 class Emulator:
@@ -51,6 +56,7 @@ class Emulator:
         self.config = config
         self.clock = clock
         self.stores: dict[tuple[str, str], Store] = {}  # (account, region) -> its jobs
+        self.accounts = Accounts(config)  # which key is in which account; STS's sessions
         self.store = self.store_for(config.account_id, config.region)  # the default one
         self.guard = Guard(config.faults, config.quotas, config.seed)
         self.stats = Stats()
@@ -68,7 +74,7 @@ class Emulator:
     @property
     def changes(self) -> int:
         """Changes the state file must keep, over every store."""
-        return sum(store.changes for store in self.stores.values())
+        return self.accounts.changes + sum(store.changes for store in self.stores.values())
 
     def to_state(self) -> dict[str, Any]:
         """Every store's state, keyed by account and region."""
@@ -79,6 +85,7 @@ class Emulator:
                 for (account, region), store in self.stores.items()
                 if store.jobs or store.retired or store is self.store
             ],
+            "sessions": self.accounts.to_state(),
         }
 
     def load_state(self, state: dict[str, Any], now: float) -> None:
@@ -87,6 +94,7 @@ class Emulator:
             for item in state.get("stores", []):
                 store = self.store_for(str(item["account"]), str(item["region"]))
                 store.load_state(item["state"], now)
+            self.accounts.load_state(state.get("sessions", []))
         else:
             self.store.load_state(state, now)
 
@@ -107,6 +115,8 @@ class Emulator:
         app.router.add_get("/_emulator/stats", self._get_stats)
         app.router.add_post("/_emulator/stats", self._reset_stats)
         app.router.add_delete("/_emulator/stats", self._reset_stats)
+        app.router.add_get("/_emulator/sts", self._get_sts)
+        app.router.add_post("/_emulator/sts", self._set_sts)
         app.router.add_get("/_emulator/health", self._health)
         app.cleanup_ctx.append(self._state_saver)
         return app
@@ -136,7 +146,7 @@ class Emulator:
                 self._saved_changes = changes
 
     async def _api(self, request: web.Request) -> web.Response:
-        scope = scope_of(request.headers, request.query, self.config)
+        scope = scope_of(request.headers, request.query, self.config, self.accounts)
         target = request.headers.get("X-Amz-Target", "")
         if not target and request.content_type == "application/x-www-form-urlencoded":
             return await self._query(request, scope)
@@ -148,12 +158,17 @@ class Emulator:
                 await asyncio.sleep(delay)
             if operation not in operations.OPERATIONS:
                 raise errors.unknown_operation(target)
+            now = self.clock()
+            if scope.session is not None and now >= scope.session.expires:
+                raise errors.expired_token(sts.EXPIRED)
             self.guard.check(operation, f"{scope.account}/{scope.region}")
             raw = await request.read()
             try:
                 params = json.loads(raw) if raw.strip() else {}
             except ValueError as err:
                 raise errors.ApiError("SerializationException", f"Invalid JSON: {err}") from err
+            if operation in TAG_OPERATIONS:
+                self._check_resource_account(operation, params, scope)
             result = operations.call(store, operation, params, self.clock())
             if self.guard.empty_page(operation, params):
                 token = params.get("NextToken") or START_TOKEN  # the same position again
@@ -168,16 +183,29 @@ class Emulator:
         self.stats.record(operation, "ok")
         return self._json(result, 200)
 
+    @staticmethod
+    def _check_resource_account(operation: str, params: Any, scope: Scope) -> None:
+        """A tag call on an ARN of another account is refused as IAM refuses it: the caller has
+        no access to it (no resource-based policy allows it), whether or not it exists."""
+        arn = params.get("ResourceArn") if isinstance(params, dict) else None
+        parts = arn.split(":", 5) if isinstance(arn, str) else []
+        if len(parts) == 6 and parts[0] == "arn" and parts[4] and parts[4] != scope.account:
+            raise errors.access_denied(
+                f"User: {sts.caller_arn(scope)} is not authorized to perform: "
+                f"sagemaker:{operation} on resource: {arn} because no resource-based policy "
+                f"allows the sagemaker:{operation} action"
+            )
+
     async def _query(self, request: web.Request, scope: Scope) -> web.Response:
         """A Query-protocol call (STS): form-encoded in, XML out."""
         raw = (await request.read()).decode("utf-8", "replace")
         form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
         action = form.get("Action", "(none)")
-        status, body = sts.answer(form, scope)
-        self.stats.record(f"sts:{action}", "ok" if status == 200 else "InvalidAction")
+        reply = sts.answer(form, scope, self.accounts, self.clock())
+        self.stats.record(f"sts:{action}", reply.outcome)
         return web.Response(
-            body=body.encode(),
-            status=status,
+            body=reply.body.encode(),
+            status=reply.status,
             headers={"Content-Type": sts.CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
         )
 
@@ -201,6 +229,19 @@ class Emulator:
         except (ValueError, TypeError, KeyError) as err:
             return web.json_response({"error": str(err)}, status=400)
         return web.json_response(self.guard.document())
+
+    async def _get_sts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.accounts.document(self.clock()))
+
+    async def _set_sts(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            self.accounts.update(body, self.clock())
+        except (ValueError, TypeError) as err:
+            return web.json_response({"error": str(err)}, status=400)
+        return web.json_response(self.accounts.document(self.clock()))
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         document = self.stats.document()
@@ -253,6 +294,11 @@ class RunningEmulator:
     def store_for(self, region: str, account: str | None = None) -> Store:
         """The store of a region (of the default account unless told)."""
         return self.emulator.store_for(account or self.emulator.config.account_id, region)
+
+    @property
+    def accounts(self) -> Accounts:
+        """The access-key rule, STS's sessions and denied roles (read between requests)."""
+        return self.emulator.accounts
 
     def stop(self) -> None:
         """Stop serving, write the state file, and wait for the thread."""
@@ -319,6 +365,14 @@ def _key_account(text: str) -> tuple[str, str]:
     return key, account
 
 
+def _role_arn(text: str) -> str:
+    if not is_role_arn(text):
+        raise argparse.ArgumentTypeError(
+            f"--deny-role wants a role ARN (arn:aws:iam::ACCOUNT:role/NAME), got {text!r}"
+        )
+    return text
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -345,8 +399,9 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
     parser = argparse.ArgumentParser(
         prog="hpo-operator emulator",
         description="A local SageMaker endpoint for hyperparameter tuning jobs "
-        "(SageMaker JSON 1.1 protocol, STS GetCallerIdentity; any credentials; the region of "
-        "each request's SigV4 credential scope).",
+        "(SageMaker JSON 1.1 protocol; STS GetCallerIdentity, AssumeRole, "
+        "AssumeRoleWithWebIdentity; any credentials; the region of each request's SigV4 "
+        "credential scope, the account of its access key).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -363,7 +418,22 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         action="append",
         default=[],
         metavar="ACCESS_KEY_ID=ACCOUNT_ID",
-        help="requests signed with this access key are in this account (repeatable)",
+        help="requests signed with this access key are in this account (repeatable); keys STS "
+        "issued are in their role's account, keys ending in 12 digits in that account",
+    )
+    parser.add_argument(
+        "--deny-role",
+        type=_role_arn,
+        action="append",
+        default=[],
+        metavar="ROLE_ARN",
+        help="AssumeRole and AssumeRoleWithWebIdentity of this role are AccessDenied (repeatable)",
+    )
+    parser.add_argument(
+        "--session-seconds",
+        type=_seconds,
+        help="lifetime of the credentials STS issues, whatever DurationSeconds asks "
+        "(None: DurationSeconds, default 3600)",
     )
     parser.add_argument(
         "--training-seconds", type=_seconds, default=5.0, help="how long each training job runs"
@@ -432,6 +502,8 @@ def parse_args(argv: Sequence[str]) -> EmulatorConfig:
         region=args.region,
         account_id=args.account_id,
         accounts=dict(args.access_key_account),
+        denied_roles=list(args.deny_role),
+        session_seconds=args.session_seconds,
         training_seconds=args.training_seconds,
         startup_seconds=args.startup_seconds,
         stop_seconds=args.stop_seconds,

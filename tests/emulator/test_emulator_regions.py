@@ -6,15 +6,13 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hpo_emulator import RunningEmulator
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.scope import scope_of
-from support.emulator_client import StartEmulator, client, definition_with, request
+from support.emulator_client import StartEmulator, client, definition_with, request, sts_client
 
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 
@@ -61,17 +59,6 @@ def test_each_region_has_its_own_jobs(emulator: RunningEmulator) -> None:
     assert list(emulator.store.jobs) == ["shared-name"]  # the default region, us-west-2
 
 
-def test_quotas_are_per_region(start_emulator: StartEmulator) -> None:
-    emu = start_emulator(quotas={"ListHyperParameterTuningJobs": (0.001, 1.0)})
-    east = client(emu.url, region="us-east-1")
-    west = client(emu.url, region="us-west-2")
-    east.list_hyper_parameter_tuning_jobs()
-    west.list_hyper_parameter_tuning_jobs()  # its own bucket: not throttled
-    with pytest.raises(ClientError) as err:
-        east.list_hyper_parameter_tuning_jobs()
-    assert err.value.response["Error"]["Code"] == "ThrottlingException"
-
-
 def test_unsigned_requests_use_the_default_region(start_emulator: StartEmulator) -> None:
     emu = start_emulator(region="eu-central-1")
     body = b"{}"
@@ -110,17 +97,6 @@ def test_scope_of_reads_the_credential_scope() -> None:
     )
     assert presigned.region == "us-east-2"
     assert scope_of({}, {}, config).region == config.region
-
-
-def sts_client(url: str, key: str = "AKIDEXAMPLE") -> Any:
-    return boto3.client(
-        "sts",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 def test_sts_get_caller_identity_with_boto3(emulator: RunningEmulator) -> None:
@@ -213,14 +189,7 @@ def test_access_key_accounts_from_the_command_line() -> None:
 
 def test_access_keys_of_other_accounts_have_their_own_jobs(start_emulator: StartEmulator) -> None:
     emu = start_emulator(accounts={"AKIDTEAM": "210987654321"})
-    team = boto3.client(
-        "sagemaker",
-        endpoint_url=emu.url,
-        region_name="us-west-2",
-        aws_access_key_id="AKIDTEAM",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    team = client(emu.url, access_key="AKIDTEAM")
     arn = team.create_hyper_parameter_tuning_job(**request())["HyperParameterTuningJobArn"]
     assert arn == "arn:aws:sagemaker:us-west-2:210987654321:hyper-parameter-tuning-job/job"
     assert names(client(emu.url)) == []  # the default account's us-west-2

@@ -6,20 +6,15 @@ A module, not a conftest, so both install tests import it under one name."""
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hpo_devtools.cluster import KUBERNETES_SERVICE_IP
+from hpo_devtools.samples import sample_job
 from hpo_devtools.wait import eventually
 from hpo_emulator.server import RunningEmulator
 from support.kube import Kubectl, unique_name
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "xgboost-tuning.yaml"
 JOBS = "hyperparametertuningjobs.sagemaker.services.k8s.aws"
 FAKE_CREDENTIALS = [
     {"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
@@ -100,14 +95,13 @@ def check_pod_runtime(kubectl: Kubectl, namespace: str, pod: dict[str, Any]) -> 
 
 
 def tuning_job(name: str, *, long: bool = False) -> dict[str, Any]:
-    """examples/xgboost-tuning.yaml under a unique name; `long`: 50 trainings, one at a time."""
-    manifest: dict[str, Any] = copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
-    manifest["metadata"]["name"] = name
-    manifest["spec"]["hyperParameterTuningJobName"] = unique_name(name, max_length=32)
-    if long:
-        limits = manifest["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"]
-        limits.update(maxNumberOfTrainingJobs=50, maxParallelTrainingJobs=1)
-    return manifest
+    """The example under a unique name; `long`: 50 trainings, one at a time."""
+    return sample_job(
+        name,
+        unique_name(name, max_length=32),
+        max_jobs=50 if long else None,
+        parallel=1 if long else None,
+    )
 
 
 def job_state(kubectl: Kubectl, namespace: str, name: str) -> str | None:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from hpo_devtools.ports import free_port
+from hpo_devtools.samples import example_image
 from ship.chart import CHART, REPO, Helm
 from support.kube import Kubectl
 
@@ -66,7 +67,7 @@ def sample_job(name: str) -> dict[str, Any]:
         HPO_JOB_NAME=name,
         SAGEMAKER_DATA_BUCKET="example-bucket",
         SAGEMAKER_EXECUTION_ROLE_ARN="arn:aws:iam::123456789012:role/SageMakerExecution",
-        XGBOOST_IMAGE_URI="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        XGBOOST_IMAGE_URI=example_image(),
     )
     manifest: dict[str, Any] = yaml.safe_load(text)
     return manifest

@@ -37,15 +37,32 @@ class ManualClock:
             return self._now
 
 
-def client(url: str, region: str = "us-west-2") -> Any:
-    """An unmodified boto3 SageMaker client aimed at the emulator, with retries off."""
+def client(
+    url: str,
+    region: str = "us-west-2",
+    *,
+    service: str = "sagemaker",
+    access_key: str = "x",
+    secret_key: str = "x",
+    session_token: str | None = None,
+) -> Any:
+    """An unmodified boto3 client (SageMaker unless told) aimed at the emulator, with retries off.
+    The access key picks the account (README: keys STS issued, keys ending in 12 digits)."""
     return boto3.client(
-        "sagemaker",
+        service,
         endpoint_url=url,
         region_name=region,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+def sts_client(url: str, access_key: str = "AKIDEXAMPLE", session_token: str | None = None) -> Any:
+    """A boto3 STS client of the emulator (us-east-1, retries off)."""
+    return client(
+        url, "us-east-1", service="sts", access_key=access_key, session_token=session_token
     )
 
 

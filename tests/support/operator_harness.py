@@ -4,7 +4,6 @@ real subprocess (`hpo-operator run`, killable with -9) and the emulator's call c
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo_devtools.ports import free_port
+from hpo_devtools.samples import example_image, sample_job
 from hpo_devtools.wait import wait_for
 from hpo_emulator.server import RunningEmulator
 from support.kube import Kubectl, unique_name
@@ -24,8 +24,8 @@ from support.kube import Kubectl, unique_name
 REPO = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
 POLL_INTERVAL = 0.5
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-FAILING_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:fail"
+IMAGE = example_image()
+FAILING_IMAGE = IMAGE.rsplit(":", 1)[0] + ":fail"  # the emulator fails jobs of a :fail image
 
 
 def tuning_job(
@@ -37,64 +37,16 @@ def tuning_job(
     parallel: int = 2,
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A HyperParameterTuningJob manifest (ACK's e2e sample shape)."""
-    manifest: dict[str, Any] = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "HyperParameterTuningJob",
-        "metadata": {"name": name, "annotations": dict(annotations or {})},
-        "spec": {
-            "hyperParameterTuningJobName": job_name or name,
-            "hyperParameterTuningJobConfig": {
-                "strategy": "Bayesian",
-                "hyperParameterTuningJobObjective": {
-                    "type_": "Minimize",
-                    "metricName": "validation:error",
-                },
-                "resourceLimits": {
-                    "maxNumberOfTrainingJobs": max_jobs,
-                    "maxParallelTrainingJobs": parallel,
-                },
-                "parameterRanges": {
-                    "integerParameterRanges": [
-                        {
-                            "name": "num_round",
-                            "minValue": "10",
-                            "maxValue": "20",
-                            "scalingType": "Linear",
-                        }
-                    ]
-                },
-                "trainingJobEarlyStoppingType": "Auto",
-            },
-            "trainingJobDefinition": {
-                "staticHyperParameters": {"base_score": "0.5"},
-                "algorithmSpecification": {"trainingImage": image, "trainingInputMode": "File"},
-                "roleARN": "arn:aws:iam::123456789012:role/SageMakerExecution",
-                "inputDataConfig": [
-                    {
-                        "channelName": "train",
-                        "dataSource": {
-                            "s3DataSource": {
-                                "s3DataType": "S3Prefix",
-                                "s3URI": "s3://example-bucket/train",
-                                "s3DataDistributionType": "FullyReplicated",
-                            }
-                        },
-                        "contentType": "text/csv",
-                    }
-                ],
-                "outputDataConfig": {"s3OutputPath": "s3://example-bucket/output"},
-                "resourceConfig": {
-                    "instanceType": "ml.m5.large",
-                    "instanceCount": 1,
-                    "volumeSizeInGB": 25,
-                },
-                "stoppingCondition": {"maxRuntimeInSeconds": 3600},
-            },
-            "tags": [{"key": "team", "value": "e2e"}],
-        },
-    }
-    return copy.deepcopy(manifest)
+    """The repository's example (`hpo_devtools.samples`) as resource `name`, tagged team=e2e."""
+    return sample_job(
+        name,
+        job_name,
+        image=image,
+        max_jobs=max_jobs,
+        parallel=parallel,
+        annotations=annotations,
+        tags=[{"key": "team", "value": "e2e"}],
+    )
 
 
 def get_job(api: Any, namespace: str, name: str) -> dict[str, Any] | None:

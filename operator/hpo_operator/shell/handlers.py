@@ -213,11 +213,9 @@ class Operator:
         if patch is not None and await self.kube.patch_metadata(owner.namespace, owner.name, patch):
             self.metrics.parked_one(patch["metadata"]["labels"][identity.FINISHED_LABEL])
             # It leaves the watch. kopf's DELETED event (`forget`) may come while this reconcile
-            # still holds the lock, and would then keep it: drop it here, with the rest.
-            self.locks.pop(owner.uid, None)
-            self.written.pop(owner.uid, None)
-            self.proven.pop(owner.uid, None)
-            self.metrics.job_state(owner.uid, None)  # counted as parked now
+            # still holds the lock, and would then keep it: drop it here, with the rest (the
+            # metrics now count it as parked).
+            self._drop(owner.uid)
 
     async def _reconcile_locked(
         self,
@@ -276,11 +274,17 @@ class Operator:
         if step.retry is Retry.BACKOFF:
             self.metrics.reconcile_errors.labels("recoverable").inc()
         if step.release:
-            self.locks.pop(resource.uid, None)
-            self.written.pop(resource.uid, None)
-            self.proven.pop(resource.uid, None)
-            self.metrics.job_state(resource.uid, None)
+            self._drop(resource.uid)
         return step
+
+    def _drop(self, uid: str, *, keep_lock: bool = False) -> None:
+        """Forget everything kept for the resource `uid`: its lock (unless `keep_lock`), written
+        status digest, ownership proof and its job's state in the metrics."""
+        if not keep_lock:
+            self.locks.pop(uid, None)
+        self.written.pop(uid, None)
+        self.proven.pop(uid, None)
+        self.metrics.job_state(uid, None)
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """The resource is gone from the API server, maybe without our finalizer's delete handler
@@ -297,11 +301,7 @@ class Operator:
                 extra=logs.fields(resource.namespace, resource.name, target.job_name),
             )
         lock = self.locks.get(resource.uid)
-        if lock is None or not lock.locked():
-            self.locks.pop(resource.uid, None)
-        self.written.pop(resource.uid, None)
-        self.proven.pop(resource.uid, None)
-        self.metrics.job_state(resource.uid, None)
+        self._drop(resource.uid, keep_lock=lock is not None and lock.locked())
         if self.polling is not None:
             owner = Owner(resource.namespace, resource.name, resource.uid)
             self.polling.follow(owner, target, None)

@@ -122,9 +122,13 @@ class Settings:
     # changing at once opened ~100 connections that then stayed in the pool.
     kube_connections: int = bounded(0, ge=0)
     # Resources kopf processes at once (0: no limit) and how long an idle per-resource worker
-    # lingers. Every resource being processed holds its handler's state (~35-50 KB) while it
-    # waits for the Create budget: a limit bounds that when thousands are applied together.
-    worker_limit: int = bounded(0, ge=0)
+    # lingers. Every resource being processed holds its body and handler state while it waits
+    # for the Create budget, and CPython keeps the space that burst used (docs/performance.md):
+    # 1,000 resources applied together, held InProgress, steady RSS 116-126 MB unlimited,
+    # 88-97 MB with 100 or 200. A worker also holds its slot while its handler sleeps before a
+    # retry (a delete waiting for its job to stop); AWS lets an account run 100 tuning jobs per
+    # region at once, so 200 leaves room for a region's worth of such waits beside new work.
+    worker_limit: int = bounded(200, ge=0)
     worker_idle_timeout: float = bounded(5.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
