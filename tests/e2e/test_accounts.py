@@ -1,0 +1,164 @@
+"""Cross-account resources (ACK's CARM, issue 16) end to end: the emulator keeps accounts apart by
+access key and serves STS, so a namespace's `owner-account-id` and the `ack-role-account-map`
+ConfigMap decide which account a job is made in, through an assumed role; a missing mapping makes
+no call at all, a refused role is ACK.Recoverable, and a re-annotated namespace leaves a running
+job where it is."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
+from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job
+
+OWN = "123456789012"  # the emulator's default account: the operator's own key is in it
+TARGET, OTHER = "222222222222", "333333333333"
+ROLE = f"arn:aws:iam::{TARGET}:role/hpo-target"
+REGION = "us-west-2"
+
+
+@pytest.fixture
+def accounts_emulator() -> Iterator[RunningEmulator]:
+    """An emulator of this test's own (its call counts are this test's), one role refused."""
+    config = EmulatorConfig(
+        training_seconds=3.0,
+        stop_seconds=1.0,
+        quotas={},
+        denied_roles=[f"arn:aws:iam::{OTHER}:role/refused"],
+    )
+    with run_in_thread(config) as emulator:
+        yield emulator
+
+
+def role_map(k8s_api: Any, namespace: str, data: dict[str, str]) -> None:
+    """ACK's ack-role-account-map in `namespace`, created or replaced."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(k8s_api)
+    body = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="ack-role-account-map", namespace=namespace), data=data
+    )
+    try:
+        core.create_namespaced_config_map(namespace, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        core.replace_namespaced_config_map("ack-role-account-map", namespace, body)
+
+
+def calls(emulator: RunningEmulator) -> dict[str, Any]:
+    """The emulator's counts of calls and jobs (any account), without its bookkeeping."""
+    with urllib.request.urlopen(f"{emulator.url}/_emulator/stats", timeout=5) as response:
+        document: dict[str, Any] = json.loads(response.read())
+    return {k: v for k, v in document.items() if v and k not in ("since", "stores")}
+
+
+def describe(emulator: RunningEmulator, account: str, name: str) -> str:
+    """The job's status as a client in `account` sees it (a key ending in the account's digits
+    is in that account, in the emulator)."""
+    client = boto3.client(
+        "sagemaker",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id=f"test-{account}",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    found = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    return str(found["HyperParameterTuningJobStatus"])
+
+
+@pytest.fixture
+def cross_account(
+    namespace: str,
+    jobs: Jobs,
+    k8s_api: Any,
+    accounts_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> Callable[[str, dict[str, str]], None]:
+    """`cross_account(account, roles)`: the namespace annotated for `account`, `roles` as
+    ack-role-account-map in it, and the operator started (reading the map there)."""
+
+    def setup(account: str, roles: dict[str, str]) -> None:
+        role_map(k8s_api, namespace, roles)
+        jobs.annotate_namespace(namespace, {"services.k8s.aws/owner-account-id": account})
+        start_operator(namespace, endpoint=accounts_emulator.url, HPO_CARM_NAMESPACE=namespace)
+
+    return setup
+
+
+Setup = Callable[[str, dict[str, str]], None]
+
+
+def test_a_mapped_account_gets_the_job_through_the_assumed_role(
+    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
+) -> None:
+    cross_account(TARGET, {TARGET: ROLE})
+    name = job_name("carm")
+    jobs.apply(namespace, tuning_job("carm", name))
+    status = jobs.wait_state(namespace, "carm", "Completed", timeout=90)
+    meta = status["ackResourceMetadata"]
+    assert meta["ownerAccountID"] == TARGET and f":{TARGET}:" in meta["arn"]
+    assert name.lower() in accounts_emulator.store_for(REGION, TARGET).jobs
+    assert name.lower() not in accounts_emulator.store_for(REGION, OWN).jobs
+    sessions = accounts_emulator.accounts.sessions.values()
+    assert {s.role_arn for s in sessions} == {ROLE}
+
+
+def test_an_unmapped_account_is_terminal_and_calls_nothing_until_mapped(
+    namespace: str,
+    jobs: Jobs,
+    k8s_api: Any,
+    accounts_emulator: RunningEmulator,
+    cross_account: Setup,
+) -> None:
+    cross_account(TARGET, {OTHER: f"arn:aws:iam::{OTHER}:role/other"})
+    name = job_name("unmapped")
+    jobs.apply(namespace, tuning_job("unmapped", name))
+    terminal = jobs.wait_condition(namespace, "unmapped", "ACK.Terminal")
+    assert terminal["reason"] == "RoleUnavailable"
+    assert "services.k8s.aws/owner-account-id" in terminal["message"]
+    assert "ack-role-account-map has no key" in terminal["message"]
+    assert calls(accounts_emulator) == {}  # no SageMaker call, in any account
+    assert not accounts_emulator.accounts.sessions  # and no role assumed
+    role_map(k8s_api, namespace, {TARGET: ROLE})  # mapped: the next look makes the job there
+    status = jobs.wait_state(namespace, "unmapped", "Completed", timeout=90)
+    assert status["ackResourceMetadata"]["ownerAccountID"] == TARGET
+
+
+def test_a_refused_role_is_recoverable_and_never_falls_back(
+    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
+) -> None:
+    refused = f"arn:aws:iam::{OTHER}:role/refused"
+    cross_account(OTHER, {OTHER: refused})
+    name = job_name("refused")
+    jobs.apply(namespace, tuning_job("refused", name))
+    recoverable = jobs.wait_condition(namespace, "refused", "ACK.Recoverable")
+    assert recoverable["reason"] == "RoleUnavailable" and refused in recoverable["message"]
+    for account in (OWN, OTHER):
+        assert name.lower() not in accounts_emulator.store_for(REGION, account).jobs
+
+
+def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(
+    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
+) -> None:
+    cross_account(TARGET, {TARGET: ROLE})
+    name = job_name("moved")
+    jobs.apply(namespace, tuning_job("moved", name, max_jobs=200, parallel=1))
+    jobs.wait_state(namespace, "moved", "InProgress", timeout=60)
+    jobs.annotate_namespace(namespace, {"services.k8s.aws/owner-account-id": OTHER})
+    advisory = jobs.wait_condition(namespace, "moved", "ACK.Advisory", timeout=60)
+    assert OTHER in advisory["message"] and TARGET in advisory["message"]
+    jobs.delete(namespace, "moved")
+    jobs.wait_gone(namespace, "moved", timeout=60)
+    assert describe(accounts_emulator, TARGET, name) in ("Stopping", "Stopped")
+    assert name.lower() not in accounts_emulator.store_for(REGION, OTHER).jobs
