@@ -26,7 +26,7 @@ from hpo_operator.adapters.sagemaker import (
     assumed_credentials,
     classify_exception,
 )
-from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, RoleMaps
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, Place, RoleMaps
 from hpo_operator.identity import ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
 from hpo_operator.shell import carm, rbac
 
@@ -231,3 +231,64 @@ def test_a_call_whose_role_cannot_be_assumed_is_never_sent(monkeypatch: pytest.M
         clients.close()
     assert isinstance(failure, AwsFailure) and failure.code == "RoleUnavailable"
     assert ROLE in failure.message
+
+
+# --- per account and region (item 3) --------------------------------------------------------
+
+
+def test_each_account_and_region_has_its_own_poller_and_budget() -> None:
+    """A throttle in one account halves that account's budget only."""
+    from hpo_operator.polling.poller import PollerConfig
+    from hpo_operator.polling.shared import SharedPoller
+
+    class Readers:
+        async def get(
+            self, region: str, endpoint_url: str | None, role_arn: str | None = None
+        ) -> Any:
+            return (region, endpoint_url, role_arn)
+
+        def close(self) -> None: ...
+
+    async def report(*_: Any) -> Any: ...
+
+    other = "arn:aws:iam::333333333333:role/hpo-b"
+    shared = SharedPoller(Readers(), PollerConfig(), report)  # type: ignore[arg-type]
+
+    async def ports() -> list[Any]:
+        return [
+            await shared.port("us-west-2", None, ROLE),
+            await shared.port("us-west-2", None, other),
+            await shared.port("us-west-2", None),
+            await shared.port("us-west-2", None, ROLE),
+        ]
+
+    a, b, own, again = asyncio.run(ports())
+    assert a is again and len({id(a.poller), id(b.poller), id(own.poller)}) == 3
+    op = Op.CREATE.value
+    before = b.poller.limiter.bucket(op).rate
+    a.poller.limiter.throttled(op)
+    assert a.poller.limiter.bucket(op).rate < before == b.poller.limiter.bucket(op).rate
+    assert "in account 222222222222" in a.poller.where and "account" not in own.poller.where
+
+
+def test_readiness_and_metrics_per_account_and_region() -> None:
+    from hpo_operator.shell.health import Health
+    from hpo_operator.shell.metrics import Metrics
+
+    health, metrics = Health(failures_limit=2), Metrics()
+    health.started = True
+    target, own = Place("222222222222", "us-west-2"), Place("own", "us-west-2")
+    for place, outcome in ((target, "recoverable"), (target, "recoverable"), (own, "ok")):
+        health.observe_call(Op.DESCRIBE, outcome, 0.01, place)
+        metrics.observe_call(Op.DESCRIBE, outcome, 0.01, place)
+    ready, why = health.ready()
+    assert ready and "account 222222222222 in us-west-2" in why  # one account down: named
+    health.observe_call(Op.LIST, "throttled", 0.01, own)
+    health.observe_call(Op.LIST, "throttled", 0.01, own)
+    assert health.ready()[0] is False  # every place failing
+    text = metrics.render().decode()
+    sample = (
+        'hpo_sagemaker_calls_total{account="222222222222",'
+        'operation="DescribeHyperParameterTuningJob",outcome="recoverable",region="us-west-2"} 2.0'
+    )
+    assert sample in text

@@ -34,8 +34,9 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
+from hpo_operator.core.accounts import role_account
 from hpo_operator.core.endpoints import endpoint_problem
-from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import OWN_ACCOUNT, OWN_PLACE, AwsFailure, Call, ErrorKind, Op, Place
 from hpo_operator.model import awsmodel
 
 THROTTLE_CODES = frozenset(
@@ -282,9 +283,9 @@ def refuse_unsafe(allowed: frozenset[str]) -> Callable[..., None]:
 # finds them for the IAM policy).
 READS = {Op.LIST: "list_hyper_parameter_tuning_jobs", Op.SEARCH: "search"}
 
-CallObserver = Callable[[Op, str, float], None]
-"""Told of every call, the shared poller's reads included: (operation, outcome, seconds).
-Outcome: ok, throttled or a failure kind."""
+CallObserver = Callable[[Op, str, float, Place], None]
+"""Told of every call, the shared poller's reads included: (operation, outcome, seconds, where
+it went). Outcome: ok, throttled or a failure kind."""
 
 
 class SageMaker:
@@ -296,11 +297,13 @@ class SageMaker:
         executor: ThreadPoolExecutor,
         config: AwsConfig,
         observer: CallObserver | None = None,
+        place: Place = OWN_PLACE,
     ) -> None:
         self._client = client
         self._executor = executor
         self._config = config
         self._observer = observer
+        self.place = place
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         """Make the call; the response (without ResponseMetadata) or how it failed."""
@@ -332,7 +335,7 @@ class SageMaker:
                 outcome = "throttled" if result.throttled else result.kind.value.lower()
             else:
                 outcome = "ok"
-            self._observer(op, outcome, time.monotonic() - started)
+            self._observer(op, outcome, time.monotonic() - started, self.place)
         return result
 
     async def _run(
@@ -393,7 +396,9 @@ class SageMakerClients:
                 client = await loop.run_in_executor(
                     self._executor, partial(self._new_client, region, endpoint_url, role_arn)
                 )
-                found = SageMaker(client, self._executor, self._config, self._observer)
+                account = (role_account(role_arn) if role_arn else None) or OWN_ACCOUNT
+                place = Place(account, region)
+                found = SageMaker(client, self._executor, self._config, self._observer, place)
                 self._clients[key] = found
             return found
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 IN_PROGRESS = "InProgress"
 STOPPING = "Stopping"
@@ -159,6 +159,21 @@ class Target:
     account: str | None = None
     role_arn: str | None = None
     account_note: str | None = None  # the namespace names another account than the job's
+
+
+OWN_ACCOUNT = "own"  # `Place.account` of calls made with the operator's own credentials
+
+
+class Place(NamedTuple):
+    """Where SageMaker calls go, as metrics and readiness tell them apart: the account (of the
+    assumed role, or `OWN_ACCOUNT`) and the region. Bounded: the role maps' accounts times the
+    regions in use."""
+
+    account: str = OWN_ACCOUNT
+    region: str = ""
+
+
+OWN_PLACE = Place()  # the operator's own account, region unnamed (a client made outside `get`)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
-from hpo_operator.core.types import Op
+from hpo_operator.core.types import Op, Place
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
@@ -121,9 +121,9 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     metrics = Metrics()
     probes = health.Health(settings.readiness_failures)
 
-    def observe(op: Op, outcome: str, seconds: float) -> None:
-        metrics.observe_call(op, outcome, seconds)
-        probes.observe_call(op, outcome, seconds)
+    def observe(op: Op, outcome: str, seconds: float, place: Place) -> None:
+        metrics.observe_call(op, outcome, seconds, place)
+        probes.observe_call(op, outcome, seconds, place)
 
     # The shared poller and the operator need each other: the operator's reconciles call
     # SageMaker through the poller's ports, and the poller reports changes to the operator. The
