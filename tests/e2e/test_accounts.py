@@ -162,3 +162,19 @@ def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(
     jobs.wait_gone(namespace, "moved", timeout=60)
     assert describe(accounts_emulator, TARGET, name) in ("Stopping", "Stopped")
     assert name.lower() not in accounts_emulator.store_for(REGION, OTHER).jobs
+
+
+def test_a_region_annotation_combines_with_the_account(
+    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
+) -> None:
+    """As in ACK: the role gives the account, the region annotation the region."""
+    cross_account(TARGET, {TARGET: ROLE})
+    name = job_name("east")
+    annotations = {"services.k8s.aws/region": "us-east-1"}
+    jobs.apply(namespace, tuning_job("east", name, annotations=annotations))
+    status = jobs.wait_state(namespace, "east", "Completed", timeout=90)
+    meta = status["ackResourceMetadata"]
+    assert (meta["ownerAccountID"], meta["region"]) == (TARGET, "us-east-1")
+    assert name.lower() in accounts_emulator.store_for("us-east-1", TARGET).jobs
+    for region, account in ((REGION, TARGET), ("us-east-1", OWN)):
+        assert name.lower() not in accounts_emulator.store_for(region, account).jobs
