@@ -15,7 +15,7 @@ from test_reconcile import SETTINGS, FakeSageMaker, apply, condition, resource
 from hpo_operator.core import conditions as c
 from hpo_operator.core.accounts import placement, recorded_account, role_account
 from hpo_operator.core.driver import drive
-from hpo_operator.core.target import target_of
+from hpo_operator.core.target import job_ref, target_of
 from hpo_operator.core.types import Op, Resource, RoleMaps, Step, Trigger
 from hpo_operator.identity import ANN_OWNER_ACCOUNT, ANN_TEAM_ID, ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
 
@@ -180,3 +180,10 @@ def test_a_plain_namespace_uses_the_operators_own_credentials() -> None:
     accounts = Accounts()
     step = run(in_namespace({}), accounts)
     assert list(accounts.calls()) == [OWN] and step.status is not None
+
+
+def test_a_proof_of_ownership_holds_in_one_account_only() -> None:
+    """The same job name in two accounts is two jobs: a proof of one is no proof of the other."""
+    here = target_of(in_namespace({ANN_OWNER_ACCOUNT: A}), SETTINGS)
+    there = target_of(in_namespace({ANN_OWNER_ACCOUNT: B}), SETTINGS)
+    assert here.job_name == there.job_name and job_ref(here) != job_ref(there)

@@ -170,8 +170,9 @@ def choose_job_name(recorded: str | None, arn: str | None, named: str) -> str:
 
 
 def job_ref(t: Target) -> str:
-    """What a proof of ownership is about: one job name in one region and endpoint."""
-    return f"{t.region or ''}|{t.endpoint_url or ''}|{t.job_name.lower()}"
+    """What a proof of ownership is about: one job name in one region and endpoint, reached with
+    one role (an account: the same name in another account is another job)."""
+    return f"{t.role_arn or ''}|{t.region or ''}|{t.endpoint_url or ''}|{t.job_name.lower()}"
 
 
 def owned_by(tags: Sequence[Mapping[str, Any]], r: Resource) -> bool:
