@@ -38,21 +38,23 @@ def accounts_emulator() -> Iterator[RunningEmulator]:
         yield emulator
 
 
-def role_map(k8s_api: Any, namespace: str, data: dict[str, str]) -> None:
-    """ACK's ack-role-account-map in `namespace`, created or replaced."""
+def role_map(
+    k8s_api: Any, namespace: str, data: dict[str, str], name: str = "ack-role-account-map"
+) -> None:
+    """One of ACK's role maps in `namespace`, created or replaced."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(k8s_api)
     body = client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="ack-role-account-map", namespace=namespace), data=data
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace), data=data
     )
     try:
         core.create_namespaced_config_map(namespace, body)
     except ApiException as error:
         if error.status != 409:
             raise
-        core.replace_namespaced_config_map("ack-role-account-map", namespace, body)
+        core.replace_namespaced_config_map(name, namespace, body)
 
 
 def calls(emulator: RunningEmulator) -> dict[str, Any]:
@@ -88,15 +90,17 @@ def cross_account(
     """`cross_account(account, roles)`: the namespace annotated for `account`, `roles` as
     ack-role-account-map in it, and the operator started (reading the map there)."""
 
-    def setup(account: str, roles: dict[str, str]) -> None:
+    def setup(account: str, roles: dict[str, str], **env: str) -> None:
         role_map(k8s_api, namespace, roles)
         jobs.annotate_namespace(namespace, {"services.k8s.aws/owner-account-id": account})
-        start_operator(namespace, endpoint=accounts_emulator.url, HPO_CARM_NAMESPACE=namespace)
+        start_operator(
+            namespace, endpoint=accounts_emulator.url, HPO_CARM_NAMESPACE=namespace, **env
+        )
 
     return setup
 
 
-Setup = Callable[[str, dict[str, str]], None]
+Setup = Callable[..., None]
 
 
 def test_a_mapped_account_gets_the_job_through_the_assumed_role(
@@ -178,3 +182,23 @@ def test_a_region_annotation_combines_with_the_account(
     assert name.lower() in accounts_emulator.store_for("us-east-1", TARGET).jobs
     for region, account in ((REGION, TARGET), ("us-east-1", OWN)):
         assert name.lower() not in accounts_emulator.store_for(region, account).jobs
+
+
+def test_with_team_level_carm_the_team_role_wins(
+    namespace: str,
+    jobs: Jobs,
+    k8s_api: Any,
+    accounts_emulator: RunningEmulator,
+    cross_account: Setup,
+) -> None:
+    """--carm-teams (ACK's TeamLevelCARM): team-id over owner-account-id, the role's account."""
+    team_role = f"arn:aws:iam::{OTHER}:role/team-a"
+    role_map(k8s_api, namespace, {"team-a": team_role}, name="ack-role-team-map")
+    jobs.annotate_namespace(namespace, {"services.k8s.aws/team-id": "team-a"})
+    cross_account(TARGET, {TARGET: ROLE}, HPO_CARM_TEAMS="true")
+    name = job_name("team")
+    jobs.apply(namespace, tuning_job("team", name))
+    status = jobs.wait_state(namespace, "team", "Completed", timeout=90)
+    assert status["ackResourceMetadata"]["ownerAccountID"] == OTHER
+    assert name.lower() in accounts_emulator.store_for(REGION, OTHER).jobs
+    assert {s.role_arn for s in accounts_emulator.accounts.sessions.values()} == {team_role}
