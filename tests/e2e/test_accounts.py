@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -79,126 +80,118 @@ def describe(emulator: RunningEmulator, account: str, name: str) -> str:
     return str(found["HyperParameterTuningJobStatus"])
 
 
+@dataclass
+class Carm:
+    """One test's cross-account ground: its namespace, its resources, its emulator, and how to
+    write role maps and start the operator (reading the maps in the namespace)."""
+
+    namespace: str
+    jobs: Jobs
+    emulator: RunningEmulator
+    k8s_api: Any
+    start_operator: Callable[..., OperatorProcess]
+
+    def maps(self, data: dict[str, str], name: str = "ack-role-account-map") -> None:
+        role_map(self.k8s_api, self.namespace, data, name)
+
+    def setup(self, account: str, roles: dict[str, str], **env: str) -> None:
+        """The namespace annotated for `account`, `roles` as ack-role-account-map, and the
+        operator started."""
+        self.maps(roles)
+        self.jobs.annotate_namespace(self.namespace, {"services.k8s.aws/owner-account-id": account})
+        self.start_operator(
+            self.namespace, endpoint=self.emulator.url, HPO_CARM_NAMESPACE=self.namespace, **env
+        )
+
+    def run(self, resource: str, **kwargs: Any) -> str:
+        """Apply a tuning job resource; its SageMaker job name."""
+        name = job_name(resource)
+        self.jobs.apply(self.namespace, tuning_job(resource, name, **kwargs))
+        return name
+
+
 @pytest.fixture
-def cross_account(
+def carm(
     namespace: str,
     jobs: Jobs,
     k8s_api: Any,
     accounts_emulator: RunningEmulator,
     start_operator: Callable[..., OperatorProcess],
-) -> Callable[[str, dict[str, str]], None]:
-    """`cross_account(account, roles)`: the namespace annotated for `account`, `roles` as
-    ack-role-account-map in it, and the operator started (reading the map there)."""
-
-    def setup(account: str, roles: dict[str, str], **env: str) -> None:
-        role_map(k8s_api, namespace, roles)
-        jobs.annotate_namespace(namespace, {"services.k8s.aws/owner-account-id": account})
-        start_operator(
-            namespace, endpoint=accounts_emulator.url, HPO_CARM_NAMESPACE=namespace, **env
-        )
-
-    return setup
+) -> Carm:
+    return Carm(namespace, jobs, accounts_emulator, k8s_api, start_operator)
 
 
-Setup = Callable[..., None]
-
-
-def test_a_mapped_account_gets_the_job_through_the_assumed_role(
-    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
-) -> None:
-    cross_account(TARGET, {TARGET: ROLE})
-    name = job_name("carm")
-    jobs.apply(namespace, tuning_job("carm", name))
-    status = jobs.wait_state(namespace, "carm", "Completed", timeout=90)
+def test_a_mapped_account_gets_the_job_through_the_assumed_role(carm: Carm) -> None:
+    carm.setup(TARGET, {TARGET: ROLE})
+    name = carm.run("carm")
+    status = carm.jobs.wait_state(carm.namespace, "carm", "Completed", timeout=90)
     meta = status["ackResourceMetadata"]
     assert meta["ownerAccountID"] == TARGET and f":{TARGET}:" in meta["arn"]
-    assert name.lower() in accounts_emulator.store_for(REGION, TARGET).jobs
-    assert name.lower() not in accounts_emulator.store_for(REGION, OWN).jobs
-    sessions = accounts_emulator.accounts.sessions.values()
+    assert name.lower() in carm.emulator.store_for(REGION, TARGET).jobs
+    assert name.lower() not in carm.emulator.store_for(REGION, OWN).jobs
+    sessions = carm.emulator.accounts.sessions.values()
     assert {s.role_arn for s in sessions} == {ROLE}
 
 
-def test_an_unmapped_account_is_terminal_and_calls_nothing_until_mapped(
-    namespace: str,
-    jobs: Jobs,
-    k8s_api: Any,
-    accounts_emulator: RunningEmulator,
-    cross_account: Setup,
-) -> None:
-    cross_account(TARGET, {OTHER: f"arn:aws:iam::{OTHER}:role/other"})
-    name = job_name("unmapped")
-    jobs.apply(namespace, tuning_job("unmapped", name))
-    terminal = jobs.wait_condition(namespace, "unmapped", "ACK.Terminal")
+def test_an_unmapped_account_is_terminal_and_calls_nothing_until_mapped(carm: Carm) -> None:
+    carm.setup(TARGET, {OTHER: f"arn:aws:iam::{OTHER}:role/other"})
+    carm.run("unmapped")
+    terminal = carm.jobs.wait_condition(carm.namespace, "unmapped", "ACK.Terminal")
     assert terminal["reason"] == "RoleUnavailable"
     assert "services.k8s.aws/owner-account-id" in terminal["message"]
     assert "ack-role-account-map has no key" in terminal["message"]
-    assert calls(accounts_emulator) == {}  # no SageMaker call, in any account
-    assert not accounts_emulator.accounts.sessions  # and no role assumed
-    role_map(k8s_api, namespace, {TARGET: ROLE})  # mapped: the next look makes the job there
-    status = jobs.wait_state(namespace, "unmapped", "Completed", timeout=90)
+    assert calls(carm.emulator) == {}  # no SageMaker call, in any account
+    assert not carm.emulator.accounts.sessions  # and no role assumed
+    carm.maps({TARGET: ROLE})  # mapped: the next look makes the job there
+    status = carm.jobs.wait_state(carm.namespace, "unmapped", "Completed", timeout=90)
     assert status["ackResourceMetadata"]["ownerAccountID"] == TARGET
 
 
-def test_a_refused_role_is_recoverable_and_never_falls_back(
-    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
-) -> None:
+def test_a_refused_role_is_recoverable_and_never_falls_back(carm: Carm) -> None:
     refused = f"arn:aws:iam::{OTHER}:role/refused"
-    cross_account(OTHER, {OTHER: refused})
-    name = job_name("refused")
-    jobs.apply(namespace, tuning_job("refused", name))
-    recoverable = jobs.wait_condition(namespace, "refused", "ACK.Recoverable")
+    carm.setup(OTHER, {OTHER: refused})
+    name = carm.run("refused")
+    recoverable = carm.jobs.wait_condition(carm.namespace, "refused", "ACK.Recoverable")
     assert recoverable["reason"] == "RoleUnavailable" and refused in recoverable["message"]
     for account in (OWN, OTHER):
-        assert name.lower() not in accounts_emulator.store_for(REGION, account).jobs
+        assert name.lower() not in carm.emulator.store_for(REGION, account).jobs
 
 
-def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(
-    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
-) -> None:
-    cross_account(TARGET, {TARGET: ROLE})
-    name = job_name("moved")
-    jobs.apply(namespace, tuning_job("moved", name, max_jobs=200, parallel=1))
-    jobs.wait_state(namespace, "moved", "InProgress", timeout=60)
-    jobs.annotate_namespace(namespace, {"services.k8s.aws/owner-account-id": OTHER})
-    advisory = jobs.wait_condition(namespace, "moved", "ACK.Advisory", timeout=60)
+def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(carm: Carm) -> None:
+    carm.setup(TARGET, {TARGET: ROLE})
+    name = carm.run("moved", max_jobs=200, parallel=1)
+    carm.jobs.wait_state(carm.namespace, "moved", "InProgress", timeout=60)
+    carm.jobs.annotate_namespace(carm.namespace, {"services.k8s.aws/owner-account-id": OTHER})
+    advisory = carm.jobs.wait_condition(carm.namespace, "moved", "ACK.Advisory", timeout=60)
     assert OTHER in advisory["message"] and TARGET in advisory["message"]
-    jobs.delete(namespace, "moved")
-    jobs.wait_gone(namespace, "moved", timeout=60)
-    assert describe(accounts_emulator, TARGET, name) in ("Stopping", "Stopped")
-    assert name.lower() not in accounts_emulator.store_for(REGION, OTHER).jobs
+    carm.jobs.delete(carm.namespace, "moved")
+    carm.jobs.wait_gone(carm.namespace, "moved", timeout=60)
+    assert describe(carm.emulator, TARGET, name) in ("Stopping", "Stopped")
+    assert name.lower() not in carm.emulator.store_for(REGION, OTHER).jobs
 
 
-def test_a_region_annotation_combines_with_the_account(
-    namespace: str, jobs: Jobs, accounts_emulator: RunningEmulator, cross_account: Setup
-) -> None:
+def test_a_region_annotation_combines_with_the_account(carm: Carm) -> None:
     """As in ACK: the role gives the account, the region annotation the region."""
-    cross_account(TARGET, {TARGET: ROLE})
+    carm.setup(TARGET, {TARGET: ROLE})
     name = job_name("east")
     annotations = {"services.k8s.aws/region": "us-east-1"}
-    jobs.apply(namespace, tuning_job("east", name, annotations=annotations))
-    status = jobs.wait_state(namespace, "east", "Completed", timeout=90)
+    carm.jobs.apply(carm.namespace, tuning_job("east", name, annotations=annotations))
+    status = carm.jobs.wait_state(carm.namespace, "east", "Completed", timeout=90)
     meta = status["ackResourceMetadata"]
     assert (meta["ownerAccountID"], meta["region"]) == (TARGET, "us-east-1")
-    assert name.lower() in accounts_emulator.store_for("us-east-1", TARGET).jobs
+    assert name.lower() in carm.emulator.store_for("us-east-1", TARGET).jobs
     for region, account in ((REGION, TARGET), ("us-east-1", OWN)):
-        assert name.lower() not in accounts_emulator.store_for(region, account).jobs
+        assert name.lower() not in carm.emulator.store_for(region, account).jobs
 
 
-def test_with_team_level_carm_the_team_role_wins(
-    namespace: str,
-    jobs: Jobs,
-    k8s_api: Any,
-    accounts_emulator: RunningEmulator,
-    cross_account: Setup,
-) -> None:
+def test_with_team_level_carm_the_team_role_wins(carm: Carm) -> None:
     """--carm-teams (ACK's TeamLevelCARM): team-id over owner-account-id, the role's account."""
     team_role = f"arn:aws:iam::{OTHER}:role/team-a"
-    role_map(k8s_api, namespace, {"team-a": team_role}, name="ack-role-team-map")
-    jobs.annotate_namespace(namespace, {"services.k8s.aws/team-id": "team-a"})
-    cross_account(TARGET, {TARGET: ROLE}, HPO_CARM_TEAMS="true")
-    name = job_name("team")
-    jobs.apply(namespace, tuning_job("team", name))
-    status = jobs.wait_state(namespace, "team", "Completed", timeout=90)
+    carm.maps({"team-a": team_role}, name="ack-role-team-map")
+    carm.jobs.annotate_namespace(carm.namespace, {"services.k8s.aws/team-id": "team-a"})
+    carm.setup(TARGET, {TARGET: ROLE}, HPO_CARM_TEAMS="true")
+    name = carm.run("team")
+    status = carm.jobs.wait_state(carm.namespace, "team", "Completed", timeout=90)
     assert status["ackResourceMetadata"]["ownerAccountID"] == OTHER
-    assert name.lower() in accounts_emulator.store_for(REGION, OTHER).jobs
-    assert {s.role_arn for s in accounts_emulator.accounts.sessions.values()} == {team_role}
+    assert name.lower() in carm.emulator.store_for(REGION, OTHER).jobs
+    assert {s.role_arn for s in carm.emulator.accounts.sessions.values()} == {team_role}
