@@ -27,11 +27,13 @@ ANN_NS_DELETION_POLICY = f"{GROUP}/deletion-policy"
 ANN_ADOPTION_POLICY = ACK_PREFIX + "adoption-policy"
 ANN_ADOPTION_FIELDS = ACK_PREFIX + "adoption-fields"
 ANN_READ_ONLY = ACK_PREFIX + "read-only"
-# ACK's cross-account namespace annotations (CARM). Not supported yet: a namespace carrying one gets
-# ACK.Terminal and no job, rather than a job silently made in the operator's own account.
+# ACK's cross-account resource management (CARM, core/accounts.py): the namespace annotations, and
+# the ConfigMaps in the operator's own namespace that map an account (or team) to an IAM role.
 ANN_OWNER_ACCOUNT = ACK_PREFIX + "owner-account-id"
 ANN_TEAM_ID = ACK_PREFIX + "team-id"
-CROSS_ACCOUNT_ANNOTATIONS = (ANN_OWNER_ACCOUNT, ANN_TEAM_ID)
+ROLE_ACCOUNT_MAP = "ack-role-account-map"
+ROLE_TEAM_MAP = "ack-role-team-map"
+CARM_SERVICE_ALIAS = "sagemaker"  # ACK's service-level CARM keys: `sagemaker.<account or team>`
 
 # This operator's own bookkeeping, under the prefix kopf uses for its progress and diff-base (kopf
 # leaves annotations under its marked prefix out of the diff, so writing them triggers nothing).

@@ -92,8 +92,9 @@ def test_full_lifecycle_to_completed_with_best_training_job(
     after = stats(emulator)["operations"].get("DescribeHyperParameterTuningJob", {})
     assert after == before
     text = operator.metrics()
-    assert 'hpo_sagemaker_calls_total{operation="CreateHyperParameterTuningJob",outcome="ok"}' in (
-        text
+    assert (
+        'hpo_sagemaker_calls_total{account="own",operation="CreateHyperParameterTuningJob",'
+        'outcome="ok",region="us-west-2"}' in text
     )
     assert 'hpo_tuning_jobs{status="Completed"} 1.0' in text
     assert operator.probe("/readyz") == 200

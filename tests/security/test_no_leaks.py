@@ -1,7 +1,10 @@
 """No credentials, tokens or environment values leak: a full run with fake AWS credentials and a
 sentinel environment value, at DEBUG log level, through success, failure, AWS's rejection, an
 invalid spec, an outage and a stop on delete; then every log line, Event, resource (status and
-annotations), /metrics and the probes are searched for them.
+annotations), /metrics and the probes are searched for them. The namespace is a cross-account one
+(ACK's CARM, issue 16): every SageMaker call is made with a role the operator assumed through the
+emulator's STS from its own credentials, so both the source credentials and the issued ones
+(their access keys: the emulator shows no secret of a session) are searched for.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +28,32 @@ def token(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+TARGET = "222222222222"
+ROLE = f"arn:aws:iam::{TARGET}:role/hpo-target"
+
+
+def cross_account(k8s_api: Any, namespace: str) -> None:
+    """The namespace's jobs go to account TARGET, through ROLE (ack-role-account-map)."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    meta = client.V1ObjectMeta(name="ack-role-account-map", namespace=namespace)
+    core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=meta, data={TARGET: ROLE})
+    )
+    annotations = {"services.k8s.aws/owner-account-id": TARGET}
+    core.patch_namespace(namespace, {"metadata": {"annotations": annotations}})
+
+
+def issued_access_keys(url: str) -> list[str]:
+    """The access keys the emulator's STS issued (GET /_emulator/sts)."""
+    with urllib.request.urlopen(f"{url}/_emulator/sts", timeout=5) as response:
+        document = json.loads(response.read())
+    return [str(s["access_key"]) for s in document["sessions"] if s["role_arn"] == ROLE]
+
+
 def test_no_secret_reaches_logs_events_status_or_metrics(
+    k8s_api: Any,
     namespace: str,
     resources: Resources,
     emulators: Callable[..., Emulator],
@@ -40,7 +69,8 @@ def test_no_secret_reaches_logs_events_status_or_metrics(
     }
     emulator = emulators(training_seconds=1.0, stop_seconds=0.5)
     monkeypatch.setenv("HPO_E2E_DEBUG", "1")  # the most talkative level
-    operator = operators(emulator.url, [namespace], **secrets_set)
+    cross_account(k8s_api, namespace)
+    operator = operators(emulator.url, [namespace], HPO_CARM_NAMESPACE=namespace, **secrets_set)
 
     ok, failing, stopped = job_name("ok"), job_name("failing"), job_name("stopped")
     resources.create(namespace, tuning_job("ok", ok))
@@ -92,6 +122,10 @@ def test_no_secret_reaches_logs_events_status_or_metrics(
             places[path] = error.read().decode(errors="replace")
     assert len(places["operator log"]) > 1000 and "DEBUG" in places["operator log"]
     assert "JobFailed" in places["events"] and "rejected" in places["resources"]
+    assert f":{TARGET}:hyper-parameter-tuning-job/" in places["resources"]  # through the role
+    issued = issued_access_keys(emulator.url)
+    assert issued, "no role was assumed"
+    secrets_set.update({f"assumed access key {n}": key for n, key in enumerate(issued)})
 
     found: list[tuple[str, str]] = []
     for where, text in places.items():

@@ -114,5 +114,11 @@ def operator_under_chart(
     return Operator(
         account,
         tmp_path / "operator.log",
-        {"HPO_NAMESPACES": namespace, "HPO_ENDPOINT_URL": emulator_url},
+        # The role maps are read where the chart puts them (its HPO_CARM_NAMESPACE): the release
+        # namespace, where the chart's Role grants `get` on them by name.
+        {
+            "HPO_NAMESPACES": namespace,
+            "HPO_ENDPOINT_URL": emulator_url,
+            "HPO_CARM_NAMESPACE": namespace,
+        },
     )

@@ -101,6 +101,7 @@ def test_values_become_operator_settings(helm: Helm) -> None:
         "deletionPolicy": "retain",
         "log": {"level": "DEBUG", "format": "text"},
         "metrics": {"port": 9090},
+        "carm": {"teams": True, "accountId": "111122223333"},
         "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
     }
     env = env_of(one(helm.objects(values), "Deployment"))
@@ -109,6 +110,10 @@ def test_values_become_operator_settings(helm: Helm) -> None:
         "HPO_REGION": "us-west-2",
         "HPO_ENDPOINT_URL": "http://emulator:8090",
         "HPO_ALLOW_UNSAFE_AWS_ENDPOINT_URLS": "http://emulator:8090,http://other:80",
+        "HPO_CARM": "true",
+        "HPO_CARM_TEAMS": "true",
+        "HPO_CARM_NAMESPACE": "hpo-system",  # the role maps are read where the chart installs
+        "HPO_ACCOUNT_ID": "111122223333",
         "HPO_POLL_INTERVAL": "45",
         "HPO_STALL_SWEEP_INTERVAL": "120",
         "HPO_DELETION_POLICY": "retain",
@@ -146,7 +151,7 @@ def test_probes_and_metrics_listen_on_loopback_and_the_pod_ip(helm: Helm) -> Non
 def test_namespace_scope_watches_the_release_namespace_by_default(helm: Helm) -> None:
     objects = helm.objects({"installScope": "namespace"}, namespace="ml")
     assert env_of(one(objects, "Deployment"))["HPO_NAMESPACES"] == "ml"
-    assert [r["metadata"]["namespace"] for r in only(objects, "Role")] == ["ml"]
+    assert [r["metadata"]["namespace"] for r in only(objects, "Role")] == ["ml", "ml"]  # + maps
 
 
 def test_namespace_scope_lists_watched_namespaces(helm: Helm) -> None:

@@ -28,7 +28,8 @@ def values(scope: str, peering: bool) -> dict[str, Any]:
 @pytest.mark.parametrize("peering", [False, True], ids=["standalone", "peering"])
 def test_cluster_install_grants_exactly_what_the_code_calls(helm: Helm, peering: bool) -> None:
     objects = helm.objects(values("cluster", peering))
-    assert not only(objects, "Role") and not only(objects, "RoleBinding")
+    carm = only(objects, "Role") + only(objects, "RoleBinding")  # the role maps' only
+    assert len(carm) == 2 and all(o["metadata"]["name"].endswith("-carm") for o in carm)
     role = one(objects, "ClusterRole")
     assert rule_triples(role["rules"]) == rbac.required("cluster", peering=peering)
 
@@ -40,7 +41,7 @@ def test_namespace_install_grants_exactly_what_the_code_calls(helm: Helm, peerin
     assert rule_triples(cluster_role["rules"]) == rbac.required(
         "namespace", peering=peering, cluster_scoped=True
     )
-    roles = only(objects, "Role")
+    roles = [r for r in only(objects, "Role") if not r["metadata"]["name"].endswith("-carm")]
     assert sorted(r["metadata"]["namespace"] for r in roles) == WATCHED
     for role in roles:
         assert rule_triples(role["rules"]) == rbac.required(
@@ -53,16 +54,17 @@ def test_bindings_name_only_the_chart_service_account(helm: Helm, scope: str) ->
     objects = helm.objects(values(scope, False), release="hpo", namespace="hpo-system")
     account = one(objects, "ServiceAccount")["metadata"]
     bindings = only(objects, "ClusterRoleBinding") + only(objects, "RoleBinding")
-    assert len(bindings) == (1 if scope == "cluster" else 1 + len(WATCHED))
+    assert len(bindings) == (1 if scope == "cluster" else 1 + len(WATCHED)) + 1  # + role maps
     for binding in bindings:
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": account["name"], "namespace": "hpo-system"}
         ]
         kind = "Role" if binding["kind"] == "RoleBinding" else "ClusterRole"
+        carm = binding["metadata"]["name"].endswith("-carm")
         assert binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": kind,
-            "name": "hpo-hpo-operator",
+            "name": "hpo-hpo-operator" + ("-carm" if carm else ""),
         }
 
 
@@ -70,3 +72,25 @@ def test_every_use_says_who_calls_it() -> None:
     for use in rbac.USES:
         assert use.caller and use.verbs
         assert set(use.verbs) <= {"get", "list", "watch", "create", "patch", "update", "delete"}
+
+
+@pytest.mark.parametrize("teams", [False, True], ids=["accounts", "teams"])
+@pytest.mark.parametrize("scope", ["cluster", "namespace"])
+def test_role_maps_are_readable_by_name_in_the_release_namespace_only(
+    helm: Helm, scope: str, teams: bool
+) -> None:
+    given = {**values(scope, False), "carm": {"teams": teams}}
+    objects = helm.objects(given, release="hpo", namespace="hpo-system")
+    (role,) = [r for r in only(objects, "Role") if r["metadata"]["name"] == "hpo-hpo-operator-carm"]
+    assert role["metadata"]["namespace"] == "hpo-system"
+    granted = {
+        (group, resource, verb, name)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+        for name in rule["resourceNames"]
+    }
+    assert granted == rbac.named(teams=teams)
+    off = helm.objects({**values(scope, False), "carm": {"enabled": False}})
+    assert not [r for r in only(off, "Role") if r["metadata"]["name"].endswith("-carm")]

@@ -35,6 +35,10 @@ DOCUMENTED_SETTINGS = (
     "polling",
     "bind_address",
     "allow_unsafe_aws_endpoint_urls",
+    "carm",
+    "carm_teams",
+    "carm_namespace",
+    "account_id",
 )
 
 
@@ -129,7 +133,7 @@ def test_the_references_defaults_and_variables_are_the_settings() -> None:
     ]
     checked = 0
     for _flag, env, default, _chart in rows:
-        variables = re.findall(r"`((?:HPO|AWS)_[A-Z_]+)`", env)
+        variables = re.findall(r"`((?:HPO|AWS|ACK)_[A-Z_]+)`", env)
         name = variables[0].removeprefix("HPO_").lower()
         assert tuple(variables) == environment(name), env
         shown = shown_default(name)

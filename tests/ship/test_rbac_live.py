@@ -80,6 +80,7 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
         "HPO_NAMESPACES": namespace,
         "HPO_ENDPOINT_URL": emulator.url,
         "HPO_PEERING_NAME": fullname,
+        "HPO_CARM_NAMESPACE": namespace,  # the chart's: the release namespace
         "HPO_LOG_LEVEL": "DEBUG",  # kopf logs pausing and resuming at INFO
     }
     resumed = "Resuming operations after the pause"

@@ -139,6 +139,16 @@ def test_credentials_never_go_over_plain_http_to_another_host(
     failure = asyncio.run(describe(clients, SageMaker(raw, clients._executor, AwsConfig())))
     assert getattr(failure, "code", None) == "UnsafeEndpoint"
     assert getattr(failure, "kind", None) is ErrorKind.TERMINAL
+    # With a role to assume (issue 16): STS at that endpoint is refused the same way, and the
+    # SageMaker call is never made with other credentials instead.
+    role = "arn:aws:iam::222222222222:role/hpo-a"
+    clients = SageMakerClients(AwsConfig())
+    assuming = clients._new_client("us-west-2", url, role)
+    failure = asyncio.run(describe(clients, SageMaker(assuming, clients._executor, AwsConfig())))
+    assert getattr(failure, "code", None) == "RoleUnavailable"
+    assert role in getattr(failure, "message", "") and "plain HTTP" in getattr(
+        failure, "message", ""
+    )
     assert capture.seen == [] and capture.connections == 0
 
 

@@ -90,6 +90,9 @@ def test_metrics_and_probes_on_one_port_for_every_address() -> None:
     port, body, kind, status = asyncio.run(scenario())
     assert port > 0
     assert kind.startswith("text/plain") and "version=0.0.4" in kind
-    line = 'hpo_sagemaker_calls_total{operation="ListHyperParameterTuningJobs",outcome="ok"} 1.0'
+    line = (
+        'hpo_sagemaker_calls_total{account="own",operation="ListHyperParameterTuningJobs",'
+        'outcome="ok",region=""} 1.0'
+    )
     assert line in body
     assert status == 503  # not started: the probe answers, on the same port

@@ -74,7 +74,9 @@ class FakeSageMaker:
         self.state = state
         self.calls: list[Op] = []
 
-    async def get(self, region: str, endpoint_url: str | None) -> FakeSageMaker:
+    async def get(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> FakeSageMaker:
         return self
 
     async def execute(self, call: Call) -> Mapping[str, Any]:

@@ -15,15 +15,12 @@ import pytest
 from test_reconcile import ACK_TAGS, FakeSageMaker, apply, condition, resource, run
 
 from hpo_operator.core import conditions as c
-from hpo_operator.core.target import choose_job_name, target_of
+from hpo_operator.core.target import choose_job_name
 from hpo_operator.core.types import AwsFailure, ErrorKind, Op, Resource, Trigger
-from hpo_operator.core.types import ReconcileSettings as Settings
 from hpo_operator.identity import (
     ANN_ADOPTION_FIELDS,
     ANN_ADOPTION_POLICY,
     ANN_JOB_NAME,
-    ANN_OWNER_ACCOUNT,
-    ANN_TEAM_ID,
 )
 from hpo_operator.model.translate import system_tags
 
@@ -210,31 +207,6 @@ def test_acks_jobs_are_taken_over_once_in_their_namespace_only() -> None:
     assert condition(ours, c.TERMINAL) is None and Op.ADD_TAGS in sm.calls
     sibling = run(resource(name="sibling", uid="uid-s", status=status), sm)
     assert condition(sibling, c.TERMINAL)["reason"] == "NotOwned"  # type: ignore[index]
-
-
-# --- F3 (interim): ACK's cross-account annotations -------------------------------------------
-
-
-@pytest.mark.parametrize("annotation", [ANN_OWNER_ACCOUNT, ANN_TEAM_ID])
-def test_a_cross_account_namespace_gets_terminal_and_no_call(annotation: str) -> None:
-    sm = FakeSageMaker()
-    r = resource(namespace_annotations={annotation: "111122223333"})
-    step = run(r, sm)
-    assert sm.calls == []
-    terminal = condition(step, c.TERMINAL)
-    assert terminal is not None and terminal["reason"] == "CrossAccountUnsupported"
-    assert annotation in terminal["message"]
-    again = run(apply(r, step), sm, Trigger.POLL)
-    assert sm.calls == [] and not again.events
-    gone = run(replace(apply(r, step), deleting=True), sm, Trigger.DELETE)
-    assert gone.release and sm.calls == []
-    fresh = run(replace(r, deleting=True), sm, Trigger.DELETE)  # deleted before any reconcile
-    assert fresh.release and sm.calls == []
-
-
-def test_target_reports_the_cross_account_annotation() -> None:
-    r = resource(namespace_annotations={ANN_OWNER_ACCOUNT: "111122223333"})
-    assert target_of(r, Settings(default_region="us-west-2")).cross_account == ANN_OWNER_ACCOUNT
 
 
 def test_a_job_whose_tags_cannot_record_the_resource_is_terminal_and_deletes_release() -> None:

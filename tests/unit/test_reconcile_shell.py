@@ -94,8 +94,8 @@ def test_metrics_count_calls_and_jobs_by_status() -> None:
     m.job_state("b", None)
     text = m.render().decode()
     assert (
-        'hpo_sagemaker_calls_total{operation="DescribeHyperParameterTuningJob",outcome="throttled"}'
-        " 1.0" in text
+        'hpo_sagemaker_calls_total{account="own",operation="DescribeHyperParameterTuningJob",'
+        'outcome="throttled",region=""} 1.0' in text
     )
     assert 'hpo_tuning_jobs{status="InProgress"} 0.0' in text
     assert 'hpo_tuning_jobs{status="Completed"} 1.0' in text

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from hpo_operator.adapters.sagemaker import AwsConfig, SageMaker, classify, classify_exception
-from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, Place
 
 ARN = "arn:aws:sagemaker:us-west-2:123456789012:hyper-parameter-tuning-job/j"
 
@@ -90,7 +90,9 @@ def test_execute_strips_metadata_and_reports_outcomes() -> None:
         http_status_code=400,
     )
     with stub, ThreadPoolExecutor(2) as pool:
-        sm = SageMaker(client, pool, AwsConfig(), lambda op, outcome, _: seen.append((op, outcome)))
+        sm = SageMaker(
+            client, pool, AwsConfig(), lambda op, outcome, *_: seen.append((op, outcome))
+        )
         described = asyncio.run(sm.execute(Call(Op.DESCRIBE, "j")))
         stopped = asyncio.run(sm.execute(Call(Op.STOP, "j")))
     assert not isinstance(described, AwsFailure)
@@ -126,9 +128,9 @@ def test_the_pollers_list_and_search_are_classified_counted_and_affect_readiness
     metrics, health = Metrics(), Health(failures_limit=2)
     health.started = True
 
-    def observe(op: Op, outcome: str, seconds: float) -> None:
-        metrics.observe_call(op, outcome, seconds)
-        health.observe_call(op, outcome, seconds)
+    def observe(op: Op, outcome: str, seconds: float, place: Place) -> None:
+        metrics.observe_call(op, outcome, seconds, place)
+        health.observe_call(op, outcome, seconds, place)
 
     stub.add_client_error(
         "list_hyper_parameter_tuning_jobs",
@@ -160,5 +162,6 @@ def test_the_pollers_list_and_search_are_classified_counted_and_affect_readiness
     text = metrics.render().decode()
     for op in ("ListHyperParameterTuningJobs", "Search"):
         for outcome in ("throttled", "ok"):
-            line = f'hpo_sagemaker_calls_total{{operation="{op}",outcome="{outcome}"}} 1.0'
+            labels = f'account="own",operation="{op}",outcome="{outcome}",region=""'
+            line = f"hpo_sagemaker_calls_total{{{labels}}} 1.0"
             assert line in text

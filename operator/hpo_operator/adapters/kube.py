@@ -32,6 +32,21 @@ def kopf_identity(identity: str) -> Identity:
 
 
 EVENTS = kopf.Resource("", "v1", "events", namespaced=True)
+CONFIGMAPS = kopf.Resource("", "v1", "configmaps", namespaced=True)
+
+
+async def configmap_data(
+    settings: kopf.OperatorSettings, namespace: str, name: str
+) -> dict[str, str] | None:
+    """One ConfigMap's `data`, read by name (RBAC: `get` on that name only); None if it does
+    not exist. Other API errors raise."""
+    url = CONFIGMAPS.get_url(namespace=NamespaceName(namespace), name=name)
+    try:
+        body = await api.get(url, settings=settings, logger=log)
+    except errors.APINotFoundError:
+        return None
+    data = body.get("data") if isinstance(body, Mapping) else None
+    return {str(k): str(v) for k, v in (data or {}).items()} if isinstance(data, Mapping) else {}
 
 
 class KubeObjects:

@@ -29,9 +29,12 @@ class SageMakerReader(SageMakerPort, Protocol):
 
 
 class SageMakerClientsPort(Protocol):
-    """Where the reconciles get the port for a (region, endpoint)."""
+    """Where the reconciles get the port for a (region, endpoint), reached with the operator's own
+    credentials or, given `role_arn`, the role's (assumed through STS)."""
 
-    async def get(self, region: str, endpoint_url: str | None) -> SageMakerPort: ...
+    async def get(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> SageMakerPort: ...
 
     def close(self) -> None: ...
 
@@ -39,7 +42,9 @@ class SageMakerClientsPort(Protocol):
 class SageMakerReaders(Protocol):
     """The clients factory the shared poller builds on: its ports also read."""
 
-    async def get(self, region: str, endpoint_url: str | None) -> SageMakerReader: ...
+    async def get(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> SageMakerReader: ...
 
     def close(self) -> None: ...
 

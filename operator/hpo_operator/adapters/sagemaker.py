@@ -6,7 +6,12 @@ synchronous, so each call runs in one bounded ThreadPoolExecutor shared by all c
 with botocore connect/read timeouts and an overall asyncio deadline on top. botocore's own retries
 are off: the operator retries at the resource level (backoff for Create, the next poll for
 Describe), which keeps throttling visible in metrics and never hides a slow call in a thread.
-One client per (region, endpoint), created once, off the event loop."""
+One client per (role, region, endpoint), created once, off the event loop: the operator's own
+credentials (botocore's default chain: IRSA's web identity, EKS Pod Identity, AWS_* variables),
+or, for a role from ACK's role maps (`core.accounts`), the role's, assumed through STS by
+botocore's own refreshable machinery with the operator's credentials as the source. A role that
+cannot be assumed fails the call (`RoleUnavailable`); it never falls back to the operator's own
+credentials, which reach another account."""
 
 from __future__ import annotations
 
@@ -21,9 +26,17 @@ from typing import Any
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
 
+from hpo_operator.core.accounts import role_account
 from hpo_operator.core.endpoints import endpoint_problem
-from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op
+from hpo_operator.core.types import OWN_ACCOUNT, OWN_PLACE, AwsFailure, Call, ErrorKind, Op, Place
 from hpo_operator.model import awsmodel
 
 THROTTLE_CODES = frozenset(
@@ -131,6 +144,13 @@ def classify_exception(op: Op, error: BaseException) -> AwsFailure:
         failure = classify(op, code, message, status)
         wait = retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
         return failure if wait is None else replace(failure, retry_after=wait)
+    if isinstance(error, RoleUnavailable):
+        hint = (
+            f"{error}. The role's trust policy must let the operator's own role assume it, and "
+            "the operator's role needs sts:AssumeRole on it; the operator never uses its own "
+            "credentials instead"
+        )
+        return AwsFailure(op, "RoleUnavailable", hint, ErrorKind.RECOVERABLE)
     if isinstance(error, CREDENTIAL_ERRORS):
         hint = (
             f"No usable AWS credentials ({type(error).__name__}). Give the operator credentials: "
@@ -164,6 +184,84 @@ class AwsConfig:
     unsafe_endpoints: frozenset[str] = frozenset()  # plain-HTTP endpoints allowed (endpoints.py)
 
 
+class RoleUnavailable(Exception):
+    """The role a resource's account maps to could not be assumed (STS refused, or the operator
+    has no credentials of its own to assume it with). The message names the role and the reason;
+    it never holds credentials."""
+
+    def __init__(self, role_arn: str, reason: str) -> None:
+        super().__init__(f"cannot assume role {role_arn}: {reason}")
+        self.role_arn = role_arn
+
+
+ROLE_SESSION_NAME = "hpo-operator"  # in the target account's CloudTrail as the session name
+
+
+def _sts_reason(error: BaseException) -> str:
+    """Why STS refused, without anything but its error code and message."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code') or 'Error'}: {details.get('Message') or ''}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+class _Given(CredentialProvider):  # type: ignore[misc]
+    """A credential provider that hands botocore one credentials object (the assumed role's)."""
+
+    METHOD = "assume-role"
+    CANONICAL_NAME = "hpo-operator-assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def assumed_credentials(
+    role_arn: str,
+    region: str,
+    endpoint_url: str | None,
+    config: Config,
+    allowed: frozenset[str],
+    source: botocore.session.Session | None = None,
+) -> DeferredRefreshableCredentials:
+    """The role's credentials, assumed on first use and refreshed before they expire by botocore
+    (`AssumeRoleCredentialFetcher` in `DeferredRefreshableCredentials`), with `source`'s
+    credentials (the operator's own, from the default chain) as the source. STS is asked in the
+    resource's region, at its endpoint URL when one is set (as ACK's sessions do), and never over
+    an unsafe endpoint. Failures raise `RoleUnavailable`."""
+    origin = source if source is not None else botocore.session.get_session()
+    origin.set_config_variable("sts_regional_endpoints", "regional")
+    own = origin.get_credentials()
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        client = origin.create_client(
+            service, region_name=region, endpoint_url=endpoint_url or None, config=config, **kwargs
+        )
+        client.meta.events.register("before-send", refuse_unsafe(allowed))
+        return client
+
+    fetcher = (
+        AssumeRoleCredentialFetcher(
+            sts_client, own, role_arn, extra_args={"RoleSessionName": ROLE_SESSION_NAME}
+        )
+        if own is not None
+        else None
+    )
+
+    def refresh() -> dict[str, Any]:
+        if fetcher is None:
+            raise RoleUnavailable(role_arn, "the operator has no AWS credentials of its own")
+        try:
+            return dict(fetcher.fetch_credentials())
+        except Exception as error:
+            raise RoleUnavailable(role_arn, _sts_reason(error)) from None
+
+    return DeferredRefreshableCredentials(refresh, _Given.METHOD)
+
+
 class UnsafeEndpoint(ValueError):
     """A request would carry the operator's credentials over plain HTTP to a host that is not
     loopback and not allowed (`endpoints.endpoint_problem`); it was not sent."""
@@ -185,9 +283,9 @@ def refuse_unsafe(allowed: frozenset[str]) -> Callable[..., None]:
 # finds them for the IAM policy).
 READS = {Op.LIST: "list_hyper_parameter_tuning_jobs", Op.SEARCH: "search"}
 
-CallObserver = Callable[[Op, str, float], None]
-"""Told of every call, the shared poller's reads included: (operation, outcome, seconds).
-Outcome: ok, throttled or a failure kind."""
+CallObserver = Callable[[Op, str, float, Place], None]
+"""Told of every call, the shared poller's reads included: (operation, outcome, seconds, where
+it went). Outcome: ok, throttled or a failure kind."""
 
 
 class SageMaker:
@@ -199,11 +297,13 @@ class SageMaker:
         executor: ThreadPoolExecutor,
         config: AwsConfig,
         observer: CallObserver | None = None,
+        place: Place = OWN_PLACE,
     ) -> None:
         self._client = client
         self._executor = executor
         self._config = config
         self._observer = observer
+        self.place = place
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         """Make the call; the response (without ResponseMetadata) or how it failed."""
@@ -235,7 +335,7 @@ class SageMaker:
                 outcome = "throttled" if result.throttled else result.kind.value.lower()
             else:
                 outcome = "ok"
-            self._observer(op, outcome, time.monotonic() - started)
+            self._observer(op, outcome, time.monotonic() - started, self.place)
         return result
 
     async def _run(
@@ -263,7 +363,8 @@ class SageMaker:
 
 
 class SageMakerClients:
-    """One botocore client per (region, endpoint URL), all sharing one bounded thread pool."""
+    """One botocore client per (role, region, endpoint URL), all sharing one bounded thread pool.
+    Role None: the operator's own credentials."""
 
     def __init__(self, config: AwsConfig, observer: CallObserver | None = None) -> None:
         self._config = config
@@ -271,17 +372,20 @@ class SageMakerClients:
         self._executor = ThreadPoolExecutor(
             max_workers=config.max_workers, thread_name_prefix="sagemaker"
         )
-        self._clients: dict[tuple[str, str | None], SageMaker] = {}
+        self._clients: dict[tuple[str | None, str, str | None], SageMaker] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, region: str, endpoint_url: str | None) -> SageMaker:
-        """The client for this region and endpoint, created on first use (off the loop).
-        Raises `UnsafeEndpoint` for an endpoint that must not get credentials."""
+    async def get(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> SageMaker:
+        """The client for this role, region and endpoint, created on first use (off the loop).
+        Raises `UnsafeEndpoint` for an endpoint that must not get credentials. The role is
+        assumed at the first call, not here."""
         if endpoint_url:
             problem = endpoint_problem(endpoint_url, self._config.unsafe_endpoints)
             if problem is not None:
                 raise UnsafeEndpoint(problem)
-        key = (region, endpoint_url or None)
+        key = (role_arn or None, region, endpoint_url or None)
         found = self._clients.get(key)
         if found is not None:
             return found
@@ -290,13 +394,17 @@ class SageMakerClients:
             if found is None:
                 loop = asyncio.get_running_loop()
                 client = await loop.run_in_executor(
-                    self._executor, partial(self._new_client, region, endpoint_url)
+                    self._executor, partial(self._new_client, region, endpoint_url, role_arn)
                 )
-                found = SageMaker(client, self._executor, self._config, self._observer)
+                account = (role_account(role_arn) if role_arn else None) or OWN_ACCOUNT
+                place = Place(account, region)
+                found = SageMaker(client, self._executor, self._config, self._observer, place)
                 self._clients[key] = found
             return found
 
-    def _new_client(self, region: str, endpoint_url: str | None) -> Any:
+    def _new_client(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> Any:
         config = Config(
             connect_timeout=self._config.connect_timeout,
             read_timeout=self._config.read_timeout,
@@ -307,6 +415,10 @@ class SageMakerClients:
         core = botocore.session.get_session()  # sessions are not thread-safe: one per client
         loader = awsmodel.botocore_session().get_component("data_loader")
         core.register_component("data_loader", loader)  # the model is parsed once, shared
+        if role_arn:
+            allowed = self._config.unsafe_endpoints
+            creds = assumed_credentials(role_arn, region, endpoint_url, config, allowed)
+            core.register_component("credential_provider", CredentialResolver([_Given(creds)]))
         client = core.create_client(
             "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
         )

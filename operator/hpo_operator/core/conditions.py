@@ -23,9 +23,10 @@ READY = "Ready"
 SYNCED = "ACK.ResourceSynced"
 TERMINAL = "ACK.Terminal"
 RECOVERABLE = "ACK.Recoverable"
+ADVISORY = "ACK.Advisory"  # ACK's: worth knowing, changes nothing (here: a namespace's account)
 
 # The problems first: see the module docstring for why the order matters.
-ORDER = (TERMINAL, RECOVERABLE, READY, SYNCED)
+ORDER = (TERMINAL, RECOVERABLE, READY, SYNCED, ADVISORY)
 LINE_BREAKS = re.compile(r"\s*[^\S ]\s*")  # whitespace that holds a break or a tab
 MESSAGE_LIMIT = 1000  # kopf cuts Event messages at 1,024 characters; keep conditions readable too
 
@@ -47,10 +48,11 @@ def build(
     synced: Cond,
     terminal: Cond | None = None,
     recoverable: Cond | None = None,
+    advisory: Cond | None = None,
 ) -> list[dict[str, str]]:
-    """The conditions list in ACK's shape, ordered Terminal, Recoverable, Ready, Synced.
+    """The conditions list in ACK's shape, ordered Terminal, Recoverable, Ready, Synced, Advisory.
 
-    `terminal` and `recoverable` are given only when True; when None they are left out.
+    `terminal`, `recoverable` and `advisory` are given only when True; when None they are left out.
     """
     old = {str(c.get("type")): c for c in previous or () if isinstance(c, Mapping)}
     wanted: dict[str, Cond] = {READY: ready, SYNCED: synced}
@@ -58,6 +60,8 @@ def build(
         wanted[TERMINAL] = terminal
     if recoverable is not None:
         wanted[RECOVERABLE] = recoverable
+    if advisory is not None:
+        wanted[ADVISORY] = advisory
     result: list[dict[str, str]] = []
     for kind in ORDER:
         cond = wanted.get(kind)

@@ -73,7 +73,7 @@ def _doubt(status: Mapping[str, Any]) -> Cond | None:
     return Cond(True, str(found.get("reason") or "Retrying"), str(found.get("message") or ""))
 
 
-UNREACHABLE_REASONS = frozenset({"InvalidAnnotation", "InvalidConfiguration"})
+UNREACHABLE_REASONS = frozenset({"InvalidAnnotation", "InvalidConfiguration", "RoleUnavailable"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +210,7 @@ def _status(
         synced=synced,
         terminal=terminal,
         recoverable=recoverable,
+        advisory=Cond(True, "AccountChanged", t.account_note) if t.account_note else None,
     )
     status["observedGeneration"] = r.generation
     return status

@@ -177,15 +177,6 @@ def _decide(
         return replace(step, retry=Retry.POLL)
     if t.problem is not None:
         return blocked(r, t, now, Cond(True, "InvalidAnnotation", t.problem), recoverable=True)
-    if t.cross_account is not None:
-        message = (
-            f"The namespace has the annotation {t.cross_account}: cross-account resources are not "
-            "supported yet, and the operator would make the job in its own account instead, so no "
-            "job is made. Remove the annotation from the namespace, or run this resource where "
-            "the operator's own account is the one wanted."
-        )
-        problem = Cond(True, "CrossAccountUnsupported", message)
-        return blocked(r, t, now, problem, keep_job=status_arn(r.status) is not None)
     if t.mode is Mode.READ_ONLY:
         return _follow(r, t, obs, now, trigger, v, check_edits=False)
     arn = status_arn(r.status)
@@ -393,8 +384,8 @@ def _on_delete(r: Resource, t: Target, obs: Observation, now: str, version: str)
         return release(f"No region to reach tuning job {name}; released without stopping it")
     arn = status_arn(r.status)
     maybe_created = bool(r.annotations.get(ANN_JOB_NAME)) or create_in_doubt(r.status)
-    if arn is None and not maybe_created and t.cross_account is not None:
-        return release(f"No job was made: the namespace has the annotation {t.cross_account}")
+    if arn is None and not maybe_created and t.unreachable_reason == "RoleUnavailable":
+        return release(f"No job was made: {t.unreachable}")
     if arn is None and not maybe_created:
         if t.mode is Mode.ADOPT or spec_terminal(r.status):
             return release("No job was created or adopted for this resource")
@@ -494,5 +485,7 @@ def _no_job_possible(r: Resource, t: Target) -> str | None:
 def _unreachable_reason(t: Target) -> str:
     """InvalidAnnotation when an annotation names the unusable region or endpoint, else (the
     operator's own --region or environment) InvalidConfiguration."""
+    if t.unreachable_reason is not None:
+        return t.unreachable_reason
     operators = str(t.unreachable).startswith("the operator's")
     return "InvalidConfiguration" if operators else "InvalidAnnotation"

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from hpo_operator.core.accounts import placement
 from hpo_operator.core.endpoints import endpoint_problem, region_problem
 from hpo_operator.core.outcome import status_arn
 from hpo_operator.core.types import (
@@ -31,7 +32,6 @@ from hpo_operator.identity import (
     ANN_NS_DELETION_POLICY,
     ANN_READ_ONLY,
     ANN_REGION,
-    CROSS_ACCOUNT_ANNOTATIONS,
     TAG_NAME,
     TAG_NAMESPACE,
     TAG_UID,
@@ -83,8 +83,18 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
         problem = f'annotation {ANN_ADOPTION_POLICY} supports only "adopt"'
     if mode is not Mode.READ_ONLY:
         job_name = choose_job_name(ann.get(ANN_JOB_NAME), status_arn(r.status), job_name)
-    cross = next((k for k in CROSS_ACCOUNT_ANNOTATIONS if ns_ann.get(k)), None)
+    place = placement(
+        ns_ann,
+        r.status,
+        r.role_maps,
+        enabled=cfg.carm,
+        teams_enabled=cfg.carm_teams,
+        own_account=cfg.account_id,
+    )
     unreachable = _unreachable(r, cfg, region, endpoint)
+    reason = None
+    if unreachable is None and place.problem is not None:
+        unreachable, reason = place.problem, "RoleUnavailable"
     if unreachable is not None:
         problem = unreachable  # the first thing to fix: nothing can be sent until it is
     if not job_name and problem is None:
@@ -102,7 +112,10 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
         policy,
         problem,
         unreachable=unreachable,
-        cross_account=cross,
+        unreachable_reason=reason,
+        account=place.account,
+        role_arn=place.role_arn,
+        account_note=place.note,
     )
 
 
@@ -157,8 +170,9 @@ def choose_job_name(recorded: str | None, arn: str | None, named: str) -> str:
 
 
 def job_ref(t: Target) -> str:
-    """What a proof of ownership is about: one job name in one region and endpoint."""
-    return f"{t.region or ''}|{t.endpoint_url or ''}|{t.job_name.lower()}"
+    """What a proof of ownership is about: one job name in one region and endpoint, reached with
+    one role (an account: the same name in another account is another job)."""
+    return f"{t.role_arn or ''}|{t.region or ''}|{t.endpoint_url or ''}|{t.job_name.lower()}"
 
 
 def owned_by(tags: Sequence[Mapping[str, Any]], r: Resource) -> bool:

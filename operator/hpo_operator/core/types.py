@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 IN_PROGRESS = "InProgress"
 STOPPING = "Stopping"
@@ -108,6 +108,20 @@ class ReconcileSettings:
     describe_after_create: bool = True
     # Plain-HTTP endpoints the operator was started to allow (`endpoints.allow_list`).
     unsafe_endpoints: frozenset[str] = frozenset()
+    # ACK's cross-account resource management (`accounts.placement`): on, team-level too, and the
+    # operator's own account number when it was told it (no role needed for it then).
+    carm: bool = True
+    carm_teams: bool = False
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleMaps:
+    """ACK's role maps (`ack-role-account-map`, `ack-role-team-map`) as the shell last read them;
+    None: the ConfigMap is absent (for teams also: team-level CARM is off)."""
+
+    accounts: Mapping[str, str] | None = None
+    teams: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class Resource:
     annotations: Mapping[str, str] = field(default_factory=dict)
     namespace_annotations: Mapping[str, str] = field(default_factory=dict)
     deleting: bool = False
+    role_maps: RoleMaps = RoleMaps()
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,27 @@ class Target:
     # Why no SageMaker call can be made at all (region or endpoint unusable or refused): the
     # shell makes no client, and nothing is sent.
     unreachable: str | None = None
-    cross_account: str | None = None  # the namespace's cross-account annotation, if any
+    unreachable_reason: str | None = None  # the condition's reason, when not about an annotation
+    # The account the job is (to be) in (None: the operator's own, number unknown) and the role
+    # that reaches it (None: the operator's own credentials); `accounts.placement`.
+    account: str | None = None
+    role_arn: str | None = None
+    account_note: str | None = None  # the namespace names another account than the job's
+
+
+OWN_ACCOUNT = "own"  # `Place.account` of calls made with the operator's own credentials
+
+
+class Place(NamedTuple):
+    """Where SageMaker calls go, as metrics and readiness tell them apart: the account (of the
+    assumed role, or `OWN_ACCOUNT`) and the region. Bounded: the role maps' accounts times the
+    regions in use."""
+
+    account: str = OWN_ACCOUNT
+    region: str = ""
+
+
+OWN_PLACE = Place()  # the operator's own account, region unnamed (a client made outside `get`)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The `shared` polling strategy: one `RegionPoller` per (region, endpoint), and the SageMaker port
-the reconciles use in this mode (every call through the account's budget, the poller's Describe
-handed on instead of a second one)."""
+"""The `shared` polling strategy: one `RegionPoller` per (role, region, endpoint), that is per
+account and region, each with its own budget, so one account's throttling never slows another;
+and the SageMaker port the reconciles use in this mode (every call through the account's budget,
+the poller's Describe handed on instead of a second one)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ from hpo_operator.adapters.ratelimit import RateLimiter
 from hpo_operator.core.types import AwsFailure, Call, Op, Target
 from hpo_operator.polling.poller import PollerConfig, RegionPoller
 from hpo_operator.polling.strategy import Owner, PollHandler, Report
+
+Key = tuple[str | None, str, str | None]  # (role, region, endpoint); role None: the operator's own
+
+
+def where(region: str, endpoint_url: str | None, role_arn: str | None) -> str:
+    """A poller's place for logs: region, endpoint, and the account of its role."""
+    account = role_arn.split(":")[4] if role_arn and role_arn.count(":") >= 5 else None
+    return (
+        region
+        + (f" at {endpoint_url}" if endpoint_url else "")
+        + (f" in account {account}" if account else "")
+    )
 
 
 class PolledSageMaker:
@@ -64,20 +77,24 @@ class SharedPoller:
         self.limits = limits
         self.report = report
         self.on_deferred = on_deferred
-        self.pollers: dict[tuple[str, str | None], RegionPoller] = {}
-        self._ports: dict[tuple[str, str | None], PolledSageMaker] = {}
+        self.pollers: dict[Key, RegionPoller] = {}
+        self._ports: dict[Key, PolledSageMaker] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
-        return await self.port(region, endpoint_url)
+    async def get(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> PolledSageMaker:
+        return await self.port(region, endpoint_url, role_arn)
 
-    async def port(self, region: str, endpoint_url: str | None) -> PolledSageMaker:
-        """The (region, endpoint)'s port, creating its client and poller on first use."""
-        key = (region, endpoint_url or None)
+    async def port(
+        self, region: str, endpoint_url: str | None, role_arn: str | None = None
+    ) -> PolledSageMaker:
+        """The (role, region, endpoint)'s port, creating its client and poller on first use."""
+        key = (role_arn or None, region, endpoint_url or None)
         found = self._ports.get(key)
         if found is not None:
             return found
-        inner = await self.base.get(region, endpoint_url)
+        inner = await self.base.get(region, endpoint_url, role_arn)
         async with self._lock:
             found = self._ports.get(key)
             if found is None:
@@ -86,7 +103,7 @@ class SharedPoller:
                     RateLimiter(self.limits),
                     self.config,
                     report=self.report,
-                    where=region + (f" at {endpoint_url}" if endpoint_url else ""),
+                    where=where(region, endpoint_url, role_arn),
                     on_deferred=self.on_deferred,
                 )
                 self.pollers[key] = poller
@@ -97,7 +114,8 @@ class SharedPoller:
         """After a reconcile: follow the job in its region's poller while it runs, else stop."""
         port = None
         if status is not None and target.region:
-            port = self._ports.get((target.region, target.endpoint_url or None))
+            key = (target.role_arn or None, target.region, target.endpoint_url or None)
+            port = self._ports.get(key)
         for poller in self.pollers.values():
             if port is None or poller is not port.poller:
                 poller.unfollow(owner)

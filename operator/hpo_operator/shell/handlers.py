@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,6 +37,7 @@ from hpo_operator.core.types import (
     ErrorKind,
     Resource,
     Retry,
+    RoleMaps,
     Step,
     Target,
     Trigger,
@@ -137,6 +138,8 @@ class Operator:
     # uid → the job (`reconcile.job_ref`) proven this resource's in this process (by its Create,
     # a ListTags or the AddTags of an adoption): one ListTags per resource per process at most.
     proven: dict[str, str] = field(default_factory=dict)
+    # ACK's role maps (`carm.RoleMapSource`); None: cross-account management is off.
+    role_maps: Callable[[], Awaitable[RoleMaps]] | None = None
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
         """Keep what kopf hands every resource handler and the poller's reports need later:
@@ -224,6 +227,8 @@ class Operator:
     ) -> Step:
         started = time.monotonic()
         cfg = self.settings.reconcile_settings()
+        if self.role_maps is not None:
+            resource = replace(resource, role_maps=await self.role_maps())
         target = target_of(resource, cfg)
         context = logs.fields(resource.namespace, resource.name, target.job_name)
         port: Port = _unreachable("NoRegion", "no AWS region for this resource")
@@ -231,7 +236,7 @@ class Operator:
             port = _unreachable("Unreachable", target.unreachable)  # never a client: no request
         elif target.region:
             try:
-                client = await self.clients.get(target.region, target.endpoint_url)
+                client = await self.clients.get(target.region, target.endpoint_url, target.role_arn)
             except Exception as error:  # e.g. a malformed endpoint-url or region annotation
                 port = _unreachable(
                     "InvalidClientConfig",

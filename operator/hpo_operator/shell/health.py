@@ -4,9 +4,11 @@
 event loop is not blocked. `/readyz` (readiness): live, the Kubernetes API server answers, and
 SageMaker calls (every one, the shared poller's List and Search included) are not failing
 persistently (`readiness_failures` recoverable failures in a row, throttles included; any answer
-from SageMaker, even a rejection, resets the count). The API server counts the same way: requests
-that got no HTTP answer at all (DNS, refused, TLS, timeouts) in a row; any answer resets it. The
-reason is in the response body.
+from SageMaker, even a rejection, resets the count). Counted per account and region (`Place`): one
+account whose role cannot be assumed, or one throttled region, leaves the operator ready while
+another place answers, and is named in the body; only every place failing makes it not ready. The
+API server counts the same way: requests that got no HTTP answer at all (DNS, refused, TLS,
+timeouts) in a row; any answer resets it. The reason is in the response body.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from hpo_operator.core.types import Op
+from hpo_operator.core.types import OWN_ACCOUNT, OWN_PLACE, Op, Place
 
 FAILING_OUTCOMES = frozenset({"recoverable", "throttled"})
 
@@ -30,18 +32,18 @@ class Health:
         self.failures_limit = failures_limit
         self.started = False
         self.running: Callable[[], bool] = lambda: True
-        self.failures = 0
-        self.last_failure = ""
+        self.failures: dict[Place, int] = {}  # recoverable failures in a row, per place
+        self.last_failure: dict[Place, str] = {}
         self.kube_failures = 0
         self.last_kube_failure = ""
 
-    def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
-        """Count recoverable failures in a row; any other answer resets the count."""
+    def observe_call(self, op: Op, outcome: str, seconds: float, place: Place = OWN_PLACE) -> None:
+        """Count recoverable failures in a row at `place`; any other answer resets its count."""
         if outcome in FAILING_OUTCOMES:
-            self.failures += 1
-            self.last_failure = f"{op.value}: {outcome}"
+            self.failures[place] = self.failures.get(place, 0) + 1
+            self.last_failure[place] = f"{op.value}: {outcome}"
         else:
-            self.failures = 0
+            self.failures[place] = 0
 
     def observe_kube(self, error: BaseException | None) -> None:
         """A request to the API server got an HTTP answer (None) or none at all (`error`)."""
@@ -86,12 +88,26 @@ class Health:
                 f"the Kubernetes API server does not answer: {self.kube_failures} requests in a "
                 f"row failed (last {self.last_kube_failure})"
             )
-        if self.failures >= self.failures_limit:
+        failing = {p: n for p, n in self.failures.items() if n >= self.failures_limit}
+        said = "; ".join(
+            f"{_where(p)}{n} in a row (last {self.last_failure.get(p, '')})"
+            for p, n in sorted(failing.items())
+        )
+        if failing and len(failing) == len(self.failures):
             return False, (
-                f"SageMaker calls failing: {self.failures} in a row (last {self.last_failure}); "
-                "see the ACK.Recoverable conditions for what to fix"
+                f"SageMaker calls failing: {said}; see the ACK.Recoverable conditions for what "
+                "to fix"
             )
+        if failing:
+            return True, f"ok; SageMaker calls failing in some places: {said}"
         return True, "ok"
+
+
+def _where(place: Place) -> str:
+    """`account A in REGION: ` for a place other than the operator's own, else nothing."""
+    if place.account == OWN_ACCOUNT:
+        return ""
+    return f"account {place.account}" + (f" in {place.region}" if place.region else "") + ": "
 
 
 def probe_routes(health: Health) -> list[web.RouteDef]:

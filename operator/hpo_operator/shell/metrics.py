@@ -1,7 +1,8 @@
 """Prometheus metrics of the operator, in their own registry (no process-global state).
 
-Reconciles (total, errors, duration), SageMaker calls by operation and outcome (throttles
-included), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
+Reconciles (total, errors, duration), SageMaker calls by operation, outcome (throttles
+included), account and region (`Place`: bounded by the role maps' accounts and the regions in
+use), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
 operator wrote the change into the resource's status; resources without progress (the stall
 sweep, `stall.py`).
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from hpo_operator.core.types import Op
+from hpo_operator.core.types import OWN_PLACE, Op, Place
 
 
 class Metrics:
@@ -43,8 +44,9 @@ class Metrics:
         self.calls = Counter(
             "hpo_sagemaker_calls_total",
             "SageMaker calls by operation and outcome (ok, throttled, recoverable, terminal, "
-            "notfound, inuse)",
-            ["operation", "outcome"],
+            "notfound, inuse), account (of the assumed role; own: the operator's credentials) "
+            "and region",
+            ["operation", "outcome", "account", "region"],
             registry=r,
         )
         self.call_seconds = Histogram(
@@ -101,9 +103,9 @@ class Metrics:
         self._tally: Tally[str] = Tally()  # resources in the watch, by job status
         self._parked: Tally[str] = Tally()  # parked resources, by job status
 
-    def observe_call(self, op: Op, outcome: str, seconds: float) -> None:
+    def observe_call(self, op: Op, outcome: str, seconds: float, place: Place = OWN_PLACE) -> None:
         """One SageMaker call (the adapter's observer)."""
-        self.calls.labels(op.value, outcome).inc()
+        self.calls.labels(op.value, outcome, place.account, place.region).inc()
         self.call_seconds.labels(op.value).observe(seconds)
 
     def observe_deferred(self, operation: str) -> None:

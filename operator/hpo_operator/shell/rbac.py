@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hpo_operator.identity import GROUP, PLURAL
+from hpo_operator.identity import GROUP, PLURAL, ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
 
 Scope = Literal["cluster", "namespace"]
 
@@ -33,6 +33,9 @@ class ApiUse:
     scopes: tuple[Scope, ...] = ("cluster", "namespace")
     peering: bool = False
     cluster_scoped: bool = False
+    # Only these objects, by name, in the operator's own namespace (a Role there, with
+    # resourceNames), whatever the install scope. None: every object of the resource.
+    names: tuple[str, ...] | None = None
 
 
 USES: tuple[ApiUse, ...] = (
@@ -54,6 +57,14 @@ USES: tuple[ApiUse, ...] = (
         "handlers: kopf index of the services.k8s.aws/* namespace annotations (default region, "
         "endpoint URL, deletion policy); kopf's namespace observer in namespace installs",
         cluster_scoped=True,
+    ),
+    ApiUse(
+        "",
+        "configmaps",
+        ("get",),
+        "carm.RoleMapSource: ACK's role maps for cross-account resources, read by name in the "
+        "operator's own namespace (only when cross-account management is on)",
+        names=(ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP),
     ),
     ApiUse(
         "apiextensions.k8s.io",
@@ -94,7 +105,21 @@ def required(
         (use.group, use.resource, verb)
         for use in USES
         if scope in use.scopes
+        and use.names is None
         and (peering or not use.peering)
         and (cluster_scoped is None or use.cluster_scoped == cluster_scoped)
         for verb in use.verbs
+    }
+
+
+def named(*, teams: bool) -> set[tuple[str, str, str, str]]:
+    """The (apiGroup, resource, verb, name) grants on objects by name in the operator's own
+    namespace, with cross-account management on (`--carm-teams`: the team map too)."""
+    return {
+        (use.group, use.resource, verb, name)
+        for use in USES
+        if use.names is not None
+        for verb in use.verbs
+        for name in use.names
+        if teams or name != ROLE_TEAM_MAP
     }

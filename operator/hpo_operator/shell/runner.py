@@ -22,18 +22,18 @@ import kopf
 
 from hpo_operator import __version__, identity
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
-from hpo_operator.adapters.kube import kopf_identity
+from hpo_operator.adapters.kube import configmap_data, kopf_identity
 from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
-from hpo_operator.core.types import Op
+from hpo_operator.core.types import Op, Place
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
 from hpo_operator.polling.timer import PerResourceTimer
-from hpo_operator.shell import handlers, health, logs, memory, stall
+from hpo_operator.shell import carm, handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args
 
@@ -121,9 +121,9 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     metrics = Metrics()
     probes = health.Health(settings.readiness_failures)
 
-    def observe(op: Op, outcome: str, seconds: float) -> None:
-        metrics.observe_call(op, outcome, seconds)
-        probes.observe_call(op, outcome, seconds)
+    def observe(op: Op, outcome: str, seconds: float, place: Place) -> None:
+        metrics.observe_call(op, outcome, seconds, place)
+        probes.observe_call(op, outcome, seconds, place)
 
     # The shared poller and the operator need each other: the operator's reconciles call
     # SageMaker through the poller's ports, and the poller reports changes to the operator. The
@@ -135,6 +135,17 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     clients, strategy = polling_strategy(settings, base, report, metrics.observe_deferred)
     kopf_config = kopf_settings(settings)
     operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
+    if settings.carm:
+
+        async def read(namespace: str, name: str) -> Mapping[str, str] | None:
+            return await configmap_data(kopf_config, namespace, name)
+
+        operator.role_maps = carm.RoleMapSource(
+            read,
+            carm.carm_namespace(settings.carm_namespace),
+            teams=settings.carm_teams,
+            refresh=settings.carm_refresh,
+        )
     registry = kopf.OperatorRegistry()
     handlers.register(registry, strategy)
     sweeper = stall.Sweeper(

@@ -89,6 +89,16 @@ class Settings:
     # Plain-HTTP SageMaker endpoints the operator may send credentials to: comma-separated URLs,
     # or `*` for any (ACK's --allow-unsafe-aws-endpoint-urls). https and loopback need none.
     allow_unsafe_aws_endpoint_urls: str = ""
+    # ACK's cross-account resource management (core/accounts.py): namespaces annotated
+    # services.k8s.aws/owner-account-id (or team-id, with carm_teams) are served with the role
+    # ack-role-account-map (ack-role-team-map) maps them to, read in `carm_namespace` (default:
+    # the operator's own namespace, else ACK's ack-system) every `carm_refresh` seconds at most.
+    carm: bool = True
+    carm_teams: bool = False
+    carm_namespace: str | None = bounded(None, env=("HPO_CARM_NAMESPACE", "ACK_SYSTEM_NAMESPACE"))
+    carm_refresh: float = bounded(15.0, gt=0)
+    # The operator's own AWS account: a namespace naming it needs no role in the map.
+    account_id: str | None = None
 
     # The stall sweep (stall.py): one paged LIST of the resources every this many seconds; a
     # resource kopf has not finished with and unchanged for `stall_margin` seconds past its
@@ -178,6 +188,9 @@ class Settings:
             resume_from_status=self.polling == "shared",
             describe_after_create=self.polling != "shared",
             unsafe_endpoints=self.unsafe_endpoints(),
+            carm=self.carm,
+            carm_teams=self.carm_teams,
+            account_id=self.account_id or None,
         )
 
     def aws_config(self) -> AwsConfig:
@@ -275,6 +288,29 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDRESSES",
         help="addresses the probes and /metrics listen on, comma-separated "
         + source("bind_address"),
+    )
+    p.add_argument(
+        "--no-carm",
+        dest="carm",
+        action="store_false",
+        help="refuse namespaces annotated for another account instead of assuming the role "
+        "ack-role-account-map maps them to [HPO_CARM=false]",
+    )
+    p.add_argument(
+        "--carm-teams",
+        action="store_true",
+        help="also serve services.k8s.aws/team-id with ack-role-team-map (ACK's TeamLevelCARM "
+        "feature gate) " + source("carm_teams"),
+    )
+    p.add_argument(
+        "--carm-namespace",
+        help="where ack-role-account-map (and ack-role-team-map) are read "
+        + source("carm_namespace", "the operator's namespace, else ack-system"),
+    )
+    p.add_argument(
+        "--account-id",
+        help="the operator's own AWS account: a namespace naming it needs no role "
+        + source("account_id"),
     )
     p.add_argument(
         "--stall-sweep-interval",

@@ -1,0 +1,197 @@
+"""Cross-account resources (ACK's CARM, issue 16) end to end: the emulator keeps accounts apart by
+access key and serves STS, so a namespace's `owner-account-id` and the `ack-role-account-map`
+ConfigMap decide which account a job is made in, through an assumed role; a missing mapping makes
+no call at all, a refused role is ACK.Recoverable, and a re-annotated namespace leaves a running
+job where it is."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from hpo_emulator.config import EmulatorConfig
+from hpo_emulator.server import RunningEmulator, run_in_thread
+from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job
+
+OWN = "123456789012"  # the emulator's default account: the operator's own key is in it
+TARGET, OTHER = "222222222222", "333333333333"
+ROLE = f"arn:aws:iam::{TARGET}:role/hpo-target"
+REGION = "us-west-2"
+
+
+@pytest.fixture
+def accounts_emulator() -> Iterator[RunningEmulator]:
+    """An emulator of this test's own (its call counts are this test's), one role refused."""
+    config = EmulatorConfig(
+        training_seconds=3.0,
+        stop_seconds=1.0,
+        quotas={},
+        denied_roles=[f"arn:aws:iam::{OTHER}:role/refused"],
+    )
+    with run_in_thread(config) as emulator:
+        yield emulator
+
+
+def role_map(
+    k8s_api: Any, namespace: str, data: dict[str, str], name: str = "ack-role-account-map"
+) -> None:
+    """One of ACK's role maps in `namespace`, created or replaced."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(k8s_api)
+    body = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace), data=data
+    )
+    try:
+        core.create_namespaced_config_map(namespace, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        core.replace_namespaced_config_map(name, namespace, body)
+
+
+def calls(emulator: RunningEmulator) -> dict[str, Any]:
+    """The emulator's counts of calls and jobs (any account), without its bookkeeping."""
+    with urllib.request.urlopen(f"{emulator.url}/_emulator/stats", timeout=5) as response:
+        document: dict[str, Any] = json.loads(response.read())
+    return {k: v for k, v in document.items() if v and k not in ("since", "stores")}
+
+
+def describe(emulator: RunningEmulator, account: str, name: str) -> str:
+    """The job's status as a client in `account` sees it (a key ending in the account's digits
+    is in that account, in the emulator)."""
+    client = boto3.client(
+        "sagemaker",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id=f"test-{account}",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    found = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    return str(found["HyperParameterTuningJobStatus"])
+
+
+@dataclass
+class Carm:
+    """One test's cross-account ground: its namespace, its resources, its emulator, and how to
+    write role maps and start the operator (reading the maps in the namespace)."""
+
+    namespace: str
+    jobs: Jobs
+    emulator: RunningEmulator
+    k8s_api: Any
+    start_operator: Callable[..., OperatorProcess]
+
+    def maps(self, data: dict[str, str], name: str = "ack-role-account-map") -> None:
+        role_map(self.k8s_api, self.namespace, data, name)
+
+    def setup(self, account: str, roles: dict[str, str], **env: str) -> None:
+        """The namespace annotated for `account`, `roles` as ack-role-account-map, and the
+        operator started."""
+        self.maps(roles)
+        self.jobs.annotate_namespace(self.namespace, {"services.k8s.aws/owner-account-id": account})
+        self.start_operator(
+            self.namespace, endpoint=self.emulator.url, HPO_CARM_NAMESPACE=self.namespace, **env
+        )
+
+    def run(self, resource: str, **kwargs: Any) -> str:
+        """Apply a tuning job resource; its SageMaker job name."""
+        name = job_name(resource)
+        self.jobs.apply(self.namespace, tuning_job(resource, name, **kwargs))
+        return name
+
+
+@pytest.fixture
+def carm(
+    namespace: str,
+    jobs: Jobs,
+    k8s_api: Any,
+    accounts_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> Carm:
+    return Carm(namespace, jobs, accounts_emulator, k8s_api, start_operator)
+
+
+def test_a_mapped_account_gets_the_job_through_the_assumed_role(carm: Carm) -> None:
+    carm.setup(TARGET, {TARGET: ROLE})
+    name = carm.run("carm")
+    status = carm.jobs.wait_state(carm.namespace, "carm", "Completed", timeout=90)
+    meta = status["ackResourceMetadata"]
+    assert meta["ownerAccountID"] == TARGET and f":{TARGET}:" in meta["arn"]
+    assert name.lower() in carm.emulator.store_for(REGION, TARGET).jobs
+    assert name.lower() not in carm.emulator.store_for(REGION, OWN).jobs
+    sessions = carm.emulator.accounts.sessions.values()
+    assert {s.role_arn for s in sessions} == {ROLE}
+
+
+def test_an_unmapped_account_is_terminal_and_calls_nothing_until_mapped(carm: Carm) -> None:
+    carm.setup(TARGET, {OTHER: f"arn:aws:iam::{OTHER}:role/other"})
+    carm.run("unmapped")
+    terminal = carm.jobs.wait_condition(carm.namespace, "unmapped", "ACK.Terminal")
+    assert terminal["reason"] == "RoleUnavailable"
+    assert "services.k8s.aws/owner-account-id" in terminal["message"]
+    assert "ack-role-account-map has no key" in terminal["message"]
+    assert calls(carm.emulator) == {}  # no SageMaker call, in any account
+    assert not carm.emulator.accounts.sessions  # and no role assumed
+    carm.maps({TARGET: ROLE})  # mapped: the next look makes the job there
+    status = carm.jobs.wait_state(carm.namespace, "unmapped", "Completed", timeout=90)
+    assert status["ackResourceMetadata"]["ownerAccountID"] == TARGET
+
+
+def test_a_refused_role_is_recoverable_and_never_falls_back(carm: Carm) -> None:
+    refused = f"arn:aws:iam::{OTHER}:role/refused"
+    carm.setup(OTHER, {OTHER: refused})
+    name = carm.run("refused")
+    recoverable = carm.jobs.wait_condition(carm.namespace, "refused", "ACK.Recoverable")
+    assert recoverable["reason"] == "RoleUnavailable" and refused in recoverable["message"]
+    for account in (OWN, OTHER):
+        assert name.lower() not in carm.emulator.store_for(REGION, account).jobs
+
+
+def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(carm: Carm) -> None:
+    carm.setup(TARGET, {TARGET: ROLE})
+    name = carm.run("moved", max_jobs=200, parallel=1)
+    carm.jobs.wait_state(carm.namespace, "moved", "InProgress", timeout=60)
+    carm.jobs.annotate_namespace(carm.namespace, {"services.k8s.aws/owner-account-id": OTHER})
+    advisory = carm.jobs.wait_condition(carm.namespace, "moved", "ACK.Advisory", timeout=60)
+    assert OTHER in advisory["message"] and TARGET in advisory["message"]
+    carm.jobs.delete(carm.namespace, "moved")
+    carm.jobs.wait_gone(carm.namespace, "moved", timeout=60)
+    assert describe(carm.emulator, TARGET, name) in ("Stopping", "Stopped")
+    assert name.lower() not in carm.emulator.store_for(REGION, OTHER).jobs
+
+
+def test_a_region_annotation_combines_with_the_account(carm: Carm) -> None:
+    """As in ACK: the role gives the account, the region annotation the region."""
+    carm.setup(TARGET, {TARGET: ROLE})
+    name = job_name("east")
+    annotations = {"services.k8s.aws/region": "us-east-1"}
+    carm.jobs.apply(carm.namespace, tuning_job("east", name, annotations=annotations))
+    status = carm.jobs.wait_state(carm.namespace, "east", "Completed", timeout=90)
+    meta = status["ackResourceMetadata"]
+    assert (meta["ownerAccountID"], meta["region"]) == (TARGET, "us-east-1")
+    assert name.lower() in carm.emulator.store_for("us-east-1", TARGET).jobs
+    for region, account in ((REGION, TARGET), ("us-east-1", OWN)):
+        assert name.lower() not in carm.emulator.store_for(region, account).jobs
+
+
+def test_with_team_level_carm_the_team_role_wins(carm: Carm) -> None:
+    """--carm-teams (ACK's TeamLevelCARM): team-id over owner-account-id, the role's account."""
+    team_role = f"arn:aws:iam::{OTHER}:role/team-a"
+    carm.maps({"team-a": team_role}, name="ack-role-team-map")
+    carm.jobs.annotate_namespace(carm.namespace, {"services.k8s.aws/team-id": "team-a"})
+    carm.setup(TARGET, {TARGET: ROLE}, HPO_CARM_TEAMS="true")
+    name = carm.run("team")
+    status = carm.jobs.wait_state(carm.namespace, "team", "Completed", timeout=90)
+    assert status["ackResourceMetadata"]["ownerAccountID"] == OTHER
+    assert name.lower() in carm.emulator.store_for(REGION, OTHER).jobs
+    assert {s.role_arn for s in carm.emulator.accounts.sessions.values()} == {team_role}
