@@ -2,6 +2,7 @@
 
     python -m bench [--sizes 100 1000] [--polling shared per-resource] [--poll-interval 30]
                     [--history 10000:500] [--burst 5000 10000] [--memory-limit MIB]
+                    [--spread 5x100] [--spread-regions 2] [--spread-hold 300]
 
 Starts a local kube-apiserver (or uses --kubeconfig / HPO_TEST_KUBECONFIG), installs the CRD, and
 for each size and strategy applies N resources at once against a fresh in-process emulator with
@@ -9,9 +10,10 @@ AWS-like quotas (bench/scale.py). Writes bench/results.json and bench/results.pn
 table that docs/performance.md quotes. First come the history and burst scenarios
 (bench/history.py): a restart on 10,000 resources of which 500 run, and bursts of 5,000 and
 10,000 by one `kubectl create -f`; their RSS figures also go to bench/memory.json, which the
-chart's memory settings are tested against. An empty `--sizes`, `--history` or `--burst` skips
-that part. A benchmark, not a test: it asserts nothing, it reports each target with the measured
-figure and whether it was met.
+chart's memory settings are tested against. Last, the spread (bench/spread.py): one operator
+and 5 account-regions (ACK's CARM) of 100 jobs each, held InProgress for a steady window. An
+empty `--sizes`, `--history`, `--burst` or `--spread` skips that part. A benchmark, not a test:
+it asserts nothing, it reports each target with the measured figure and whether it was met.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import hpo_operator
-from bench import history, report, scale
+from bench import history, report, scale, spread
 from hpo_devtools.cluster import Binaries, DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,6 +152,29 @@ def main(argv: list[str] | None = None) -> int:
         help="N resources by one `kubectl create -f`; every one must finish",
     )
     parser.add_argument(
+        "--spread",
+        nargs="*",
+        default=["5x100"],
+        metavar="KxPER",
+        help="one operator, K account-regions (CARM) of PER jobs each, held InProgress "
+        "(bench/spread.py)",
+    )
+    parser.add_argument(
+        "--spread-regions",
+        type=int,
+        default=2,
+        metavar="R",
+        help="the spread's account-regions are laid out account by account over R regions "
+        "(5 over 2: 3 accounts × 2 regions minus one)",
+    )
+    parser.add_argument(
+        "--spread-hold",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the spread's steady window, once every resource has its first status",
+    )
+    parser.add_argument(
         "--memory-limit",
         type=float,
         default=None,
@@ -230,6 +255,21 @@ def main(argv: list[str] | None = None) -> int:
                 results["runs"].append(run)
                 print(report.run_line(run), flush=True)
                 args.output.write_text(json.dumps(results, indent=2) + "\n")
+        for spec in args.spread:
+            layout = spread.Spread.parse(spec, args.spread_regions)
+            print(f"bench: spread {spec} over {args.spread_regions} regions ...", flush=True)
+            workload = scale.Workload(
+                n=layout.places * layout.per,
+                polling="shared",
+                poll_interval=args.poll_interval,
+                fast_interval=args.fast_interval,
+                startup_seconds=args.startup_seconds,
+                hold_seconds=args.spread_hold,
+            )
+            found = spread.run(layout, workload, kubeconfig, api_client, kubectl)
+            results.setdefault("spread", []).append(found)
+            print(report.spread_line(found), flush=True)
+            args.output.write_text(json.dumps(results, indent=2) + "\n")
     results["targets"] = report.targets(results)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     report.plot(results, args.plot)

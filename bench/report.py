@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,8 @@ def _find(results: dict[str, Any], n: int, polling: str) -> dict[str, Any] | Non
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target at the largest N measured with the shared poller (1,000 when run), then the
-    history and burst targets."""
-    return _running_targets(results) + history_targets(results)
+    history, burst and spread targets."""
+    return _running_targets(results) + history_targets(results) + spread_targets(results)
 
 
 def history_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -259,21 +260,29 @@ def _running_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "measured": run["lag_p95_seconds"],
             "met": run["lag_p95_seconds"] is not None and run["lag_p95_seconds"] <= lag_bound,
         },
-        {
-            "target": f"all {run['n']} resources have an ARN within {ARN_TARGET_SECONDS:g} s",
-            "measured": run["arn_all_seconds"],
-            "met": run["arn_all_seconds"] is not None
-            and run["arn_all_seconds"] <= ARN_TARGET_SECONDS,
-        },
-        {
-            "target": f"operator RSS ≤ {RSS_TARGET_MB:g} MB",
-            "measured": run["operator_peak_rss_mb"],
-            "met": run["operator_peak_rss_mb"] <= RSS_TARGET_MB,
-        },
+        *_arn_and_rss_targets(run),
     ]
     for row in rows:
         row["n"] = run["n"]
     return rows
+
+
+def _arn_and_rss_targets(run: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Every resource's ARN within the target's seconds; the operator's peak RSS."""
+    arn = run["arn_all_seconds"]
+    return [
+        {
+            "target": f"{prefix}all {run['n']} resources have an ARN within "
+            f"{ARN_TARGET_SECONDS:g} s",
+            "measured": arn,
+            "met": arn is not None and arn <= ARN_TARGET_SECONDS,
+        },
+        {
+            "target": f"{prefix}operator RSS ≤ {RSS_TARGET_MB:g} MB",
+            "measured": run["operator_peak_rss_mb"],
+            "met": run["operator_peak_rss_mb"] <= RSS_TARGET_MB,
+        },
+    ]
 
 
 def _ratio(timer: dict[str, Any] | None, quiet: float | None) -> float | None:
@@ -350,6 +359,7 @@ def table(results: dict[str, Any]) -> str:
             )
     elif not measured:
         lines += ["", "ACK's measured figures: none (../shared/ack/captured-v1.9.1 is absent)."]
+    lines += spread_table(results)
     return "\n".join(lines)
 
 
@@ -436,3 +446,127 @@ def plot_history(series: dict[str, list[dict[str, Any]]], path: Path, limit_mb: 
 def _n(run: dict[str, Any]) -> int:
     n: int = run["n"]
     return n
+
+
+# ----- the spread run: several accounts and regions, one operator (bench/spread.py) ------------
+
+
+def store_window(
+    before: Mapping[str, Any], after: Mapping[str, Any], job_seconds: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """For each `ACCOUNT/REGION` of `job_seconds` (its jobs' in-progress seconds in the window):
+    the calls made there between two emulator stats documents (their `by_store`), and the calls
+    per in-progress job-hour."""
+    rows: dict[str, dict[str, Any]] = {}
+    for place, seconds in job_seconds.items():
+        first = _op_calls(before.get("by_store", {}).get(place))
+        last = _op_calls(after.get("by_store", {}).get(place))
+        calls = {op: n - first.get(op, 0) for op, n in last.items() if n - first.get(op, 0)}
+        total = sum(calls.values())
+        hours = seconds / 3600
+        rows[place] = {
+            "calls": calls,
+            "calls_total": total,
+            "job_hours": round(hours, 3),
+            "calls_per_job_hour": round(total / hours, 2) if hours else None,
+        }
+    return rows
+
+
+def _op_calls(store: Mapping[str, Any] | None) -> dict[str, int]:
+    operations = (store or {}).get("operations") or {}
+    return {op: sum(outcomes.values()) for op, outcomes in operations.items()}
+
+
+def spread_lifetimes(seconds: float, lifetime: float, refresh_before: float) -> int:
+    """How many credentials one role needs over `seconds`: botocore asks STS again
+    `refresh_before` seconds before each expires."""
+    usable = max(lifetime - refresh_before, 1.0)
+    return 1 + int(seconds // usable)
+
+
+def spread_line(run: dict[str, Any]) -> str:
+    steady = run["steady_window"]
+    worst = max((p["steady"]["calls_per_job_hour"] or 0.0) for p in run["places"])
+    return (
+        f"  spread {len(run['places'])}x{run['per']} ({run['accounts']} accounts, "
+        f"{run['regions']} regions): ARN all {run['arn_all_seconds']} s "
+        f"({run['resources_with_arn']}/{run['n']}), steady calls/job-hour "
+        f"{steady['calls_per_job_hour']} (worst account-region {worst}), AssumeRole "
+        f"{run['sts']['assume_role']} for {run['sts']['roles']} roles, RSS peak "
+        f"{run['operator_peak_rss_mb']} MB, steady {run['steady_rss_min_mb']}-"
+        f"{run['steady_rss_max_mb']} MB over {steady['seconds']} s held"
+    )
+
+
+def spread_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The single-account targets, per account-region, for each spread run."""
+    rows: list[dict[str, Any]] = []
+    for run in results.get("spread") or ():
+        n, steady = run["n"], run["steady_window"]
+        per_place = [p["steady"]["calls_per_job_hour"] for p in run["places"]]
+        worst = None if None in per_place or not per_place else max(per_place)
+        sts = run["sts"]
+        where = f"spread {len(run['places'])}x{run['per']}"
+        rows += [
+            {
+                "target": f"{where}: ≤ {CALLS_TARGET:g} calls per in-progress job-hour in every "
+                "account-region (steady window)",
+                "measured": worst,
+                "met": worst is not None and worst <= CALLS_TARGET,
+            },
+            {
+                "target": f"{where}: ≤ {CALLS_TARGET:g} calls per in-progress job-hour, all "
+                "account-regions (steady window)",
+                "measured": steady["calls_per_job_hour"],
+                "met": steady["calls_per_job_hour"] is not None
+                and steady["calls_per_job_hour"] <= CALLS_TARGET,
+            },
+            {
+                "target": f"{where}: AssumeRole ≤ one per role and region per credential "
+                f"lifetime ({sts['expected_max']})",
+                "measured": f"{sts['assume_role']} ({sts['roles']} roles, "
+                f"{sts['role_regions']} role-regions)",
+                "met": sts["assume_role"] <= sts["expected_max"],
+            },
+            *_arn_and_rss_targets(run, f"{where}: "),
+        ]
+        for row in rows[-5:]:
+            row["n"] = n
+    return rows
+
+
+def spread_table(results: dict[str, Any]) -> list[str]:
+    """The spread runs' rows, one per account-region then the whole, as Markdown lines."""
+    lines: list[str] = []
+    for run in results.get("spread") or ():
+        lines += [
+            "",
+            f"Spread: {run['n']} jobs held InProgress over {len(run['places'])} account-regions "
+            f"({run['accounts']} accounts × {run['regions']} regions), one operator; steady "
+            f"window {run['steady_window']['seconds']} s:",
+            "",
+            "| account/region | jobs | ARN all (s) | steady calls | calls/job-hour (steady) "
+            "| calls/job-hour (run) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for place in run["places"]:
+            lines.append(
+                f"| {place['account']}/{place['region']} | {place['jobs']} "
+                f"| {_cell(place['arn_all_seconds'])} | {place['steady']['calls_total']} "
+                f"| {_cell(place['steady']['calls_per_job_hour'])} "
+                f"| {_cell(place['run']['calls_per_job_hour'])} |"
+            )
+        steady = run["steady_window"]
+        lines += [
+            f"| all | {run['n']} | {_cell(run['arn_all_seconds'])} "
+            f"| {sum(steady['calls'].values())} | {_cell(steady['calls_per_job_hour'])} "
+            f"| {_cell(run['calls_per_job_hour_total'])} |",
+            "",
+            f"STS: {run['sts']['assume_role']} AssumeRole for {run['sts']['roles']} roles "
+            f"({run['sts']['role_regions']} role-regions) over {run['duration_seconds']} s; "
+            f"operator RSS peak {run['operator_peak_rss_mb']} MB, steady "
+            f"{run['steady_rss_min_mb']}-{run['steady_rss_max_mb']} MB; CPU "
+            f"{run['operator_cpu_seconds']} s.",
+        ]
+    return lines

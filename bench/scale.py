@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from hpo_devtools.operator import OperatorProcess
 from hpo_devtools.samples import sample_job
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
+from hpo_emulator.store import Store
+from hpo_emulator.tuningjob import TuningJob
 from hpo_operator.model.timestamps import parse_timestamp
 
 GROUP, VERSION, PLURAL = "sagemaker.services.k8s.aws", "v1alpha1", "hyperparametertuningjobs"
@@ -163,17 +166,21 @@ class Operator(OperatorProcess):
         self,
         kubeconfig: Path,
         endpoint: str,
-        namespace: str,
+        namespace: str | Sequence[str],
         w: Workload,
         cgroup: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
-        """`cgroup`: a cgroup folder the process joins before it starts (a memory limit)."""
-        args = ["--namespace", namespace, "--region", "us-west-2", "--endpoint-url", endpoint]
+        """`namespace`: the one watched, or several; `cgroup`: a cgroup folder the process joins
+        before it starts (a memory limit); `extra_args`: more `run` flags."""
+        namespaces = [namespace] if isinstance(namespace, str) else list(namespace)
+        args = [arg for ns in namespaces for arg in ("--namespace", ns)]
+        args += ["--region", "us-west-2", "--endpoint-url", endpoint, *extra_args]
         args += ["--poll-interval", str(w.poll_interval), "--log-format", "text"]
         args += ["--log-level", "WARNING"]
         env = {"HPO_POLLING": w.polling, "HPO_POLL_FAST_INTERVAL": str(w.fast_interval)}
         env.update(dict(w.operator_env))
-        log = Path(f"/tmp/hpo-bench-operator-{namespace}.log")
+        log = Path(f"/tmp/hpo-bench-operator-{namespaces[0]}.log")
         log.unlink(missing_ok=True)
         preexec = None if cgroup is None else lambda: _join(cgroup)
         super().__init__(kubeconfig, log, args, env, preexec=preexec)
@@ -221,10 +228,18 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def _job_seconds(emulator: RunningEmulator, start: float, end: float, until: float) -> float:
-    """In-progress seconds of every job inside [start, end] (a job runs until its terminal)."""
+def _job_seconds(
+    emulator: RunningEmulator, start: float, end: float, until: float, store: Store | None = None
+) -> float:
+    """In-progress seconds of every job (of `store`, else the default one) inside [start, end]
+    (a job runs until its terminal)."""
+    return job_seconds((store or emulator.store).jobs.values(), start, end, until)
+
+
+def job_seconds(jobs: Iterable[TuningJob], start: float, end: float, until: float) -> float:
+    """In-progress seconds of `jobs` inside [start, end] (a job runs until its terminal)."""
     total = 0.0
-    for job in list(emulator.store.jobs.values()):
+    for job in list(jobs):
         finish = job.terminal[1] if job.terminal is not None else until
         total += max(0.0, min(finish, end) - max(job.created, start))
     return total

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -125,7 +126,9 @@ class Guard:
 
 
 class Stats:
-    """Call counts per operation and outcome (`ok` or the error code)."""
+    """Call counts per operation and outcome (`ok` or the error code), in all and per account and
+    region (`by_store`, keyed `ACCOUNT/REGION` like the stores: the caller's account and the
+    request's region, STS calls included)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -133,17 +136,28 @@ class Stats:
     def reset(self) -> None:
         """Start counting again."""
         self.calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.places: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(
+            lambda: defaultdict(Counter)
+        )
         self.since = time.time()
 
-    def record(self, operation: str, outcome: str) -> None:
-        """Count one call."""
+    def record(self, operation: str, outcome: str, where: str | None = None) -> None:
+        """Count one call; `where`: its `ACCOUNT/REGION`."""
         self.calls[operation][outcome] += 1
+        if where is not None:
+            self.places[where][operation][outcome] += 1
 
     def document(self) -> dict[str, Any]:
         """What `GET /_emulator/stats` shows."""
-        operations = {op: dict(sorted(c.items())) for op, c in sorted(self.calls.items())}
         return {
             "since": self.since,
-            "total": sum(sum(c.values()) for c in self.calls.values()),
-            "operations": operations,
+            **_counts(self.calls),
+            "by_store": {where: _counts(calls) for where, calls in sorted(self.places.items())},
         }
+
+
+def _counts(calls: Mapping[str, Counter[str]]) -> dict[str, Any]:
+    return {
+        "total": sum(sum(c.values()) for c in calls.values()),
+        "operations": {op: dict(sorted(c.items())) for op, c in sorted(calls.items())},
+    }

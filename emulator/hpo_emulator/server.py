@@ -152,6 +152,7 @@ class Emulator:
             return await self._query(request, scope)
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target
         store = self.store_for(scope.account, scope.region)
+        where = f"{scope.account}/{scope.region}"
         try:
             delay = self.guard.delay(operation)
             if delay:
@@ -161,7 +162,7 @@ class Emulator:
             now = self.clock()
             if scope.session is not None and now >= scope.session.expires:
                 raise errors.expired_token(sts.EXPIRED)
-            self.guard.check(operation, f"{scope.account}/{scope.region}")
+            self.guard.check(operation, where)
             raw = await request.read()
             try:
                 params = json.loads(raw) if raw.strip() else {}
@@ -174,13 +175,13 @@ class Emulator:
                 token = params.get("NextToken") or START_TOKEN  # the same position again
                 result = {"HyperParameterTuningJobSummaries": [], "NextToken": token}
         except errors.ApiError as err:
-            self.stats.record(operation or "(none)", err.code)
+            self.stats.record(operation or "(none)", err.code, where)
             return self._json(err.body(), err.status)
         except Exception as err:  # a bug here must still answer like AWS, and be visible
-            self.stats.record(operation, "InternalFailure")
+            self.stats.record(operation, "InternalFailure", where)
             print(f"emulator: {operation} failed: {err!r}", file=sys.stderr, flush=True)
             return self._json(errors.internal(f"{type(err).__name__}: {err}").body(), 500)
-        self.stats.record(operation, "ok")
+        self.stats.record(operation, "ok", where)
         return self._json(result, 200)
 
     @staticmethod
@@ -202,7 +203,7 @@ class Emulator:
         form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
         action = form.get("Action", "(none)")
         reply = sts.answer(form, scope, self.accounts, self.clock())
-        self.stats.record(f"sts:{action}", reply.outcome)
+        self.stats.record(f"sts:{action}", reply.outcome, f"{scope.account}/{scope.region}")
         return web.Response(
             body=reply.body.encode(),
             status=reply.status,

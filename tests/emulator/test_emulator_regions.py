@@ -207,3 +207,8 @@ def test_stats_count_jobs_per_account_and_region(emulator: RunningEmulator) -> N
     assert stats["stores"]["123456789012/us-east-1"]["jobs"] == 1
     assert stats["stores"]["123456789012/us-west-2"]["jobs"] == 0
     assert "sts:GetCallerIdentity" in json.dumps(stats)
+    # the calls per account and region: the caller's account, the request's region
+    east = stats["by_store"]["123456789012/us-east-1"]
+    assert east["operations"]["CreateHyperParameterTuningJob"] == {"ok": 1}
+    assert "123456789012/us-west-2" not in stats["by_store"]  # no call there
+    assert sum(place["total"] for place in stats["by_store"].values()) == stats["total"]

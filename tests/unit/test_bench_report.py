@@ -123,3 +123,98 @@ def test_the_plot_draws_acks_figures_beside_a_tiny_run(captured: Path, tmp_path:
     results["machine"] = {"nproc": 2, "memory": "1 GiB", "python": "3.11"}
     report.plot(results, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _by_store(**calls: dict[str, dict[str, int]]) -> dict[str, Any]:
+    return {"by_store": {k.replace("_", "/"): {"operations": ops} for k, ops in calls.items()}}
+
+
+def test_store_window_gives_each_account_region_its_calls_per_job_hour() -> None:
+    before = _by_store(a_east={"ListHyperParameterTuningJobs": {"ok": 10}})
+    after = _by_store(
+        a_east={"ListHyperParameterTuningJobs": {"ok": 13, "ThrottlingException": 1}},
+        b_west={"DescribeHyperParameterTuningJob": {"ok": 2}},
+        c_west={"sts:AssumeRole": {"ok": 1}},  # a place without jobs is not reported
+    )
+    rows = report.store_window(before, after, {"a/east": 7200.0, "b/west": 3600.0, "d/x": 0.0})
+    assert rows["a/east"] == {
+        "calls": {"ListHyperParameterTuningJobs": 4},  # throttled calls count too
+        "calls_total": 4,
+        "job_hours": 2.0,
+        "calls_per_job_hour": 2.0,
+    }
+    assert rows["b/west"]["calls_per_job_hour"] == 2.0
+    assert rows["d/x"] == {"calls": {}, "calls_total": 0, "job_hours": 0.0,
+                           "calls_per_job_hour": None}  # fmt: skip
+    assert set(rows) == {"a/east", "b/west", "d/x"}
+
+
+def test_one_credential_per_role_until_botocore_refreshes_it() -> None:
+    assert report.spread_lifetimes(600.0, 3600.0, 900.0) == 1
+    assert report.spread_lifetimes(2700.0, 3600.0, 900.0) == 2
+    assert report.spread_lifetimes(6000.0, 3600.0, 900.0) == 3
+
+
+def _spread(steady: list[float | None], assume: int) -> dict[str, Any]:
+    places = [
+        {
+            "account": f"10000000000{i}",
+            "region": "us-west-2",
+            "jobs": 100,
+            "arn_all_seconds": 20.0,
+            "steady": {"calls_total": 3, "calls_per_job_hour": rate},
+            "run": {"calls_per_job_hour": 11.0},
+        }
+        for i, rate in enumerate(steady)
+    ]
+    return {
+        "n": 100 * len(places),
+        "per": 100,
+        "accounts": len(places),
+        "regions": 1,
+        "arn_all_seconds": 31.0,
+        "resources_with_arn": 100 * len(places),
+        "places": places,
+        "steady_window": {
+            "seconds": 300.0,
+            "calls": {"ListHyperParameterTuningJobs": 9},
+            "calls_per_job_hour": 0.4,
+        },
+        "calls_per_job_hour_total": 10.5,
+        "duration_seconds": 420.0,
+        "sts": {
+            "assume_role": assume,
+            "roles": len(places),
+            "role_regions": len(places),
+            "expected_max": len(places),
+        },
+        "operator_peak_rss_mb": 90.0,
+        "steady_rss_min_mb": 80.0,
+        "steady_rss_max_mb": 85.0,
+        "operator_cpu_seconds": 30.0,
+    }
+
+
+def test_spread_targets_hold_every_account_region_to_the_single_account_goal() -> None:
+    results = _results(None)
+    results["spread"] = [_spread([0.3, 0.5, 14.0], assume=3)]
+    rows = {row["target"].split(": ", 1)[1]: row for row in report.targets(results)}
+    every = next(r for t, r in rows.items() if "in every" in t)
+    assert (every["measured"], every["met"], every["n"]) == (14.0, False, 300)
+    sts = next(r for t, r in rows.items() if t.startswith("AssumeRole"))
+    assert sts["met"] and sts["measured"].startswith("3 ")
+    results["spread"] = [_spread([0.3, None], assume=9)]
+    rows = {row["target"].split(": ", 1)[1]: row for row in report.targets(results)}
+    assert not next(r for t, r in rows.items() if "in every" in t)["met"]  # a place unmeasured
+    assert not next(r for t, r in rows.items() if t.startswith("AssumeRole"))["met"]
+
+
+def test_the_spread_table_has_a_row_per_account_region_and_the_whole() -> None:
+    results = _results(None)
+    results["spread"] = [_spread([0.3, 0.5], assume=2)]
+    lines = report.spread_table(results)
+    assert "| 100000000000/us-west-2 | 100 | 20.0 | 3 | 0.3 | 11.0 |" in lines
+    assert "| all | 200 | 31.0 | 9 | 0.4 | 10.5 |" in lines
+    assert any(line.startswith("STS: 2 AssumeRole for 2 roles") for line in lines)
+    assert "| all | 200 |" in report.table(results)
+    assert "worst account-region 0.5" in report.spread_line(results["spread"][0])
