@@ -234,7 +234,8 @@ def run(
                 if any(op.startswith("sts:") for op in doc["operations"])
             },
         },
-        "operator_peak_rss_mb": round(proc["VmHWM"], 1),
+        # VmHWM is updated lazily by the kernel: a sampled VmRSS can be above it
+        "operator_peak_rss_mb": round(max([proc["VmHWM"], *(r for _, r in rss_at)]), 1),
         "steady_rss_min_mb": round(min(steady_rss), 1),
         "steady_rss_max_mb": round(max(steady_rss), 1),
         "operator_cpu_seconds": round(proc["cpu_seconds"], 1),
