@@ -102,7 +102,9 @@ def test_full_lifecycle_under_the_charts_cluster_scope_rbac(
         )
     )
     emulator = emulators(training_seconds=1.0, stop_seconds=0.5)
-    operator = operators(emulator.url, [], config=config)  # no --namespace: all namespaces
+    # No --namespace: all namespaces. The role maps are read where the chart says (its
+    # HPO_CARM_NAMESPACE is the release namespace), under the chart's Role for them there.
+    operator = operators(emulator.url, [], config=config, HPO_CARM_NAMESPACE=SYSTEM)
     resources = Resources(own_api)
 
     done, stopped = job_name("rbac-done"), job_name("rbac-stop")

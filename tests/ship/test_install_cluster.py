@@ -311,6 +311,8 @@ def test_install_manifest_server_side_apply(kubectl: Kubectl, helm: Helm) -> Non
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "Role",  # get on the CARM role maps, by name, in the operator's namespace
+        "RoleBinding",
         "Service",
         "Deployment",
     }

@@ -26,8 +26,9 @@ from hpo_operator.adapters.sagemaker import (
     assumed_credentials,
     classify_exception,
 )
+from hpo_operator.core.accounts import placement
 from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, Place, RoleMaps
-from hpo_operator.identity import ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
+from hpo_operator.identity import ANN_OWNER_ACCOUNT, ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
 from hpo_operator.shell import carm, rbac
 
 ROLE = "arn:aws:iam::222222222222:role/hpo-a"
@@ -194,7 +195,20 @@ def test_a_failed_read_keeps_the_last_answer() -> None:
     source = carm.RoleMapSource(read, "hpo", teams=False, refresh=1, clock=lambda: now[0])
     assert asyncio.run(source()).accounts == {"2": ROLE}
     now[0] = 5.0
-    assert asyncio.run(source()).accounts == {"2": ROLE}
+    failed = asyncio.run(source())
+    assert failed.accounts == {"2": ROLE} and failed.unreadable == "OSError: api down"
+
+
+def test_a_map_never_read_says_why_not_does_not_exist() -> None:
+    """A map the operator may not read (RBAC) is not a missing map: the resource hears why."""
+
+    async def read(namespace: str, name: str) -> dict[str, str] | None:
+        raise PermissionError("403 Forbidden")
+
+    source = carm.RoleMapSource(read, "hpo", teams=False, refresh=1, clock=lambda: 0.0)
+    maps = asyncio.run(source())
+    problem = placement({ANN_OWNER_ACCOUNT: "222222222222"}, {}, maps).problem
+    assert problem is not None and "cannot be read" in problem and "403 Forbidden" in problem
 
 
 def test_the_maps_namespace_is_the_setting_then_the_pods_then_acks(tmp_path: Path) -> None:

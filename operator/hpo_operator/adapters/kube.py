@@ -13,6 +13,7 @@ module is the only place that touches them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -41,8 +42,13 @@ async def configmap_data(
     """One ConfigMap's `data`, read by name (RBAC: `get` on that name only); None if it does
     not exist. Other API errors raise."""
     url = CONFIGMAPS.get_url(namespace=NamespaceName(namespace), name=name)
+    # kopf retries a 403 for ~54 s (an API server being upgraded may answer it); a role map the
+    # operator may not read is a setup error the resources must hear about soon: one retry.
+    quick = dataclasses.replace(
+        settings, networking=dataclasses.replace(settings.networking, error_backoffs=(1,))
+    )
     try:
-        body = await api.get(url, settings=settings, logger=log)
+        body = await api.get(url, settings=quick, logger=log)
     except errors.APINotFoundError:
         return None
     data = body.get("data") if isinstance(body, Mapping) else None

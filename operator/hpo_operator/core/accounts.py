@@ -69,8 +69,15 @@ def recorded_account(status: Mapping[str, Any]) -> str | None:
     return str(owner) if owner else None
 
 
-def _lookup(data: Mapping[str, str] | None, key: str, map_name: str) -> tuple[str | None, str]:
+def _lookup(
+    data: Mapping[str, str] | None, key: str, map_name: str, unreadable: str | None = None
+) -> tuple[str | None, str]:
     """The role a map gives `key` (service-level key first), or why there is none."""
+    if data is None and unreadable:
+        return (
+            None,
+            f"the ConfigMap {map_name} cannot be read in the operator's namespace: {unreadable}",
+        )
     if data is None:
         return None, f"the ConfigMap {map_name} does not exist in the operator's namespace"
     for candidate in (f"{CARM_SERVICE_ALIAS}.{key}", key):
@@ -111,7 +118,7 @@ def placement(
         return wanted
     if wanted.account is None and wanted.problem is None and not owner and not team:
         # A plain namespace and a job in some account: the operator's own, unless a role maps it.
-        role, why = _lookup(maps.accounts, recorded, ROLE_ACCOUNT_MAP)
+        role, why = _lookup(maps.accounts, recorded, ROLE_ACCOUNT_MAP, maps.unreadable)
         if role is None and own_account is not None:
             return Placement(
                 account=recorded,
@@ -126,7 +133,7 @@ def placement(
     note = f"the namespace now names {names}; the job stays in account {recorded}"
     if recorded == own_account:
         return Placement(account=recorded, note=note)
-    role, why = _lookup(maps.accounts, recorded, ROLE_ACCOUNT_MAP)
+    role, why = _lookup(maps.accounts, recorded, ROLE_ACCOUNT_MAP, maps.unreadable)
     if role is None:
         return Placement(
             account=recorded,
@@ -138,7 +145,7 @@ def placement(
 def _wanted(owner: str, team: str, maps: RoleMaps, own_account: str | None) -> Placement:
     """Where the namespace's annotations say new jobs go."""
     if team:
-        role, why = _lookup(maps.teams, team, ROLE_TEAM_MAP)
+        role, why = _lookup(maps.teams, team, ROLE_TEAM_MAP, maps.unreadable)
         if role is None:
             return Placement(
                 problem=f"the namespace has the annotation {ANN_TEAM_ID}={team!r}, and no role "
@@ -146,7 +153,7 @@ def _wanted(owner: str, team: str, maps: RoleMaps, own_account: str | None) -> P
             )
         return Placement(account=role_account(role), role_arn=role)
     if owner:
-        role, why = _lookup(maps.accounts, owner, ROLE_ACCOUNT_MAP)
+        role, why = _lookup(maps.accounts, owner, ROLE_ACCOUNT_MAP, maps.unreadable)
         if role is not None:
             return Placement(account=owner, role_arn=role)
         if owner == own_account:

@@ -122,6 +122,7 @@ class RoleMaps:
 
     accounts: Mapping[str, str] | None = None
     teams: Mapping[str, str] | None = None
+    unreadable: str | None = None  # why the last read failed (then the maps are the last known)
 
 
 @dataclass(frozen=True)

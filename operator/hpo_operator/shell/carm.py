@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from hpo_operator.core.types import RoleMaps
@@ -80,6 +81,7 @@ class RoleMapSource:
                         error,
                     )
                 self._failing = True
+                self._maps = replace(self._maps, unreadable=f"{type(error).__name__}: {error}")
             else:
                 self._maps = RoleMaps(
                     dict(accounts) if accounts is not None else None,
