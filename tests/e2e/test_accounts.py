@@ -1,8 +1,9 @@
 """Cross-account resources (ACK's CARM, issue 16) end to end: the emulator keeps accounts apart by
 access key and serves STS, so a namespace's `owner-account-id` and the `ack-role-account-map`
 ConfigMap decide which account a job is made in, through an assumed role; a missing mapping makes
-no call at all, a refused role is ACK.Recoverable, and a re-annotated namespace leaves a running
-job where it is."""
+no call at all, a refused role is ACK.Recoverable until it recovers, another account's job of the
+same name is neither adopted nor stopped, and a re-annotated namespace leaves a running job where
+it is."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from botocore.config import Config
 
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.model.translate import spec_to_request
 from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job
 
 OWN = "123456789012"  # the emulator's default account: the operator's own key is in it
@@ -65,10 +67,10 @@ def calls(emulator: RunningEmulator) -> dict[str, Any]:
     return {k: v for k, v in document.items() if v and k not in ("since", "stores")}
 
 
-def describe(emulator: RunningEmulator, account: str, name: str) -> str:
-    """The job's status as a client in `account` sees it (a key ending in the account's digits
-    is in that account, in the emulator)."""
-    client = boto3.client(
+def sagemaker_in(emulator: RunningEmulator, account: str) -> Any:
+    """A SageMaker client in `account` (a key ending in the account's digits is in that account,
+    in the emulator)."""
+    return boto3.client(
         "sagemaker",
         endpoint_url=emulator.url,
         region_name=REGION,
@@ -76,8 +78,23 @@ def describe(emulator: RunningEmulator, account: str, name: str) -> str:
         aws_secret_access_key="x",
         config=Config(retries={"total_max_attempts": 1}),
     )
+
+
+def describe(emulator: RunningEmulator, account: str, name: str) -> str:
+    """The job's status as a client in `account` sees it."""
+    client = sagemaker_in(emulator, account)
     found = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     return str(found["HyperParameterTuningJobStatus"])
+
+
+def allow_role(emulator: RunningEmulator, role_arn: str) -> None:
+    """Make a refused role assumable again (the emulator's STS control)."""
+    body = json.dumps({"allow_roles": [role_arn]}).encode()
+    request = urllib.request.Request(
+        f"{emulator.url}/_emulator/sts", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
 
 
 @dataclass
@@ -155,6 +172,34 @@ def test_a_refused_role_is_recoverable_and_never_falls_back(carm: Carm) -> None:
     assert recoverable["reason"] == "RoleUnavailable" and refused in recoverable["message"]
     for account in (OWN, OTHER):
         assert name.lower() not in carm.emulator.store_for(REGION, account).jobs
+    allow_role(carm.emulator, refused)  # the role recovers: the job is made, in its account
+    status = carm.jobs.wait_state(carm.namespace, "refused", "Completed", timeout=90)
+    assert status["ackResourceMetadata"]["ownerAccountID"] == OTHER
+    assert name.lower() in carm.emulator.store_for(REGION, OTHER).jobs
+    assert name.lower() not in carm.emulator.store_for(REGION, OWN).jobs
+
+
+def test_another_accounts_job_is_neither_adopted_nor_stopped(carm: Carm) -> None:
+    """A job of the same name in another account than the namespace names is not found where
+    the operator looks (the namespace's account), so it is not adopted, and deleting the resource
+    stops nothing anywhere."""
+    name = job_name("elsewhere")
+    request = spec_to_request(tuning_job("x", name, max_jobs=200, parallel=1)["spec"])
+    sagemaker_in(carm.emulator, OTHER).create_hyper_parameter_tuning_job(**request)
+    carm.setup(TARGET, {TARGET: ROLE, OTHER: f"arn:aws:iam::{OTHER}:role/other"})
+    annotations = {
+        "services.k8s.aws/adoption-policy": "adopt",
+        "services.k8s.aws/adoption-fields": f'{{"hyperParameterTuningJobName": "{name}"}}',
+    }
+    carm.jobs.apply(carm.namespace, tuning_job("adopter", name, annotations=annotations))
+    waiting = carm.jobs.wait_condition(carm.namespace, "adopter", "ACK.Recoverable")
+    assert "to adopt" in waiting["message"] and name in waiting["message"]
+    assert "ackResourceMetadata" not in carm.jobs.status(carm.namespace, "adopter")
+    carm.jobs.delete(carm.namespace, "adopter")
+    carm.jobs.wait_gone(carm.namespace, "adopter", timeout=60)
+    assert describe(carm.emulator, OTHER, name) == "InProgress"
+    assert "StopHyperParameterTuningJob" not in calls(carm.emulator).get("operations", {})
+    assert name.lower() not in carm.emulator.store_for(REGION, TARGET).jobs
 
 
 def test_a_reannotated_namespace_leaves_the_running_job_in_its_account(carm: Carm) -> None:
