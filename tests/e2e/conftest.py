@@ -1,5 +1,6 @@
 """E2E fixtures: the CRD installed, an in-process SageMaker emulator (fast lifecycle), and
-`start_operator`/`operator`: the operator as a subprocess watching only the test's namespaces.
+`start_operator`/`operator`: the operator as a subprocess watching only the test's namespaces;
+`accounts_emulator` and `carm` for the cross-account tests (test_accounts*.py, support/carm.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from hpo_emulator.config import EmulatorConfig, Faults
 from hpo_emulator.server import RunningEmulator, run_in_thread
+from support.carm import OTHER, Carm
 from support.kube import Kubectl
 from support.operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
@@ -82,3 +84,27 @@ def start_operator(
 def operator(namespace: str, start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
     """The operator watching the test's namespace."""
     return start_operator(namespace)
+
+
+@pytest.fixture
+def accounts_emulator() -> Iterator[RunningEmulator]:
+    """An emulator of this test's own (its call counts are this test's), one role refused."""
+    config = EmulatorConfig(
+        training_seconds=3.0,
+        stop_seconds=1.0,
+        quotas={},
+        denied_roles=[f"arn:aws:iam::{OTHER}:role/refused"],
+    )
+    with run_in_thread(config) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def carm(
+    namespace: str,
+    jobs: Jobs,
+    k8s_api: Any,
+    accounts_emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> Carm:
+    return Carm(namespace, jobs, accounts_emulator, k8s_api, start_operator)
