@@ -15,7 +15,7 @@ import pytest
 from hpo_emulator.config import EmulatorConfig, Faults
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from support.carm import OTHER, Carm
-from support.kube import Kubectl
+from support.kube import Kubectl, unique_name
 from support.operator_harness import GROUP, PLURAL, REPO, Jobs, OperatorProcess, wait_for
 
 
@@ -84,6 +84,17 @@ def start_operator(
 def operator(namespace: str, start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
     """The operator watching the test's namespace."""
     return start_operator(namespace)
+
+
+@pytest.fixture
+def other_namespace(jobs: Jobs) -> Iterator[str]:
+    """A second namespace, deleted afterwards (without waiting for it)."""
+    from kubernetes import client
+
+    name = unique_name("t-other", max_length=40)
+    jobs.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    jobs.core.delete_namespace(name)
 
 
 @pytest.fixture

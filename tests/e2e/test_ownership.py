@@ -15,7 +15,6 @@ from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from support.crash_after_create import CRASH_AFTER_CREATE, EXIT_CODE
-from support.kube import unique_name
 from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
 
 
@@ -42,16 +41,6 @@ def create_outside(emulator: RunningEmulator, name: str, max_jobs: int = 2) -> s
 def calls(emulator: RunningEmulator, operation: str) -> dict[str, int]:
     found: dict[str, int] = stats(emulator)["operations"].get(operation, {})
     return dict(found)
-
-
-@pytest.fixture
-def other_namespace(jobs: Jobs) -> Iterator[str]:
-    from kubernetes import client
-
-    name = unique_name("t-other", max_length=40)
-    jobs.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    jobs.core.delete_namespace(name)
 
 
 def test_kill_between_create_and_status_write_makes_no_duplicate(
