@@ -12,7 +12,6 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
 from hpo_operator.model.translate import spec_to_request
@@ -104,12 +103,6 @@ def test_credentials_expiring_while_a_job_runs_are_refreshed_in_its_account(carm
     assert carm.jobs.condition(carm.namespace, "expiring", "ACK.Recoverable") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a real defect: botocore refreshes an assumed role only by its Expiration, and the "
-    "operator does not force a refresh on ExpiredToken, so a session that ends early (revoked, "
-    "clock skew) is retried with the same key for the rest of its hour",
-)
 def test_a_session_ended_early_is_assumed_again(carm: Carm) -> None:
     """Hour-long sessions (botocore keeps them), one ended by the emulator while the job runs:
     the calls it refuses (ExpiredToken) get the role assumed again, and the job completes."""

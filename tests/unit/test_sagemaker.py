@@ -177,3 +177,52 @@ def test_every_client_session_shares_the_one_parsed_model_loader() -> None:
     assert one is not two  # botocore sessions are not thread-safe: one per client
     loader = awsmodel.botocore_session().get_component("data_loader")
     assert one.get_component("data_loader") is loader is two.get_component("data_loader")
+
+
+def test_expired_credentials_renew_the_client_once() -> None:
+    """A session AWS ended before its stated Expiration (ExpiredToken): the assumed-role client is
+    built again, once however many calls saw it, and the next call uses the new one."""
+    expired, expired_stub = _stubbed()
+    for _ in range(3):
+        expired_stub.add_client_error(
+            "describe_hyper_parameter_tuning_job",
+            service_error_code="ExpiredTokenException",
+            service_message="The security token included in the request is expired",
+            http_status_code=400,
+        )
+    fresh, fresh_stub = _stubbed()
+    fresh_stub.add_response(
+        "describe_hyper_parameter_tuning_job",
+        {
+            "HyperParameterTuningJobName": "j",
+            "HyperParameterTuningJobArn": ARN,
+            "HyperParameterTuningJobConfig": {
+                "Strategy": "Random",
+                "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            },
+            "HyperParameterTuningJobStatus": "InProgress",
+            "CreationTime": "2026-01-01T00:00:00Z",
+            "TrainingJobStatusCounters": {},
+            "ObjectiveStatusCounters": {},
+        },
+    )
+    built: list[Any] = []
+
+    def renew() -> Any:
+        built.append(fresh)
+        return fresh
+
+    call = Call(Op.DESCRIBE, "j")
+
+    async def scenario() -> list[Any]:
+        with ThreadPoolExecutor(2) as pool, expired_stub, fresh_stub:
+            sagemaker = SageMaker(expired, pool, AwsConfig(), renew=renew)
+            failed = await asyncio.gather(*(sagemaker.execute(call) for _ in range(3)))
+            return [*failed, await sagemaker.execute(call)]
+
+    *failed, after = asyncio.run(scenario())
+    assert all(isinstance(f, AwsFailure) and f.code == "ExpiredTokenException" for f in failed)
+    assert built == [fresh]  # renewed once for the three calls that saw the expired key
+    assert (
+        not isinstance(after, AwsFailure) and after["HyperParameterTuningJobStatus"] == "InProgress"
+    )

@@ -16,6 +16,7 @@ credentials, which reach another account."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,8 @@ from hpo_operator.core.accounts import role_account
 from hpo_operator.core.endpoints import endpoint_problem
 from hpo_operator.core.types import OWN_ACCOUNT, OWN_PLACE, AwsFailure, Call, ErrorKind, Op, Place
 from hpo_operator.model import awsmodel
+
+log = logging.getLogger("hpo_operator.adapters.sagemaker")
 
 THROTTLE_CODES = frozenset(
     {
@@ -298,8 +301,18 @@ CallObserver = Callable[[Op, str, float, Place], None]
 it went). Outcome: ok, throttled or a failure kind."""
 
 
+# AWS's codes for credentials that expired before their stated Expiration (a session revoked or
+# ended early, clock skew): botocore refreshes an assumed role only by that Expiration.
+EXPIRED_CREDENTIALS = frozenset({"ExpiredTokenException", "ExpiredToken"})
+
+
 class SageMaker:
-    """One region/endpoint's SageMaker: `execute(call)` never raises for AWS failures."""
+    """One region/endpoint's SageMaker: `execute(call)` never raises for AWS failures.
+
+    `renew` (assumed-role clients): builds the client again, with credentials assumed afresh; it
+    replaces this one when AWS answers that its credentials expired, so the next call (the
+    reconcile's retry, the poller's next poll) uses a new session instead of the same key for the
+    rest of the old one's stated lifetime."""
 
     def __init__(
         self,
@@ -308,12 +321,15 @@ class SageMaker:
         config: AwsConfig,
         observer: CallObserver | None = None,
         place: Place = OWN_PLACE,
+        renew: Callable[[], Any] | None = None,
     ) -> None:
         self._client = client
         self._executor = executor
         self._config = config
         self._observer = observer
         self.place = place
+        self._renew = renew
+        self._renewing = asyncio.Lock()
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         """Make the call; the response (without ResponseMetadata) or how it failed."""
@@ -335,11 +351,14 @@ class SageMaker:
         self, op: Op, method: Callable[..., Any], kwargs: Mapping[str, Any], seconds: float
     ) -> Mapping[str, Any] | AwsFailure:
         started = time.monotonic()
+        client = self._client
         result: Mapping[str, Any] | AwsFailure
         try:
             result = await self._run(method, kwargs, seconds)
         except Exception as error:  # every failure is data for the caller
             result = classify_exception(op, error)
+        if isinstance(result, AwsFailure) and result.code in EXPIRED_CREDENTIALS:
+            await self._renew_client(client)
         if self._observer is not None:
             if isinstance(result, AwsFailure):
                 outcome = "throttled" if result.throttled else result.kind.value.lower()
@@ -347,6 +366,20 @@ class SageMaker:
                 outcome = "ok"
             self._observer(op, outcome, time.monotonic() - started, self.place)
         return result
+
+    async def _renew_client(self, expired: Any) -> None:
+        """Replace `expired` with a client over credentials assumed afresh (once, however many
+        calls saw it expire); a failure to build one leaves it, and the next call tries again."""
+        if self._renew is None:
+            return
+        async with self._renewing:
+            if self._client is not expired:
+                return  # another call renewed it already
+            loop = asyncio.get_running_loop()
+            try:
+                self._client = await loop.run_in_executor(self._executor, self._renew)
+            except Exception:
+                log.warning("could not build a new client for %s", self.place, exc_info=True)
 
     async def _run(
         self, method: Callable[..., Any], kwargs: Mapping[str, Any], seconds: float
@@ -408,7 +441,12 @@ class SageMakerClients:
                 )
                 account = (role_account(role_arn) if role_arn else None) or OWN_ACCOUNT
                 place = Place(account, region)
-                found = SageMaker(client, self._executor, self._config, self._observer, place)
+                renew = (
+                    partial(self._new_client, region, endpoint_url, role_arn) if role_arn else None
+                )
+                found = SageMaker(
+                    client, self._executor, self._config, self._observer, place, renew=renew
+                )
                 self._clients[key] = found
             return found
 
