@@ -80,9 +80,8 @@ def test_kopf_settings_keep_bookkeeping_in_annotations_and_bound_the_workers() -
     from hpo_operator.shell.settings import Settings
 
     default = kopf_settings(Settings())
-    assert default.queueing.worker_limit == 200
+    assert default.queueing.worker_limit is None  # 0, the default: no limit
     assert default.persistence.finalizer.startswith("finalizers.sagemaker.services.k8s.aws/")
-    assert kopf_settings(Settings(worker_limit=0)).queueing.worker_limit is None  # 0: no limit
     bounded = kopf_settings(Settings(worker_limit=100, worker_idle_timeout=1.0))
     assert bounded.queueing.worker_limit == 100
     assert bounded.queueing.idle_timeout == 1.0

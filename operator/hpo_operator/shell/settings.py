@@ -124,11 +124,11 @@ class Settings:
     # Resources kopf processes at once (0: no limit) and how long an idle per-resource worker
     # lingers. Every resource being processed holds its body and handler state while it waits
     # for the Create budget, and CPython keeps the space that burst used (docs/performance.md):
-    # 1,000 resources applied together, held InProgress, steady RSS 116-126 MB unlimited,
-    # 88-97 MB with 100 or 200. A worker also holds its slot while its handler sleeps before a
-    # retry (a delete waiting for its job to stop); AWS lets an account run 100 tuning jobs per
-    # region at once, so 200 leaves room for a region's worth of such waits beside new work.
-    worker_limit: int = bounded(200, ge=0)
+    # 1,000 resources applied together and held InProgress, steady RSS 110-126 MB unlimited,
+    # 88-98 MB with 200. Not the default: the resources waiting for a slot keep every watch
+    # event kopf queues for them, so a burst of 5,000 peaked at 483 MB with 200 against ~300 MB
+    # unlimited; and a worker holds its slot while its handler sleeps before a retry.
+    worker_limit: int = bounded(0, ge=0)
     worker_idle_timeout: float = bounded(5.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
