@@ -30,6 +30,17 @@ EMULATOR_CREDENTIALS = {
 }
 
 
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """The status of GET `url` (an error status included); None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return None
+
+
 class OperatorProcess:
     """One `hpo-operator run` child; `start()` launches it and waits for /healthz."""
 
@@ -103,14 +114,7 @@ class OperatorProcess:
 
     def probe(self, path: str) -> int | None:
         """The status of GET `path` on the health port; None when nothing answers."""
-        try:
-            url = f"http://127.0.0.1:{self.health_port}{path}"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except OSError:
-            return None
+        return http_status(f"http://127.0.0.1:{self.health_port}{path}")
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

@@ -19,8 +19,6 @@ import json
 import os
 import re
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from hpo_devtools.operator import http_status
 from ship.chart import REPO, memory_bytes
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -283,14 +282,7 @@ class Container:
     def probe(self, kind: str) -> int | None:
         """The HTTP status of a probe, as the kubelet would get it (None: no answer)."""
         probe = self.run.probes[kind]
-        try:
-            url = f"http://127.0.0.1:{probe.port}{probe.path}"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except (urllib.error.URLError, OSError):
-            return None
+        return http_status(f"http://127.0.0.1:{probe.port}{probe.path}")
 
     def exec(self, *argv: str) -> str:
         return docker("exec", self.id, *argv).stdout

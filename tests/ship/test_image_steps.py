@@ -16,13 +16,12 @@ import shutil
 import signal
 import subprocess
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from hpo_devtools.operator import http_status
 from hpo_devtools.ports import free_port
 from hpo_devtools.wait import wait_for
 from hpo_emulator.config import EmulatorConfig
@@ -323,7 +322,7 @@ def test_installed_operator_runs_from_a_read_only_install(
                         f"operator exited {process.returncode} (1 with no output: a path stayed"
                         f" writable):\n{log_path.read_text()[-3000:]}"
                     )
-                return status_code(f"http://127.0.0.1:{health_port}/readyz") == 200
+                return http_status(f"http://127.0.0.1:{health_port}/readyz") == 200
 
             wait_for(ready, 90, "the operator's /readyz")
             manifest = sample_job(unique_name("ro", max_length=32))
@@ -347,13 +346,3 @@ def test_installed_operator_runs_from_a_read_only_install(
     text = log_path.read_text(errors="replace")
     assert "Read-only file system" not in text and "PermissionError" not in text, text[-3000:]
     assert not (installed / ".probe").exists()
-
-
-def status_code(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return None
