@@ -975,3 +975,17 @@ def test_an_unusable_operator_region_is_named_as_the_operators() -> None:
     assert sm.calls == [] and terminal is not None
     assert terminal["reason"] == "InvalidConfiguration"
     assert terminal["message"].startswith("the operator's --region: 'somewhere'")
+
+
+# --- A Create the account's Create queue holds (issue 12, item 5) -----------------------------
+
+
+def test_a_create_the_queue_holds_writes_nothing_and_leaves_the_retry_to_the_queue() -> None:
+    sm = FakeSageMaker()
+    sm.failures[Op.CREATE] = AwsFailure(
+        Op.CREATE, "CreateQueued", "3 ahead", ErrorKind.RECOVERABLE, local=True, queued=True
+    )
+    step = run(resource(), sm)
+    assert step.retry is Retry.QUEUE
+    assert step.status is None and step.events == () and step.annotations == {}
+    assert sm.calls == [Op.CREATE]

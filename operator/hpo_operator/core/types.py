@@ -62,6 +62,9 @@ class AwsFailure:
     # Turned away by the operator's own client-side budget, never sent: no Event per resource
     # (`poller.RegionPoller` logs these in aggregate and counts them in a metric).
     local: bool = False
+    # Not sent because the account's Create budget has a queue (`polling.createqueue`): the
+    # resource waits there as its name, outside kopf's workers, and nothing is written meanwhile.
+    queued: bool = False
     retry_after: float | None = None  # seconds AWS asked to wait (its Retry-After header)
 
 
@@ -88,6 +91,7 @@ class Retry(Enum):
 
     BACKOFF = "backoff"  # a recoverable error: exponential backoff with jitter
     POLL = "poll"  # waiting on SageMaker (Stopping on delete, a job to appear): the poll interval
+    QUEUE = "queue"  # the Create waits its turn in the account's Create queue, which runs it again
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import kopf
 
 from hpo_operator.adapters.ports import SageMakerReader, SageMakerReaders
 from hpo_operator.adapters.ratelimit import RateLimiter
-from hpo_operator.core.types import AwsFailure, Call, Op, Target
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, Target
+from hpo_operator.polling.createqueue import Admission, CreateQueue, Resubmit
 from hpo_operator.polling.poller import PollerConfig, RegionPoller
 from hpo_operator.polling.strategy import Owner, PollHandler, Report
 
@@ -35,11 +36,27 @@ class PolledSageMaker:
     through the account's budget; ownership proofs are gathered into Searches; Describes are
     noted. (A Describe the poller already made reaches the reconcile as `strategy.Prefetched`.)"""
 
-    def __init__(self, inner: SageMakerReader, poller: RegionPoller) -> None:
+    def __init__(
+        self, inner: SageMakerReader, poller: RegionPoller, creates: CreateQueue | None = None
+    ) -> None:
         self.inner = inner
         self.poller = poller
+        self.creates = creates
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
+        if call.op is Op.CREATE and self.creates is not None:
+            admission = self.creates.admit(call.job_name)
+            if admission is Admission.QUEUE:
+                return AwsFailure(
+                    call.op,
+                    "CreateQueued",
+                    f"waiting in the operator's Create queue ({len(self.creates)} ahead)",
+                    ErrorKind.RECOVERABLE,
+                    local=True,
+                    queued=True,
+                )
+            if admission is Admission.PREPAID:
+                return await self.poller.call(call, prepaid=True)
         if call.op is Op.LIST_TAGS:
             tags = await self.poller.tags(call.job_name)
             if tags is not None:
@@ -71,8 +88,12 @@ class SharedPoller:
         report: Report,
         limits: Mapping[str, tuple[float, float]] | None = None,
         on_deferred: Callable[[str], None] | None = None,  # see RegionPoller.on_deferred
+        resubmit: Resubmit | None = None,  # a queued Create's turn (`createqueue`); None: no queue
+        queue_after: float = 1.0,
     ) -> None:
         self.base = clients
+        self.resubmit = resubmit
+        self.queue_after = queue_after
         self.config = config
         self.limits = limits
         self.report = report
@@ -107,7 +128,16 @@ class SharedPoller:
                     on_deferred=self.on_deferred,
                 )
                 self.pollers[key] = poller
-                found = self._ports[key] = PolledSageMaker(inner, poller)
+                creates = None
+                if self.resubmit is not None:
+                    creates = CreateQueue(
+                        poller.limiter,
+                        self.resubmit,
+                        self.queue_after,
+                        self.config.report_concurrency,
+                        poller.where,
+                    )
+                found = self._ports[key] = PolledSageMaker(inner, poller, creates)
             return found
 
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
@@ -125,7 +155,19 @@ class SharedPoller:
             # a job that does not exist).
             port.poller.follow(target.job_name, owner, status)
 
+    def queue_create(self, owner: Owner, target: Target) -> bool:
+        """Put `owner`'s Create, which its place's queue turned away, in that queue."""
+        key = (target.role_arn or None, target.region or "", target.endpoint_url or None)
+        port = self._ports.get(key)
+        if port is None or port.creates is None:
+            return False
+        port.creates.add(owner, target.job_name)
+        return True
+
     def close(self) -> None:
+        for port in self._ports.values():
+            if port.creates is not None:
+                port.creates.cancel()
         for poller in self.pollers.values():
             poller.cancel()
         self.base.close()

@@ -74,6 +74,10 @@ class PollingStrategy(Protocol):
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
         """After a reconcile: `status` while the job runs, None once it no longer needs it."""
 
+    def queue_create(self, owner: Owner, target: Target) -> bool:
+        """Hold `owner`'s Create until the account's Create budget has its turn (`createqueue`);
+        False: this strategy has no queue."""
+
 
 def needs_polling(status: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
     """A job is known (ARN in status), not finished nor gone, and the resource is not deleted."""

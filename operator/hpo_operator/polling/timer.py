@@ -28,6 +28,10 @@ class PerResourceTimer:
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
         """Nothing to do: kopf starts and stops the timers from the status (`needs_polling`)."""
 
+    def queue_create(self, owner: Owner, target: Target) -> bool:
+        """No queue: its clients never turn a Create away (`createqueue`)."""
+        return False
+
     def install(self, registry: kopf.OperatorRegistry, poll: PollHandler) -> None:
         spread = self.interval * self.jitter
 

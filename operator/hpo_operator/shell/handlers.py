@@ -202,6 +202,25 @@ class Operator:
                 await self._park(owner)
             return Delivery.DONE
 
+    async def reconcile_queued(self, owner: Owner, attempt: int) -> float | None:
+        """A Create queued behind its account's budget (`createqueue`) has its turn: reconcile
+        the resource as it is now, as a change would. Seconds before it should be queued again
+        (the reconcile asked for a retry), None when it is done with the queue."""
+        if self.kube is None:
+            return None
+        lock = self.locks.setdefault(owner.uid, asyncio.Lock())
+        async with lock:
+            body = await self.kube.get(owner.namespace, owner.name)
+            meta = (body or {}).get("metadata") or {}
+            if body is None or meta.get("uid") != owner.uid or meta.get("deletionTimestamp"):
+                return None  # gone, replaced or being deleted: kopf's handlers have it
+            ns = namespace_annotations_of(self.namespace_index, owner.namespace)
+            resource = to_resource(body, ns)
+            step = await self._reconcile_locked(Trigger.CHANGE, resource, body, None)
+        if step.retry is None or step.retry is Retry.QUEUE:
+            return None  # done, or queued again by the reconcile itself
+        return self.retry_delay(step, attempt)
+
     async def _park(self, owner: Owner) -> None:
         """The job just finished: park the resource now (`parking`) rather than at the next
         stall sweep. Read again, as the status write and kopf may have changed it."""
@@ -267,6 +286,10 @@ class Operator:
             self.metrics.reconcile_seconds.labels(trigger.value).observe(time.monotonic() - started)
         if step.proven is not None:
             self.proven[resource.uid] = step.proven
+        if step.retry is Retry.QUEUE:
+            owner = Owner(resource.namespace, resource.name, resource.uid)
+            if self.polling is None or not self.polling.queue_create(owner, target):
+                step = replace(step, retry=Retry.BACKOFF)  # no queue here: kopf retries it
         await self._write(resource, step, body, patch, context)
         self._follow(resource, step, target)
         result = "released" if step.release else (step.retry.value if step.retry else "done")
@@ -409,7 +432,7 @@ async def _change(
     operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
     step = await operator.reconcile(trigger, body, patch, ns, retry)
-    if step.retry is not None:
+    if step.retry is not None and step.retry is not Retry.QUEUE:  # queued: not kopf's to retry
         raise kopf.TemporaryError(
             "will retry (see the resource's conditions)", delay=operator.retry_delay(step, retry)
         )

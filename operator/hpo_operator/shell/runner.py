@@ -29,6 +29,7 @@ from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking
 from hpo_operator.core.types import Op, Place
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
+from hpo_operator.polling.createqueue import Resubmit
 from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
@@ -95,6 +96,7 @@ def polling_strategy(
     clients: SageMakerClients,
     report: Report,
     on_deferred: Callable[[str], None] | None = None,
+    resubmit: Resubmit | None = None,
 ) -> tuple[SageMakerClientsPort, PollingStrategy]:
     """The clients the handlers use and how running jobs are polled (`settings.polling`); the
     shared poller reports the changes it finds to `report`."""
@@ -112,7 +114,7 @@ def polling_strategy(
         call_max_wait=settings.aws_call_max_wait,
     )
     limits = parse_limits(settings.aws_rate_limits)
-    shared = SharedPoller(clients, config, report, limits, on_deferred)
+    shared = SharedPoller(clients, config, report, limits, on_deferred, resubmit)
     return shared, shared
 
 
@@ -131,8 +133,11 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     async def report(owner: Owner, prefetched: Prefetched) -> Delivery:
         return await operator.reconcile_polled(owner, prefetched)
 
+    async def resubmit(owner: Owner, attempt: int) -> float | None:
+        return await operator.reconcile_queued(owner, attempt)
+
     base = SageMakerClients(settings.aws_config(), observe)
-    clients, strategy = polling_strategy(settings, base, report, metrics.observe_deferred)
+    clients, strategy = polling_strategy(settings, base, report, metrics.observe_deferred, resubmit)
     kopf_config = kopf_settings(settings)
     operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
     if settings.carm:
