@@ -13,20 +13,21 @@ Without the sweep that test times out waiting for the Event (the handler ran onc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from hpo_emulator.server import RunningEmulator
-from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
 from support.lose_wakeups import LOSE_WAKEUPS
 from support.operator_harness import (
     Jobs,
     OperatorProcess,
     job_name,
+    stats,
     stop_throttling,
     tuning_job,
     wait_for,
 )
+
+CREATE = "CreateHyperParameterTuningJob"
 
 
 def test_lost_wakeup_is_reported_and_resynced_until_done(
@@ -72,9 +73,9 @@ def test_resources_waiting_for_the_budget_after_throttling_are_never_silent(
     """The cause of issue 14's 64 silent resources, at small scale: throttled Creates cut the
     account's Create budget (here 1/s) to an eighth, and resources applied then used to sleep
     inside their handler for the whole wait computed at that rate (8 s more for each in the
-    queue, and a pause) with no status, no progress annotation and no log line. Now none waits
-    more than HPO_AWS_CALL_MAX_WAIT (here 5 s) for a token: past that it is deferred, visibly
-    (`ClientRateLimited`)."""
+    queue, and a pause) with no status, no progress annotation and no log line. Now a Create
+    that would wait more than a second waits in the Create queue, and one expected to wait
+    there longer than HPO_AWS_CALL_MAX_WAIT (here 5 s) says so (`CreateQueued`)."""
     start_operator(
         namespace,
         endpoint=throttling_emulator.url,
@@ -85,12 +86,11 @@ def test_resources_waiting_for_the_budget_after_throttling_are_never_silent(
     )
     jobs.apply(namespace, tuning_job("first", job_name("first")))
 
-    def retries(name: str) -> int:
-        meta = (jobs.get(namespace, name) or {}).get("metadata") or {}
-        progress = (meta.get("annotations") or {}).get(f"{PREFIX}/reconcile-create")
-        return int(json.loads(progress).get("retries") or 0) if progress else 0
+    def throttled() -> int:
+        creates: dict[str, int] = stats(throttling_emulator)["operations"].get(CREATE, {})
+        return creates.get("ThrottlingException", 0)
 
-    wait_for(lambda: retries("first") >= 3, 90, "3 throttled Creates (the budget at 1/8)")
+    wait_for(lambda: throttled() >= 3, 90, "3 throttled Creates (the budget at 1/8)")
     names = [f"later-{i}" for i in range(4)]
     for name in names:
         jobs.apply(namespace, tuning_job(name, job_name(name)))

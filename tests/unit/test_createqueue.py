@@ -97,15 +97,27 @@ def test_turns_come_in_order_at_the_budgets_pace_each_with_its_token() -> None:
     assert all(admission is Admission.PREPAID for _, admission in turns)
 
 
-def test_a_turn_that_did_not_create_gives_its_token_back() -> None:
-    async def scenario() -> None:
-        queue, _ = queue_with(lambda q, o, a: None, rate=1.0, burst=1.0)
-        queue.add(owner(0), "sm-job-0")  # its reconcile finds it deleted: no Create
-        await until(lambda: queue._task is not None and queue._task.done() and not queue._running)
-        assert queue.prepaid == {}
-        assert queue.limiter.bucket(CREATE).tokens == 1.0  # the token is back
+def test_a_turn_that_did_not_create_spends_its_token_and_never_carries_it_over() -> None:
+    """The drainer reserves the next token before a turn ends: a token given back then would
+    let two Creates through at once, past the budget (seen end to end: 6 ms apart at 0.5/s)."""
+    created: list[str] = []
 
-    asyncio.run(scenario())
+    def resubmit(queue: CreateQueue, who: Owner, attempt: int) -> float | None:
+        if who.name != "job-0":  # job-0 was deleted while it waited: no Create
+            assert queue.admit(f"sm-{who.name}") is Admission.PREPAID
+            created.append(who.name)
+        return None
+
+    async def scenario() -> None:
+        queue, clock = queue_with(resubmit, rate=1.0, burst=1.0)
+        for i in range(4):
+            queue.add(owner(i), f"sm-job-{i}")
+        await until(lambda: len(created) == 3 and not queue._running)
+        assert queue.prepaid == {}
+        assert clock.now == 3.0  # four tokens at 1/s after a burst of 1
+        assert queue.limiter.bucket(CREATE).wait_estimate() == 1.0  # none came back for job-0
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
 
 
 def test_a_turn_that_asks_for_a_retry_rejoins_the_queue_after_its_delay() -> None:

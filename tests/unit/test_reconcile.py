@@ -980,12 +980,25 @@ def test_an_unusable_operator_region_is_named_as_the_operators() -> None:
 # --- A Create the account's Create queue holds (issue 12, item 5) -----------------------------
 
 
-def test_a_create_the_queue_holds_writes_nothing_and_leaves_the_retry_to_the_queue() -> None:
+def test_a_create_the_queue_holds_briefly_writes_nothing_and_leaves_the_retry_to_it() -> None:
     sm = FakeSageMaker()
     sm.failures[Op.CREATE] = AwsFailure(
-        Op.CREATE, "CreateQueued", "3 ahead", ErrorKind.RECOVERABLE, local=True, queued=True
+        Op.CREATE, "CreateQueued", "3 ahead", ErrorKind.RECOVERABLE, local=True, queued=60.0
     )
-    step = run(resource(), sm)
+    step = run(resource(), sm, quiet_queue_wait=60.0)
     assert step.retry is Retry.QUEUE
     assert step.status is None and step.events == () and step.annotations == {}
     assert sm.calls == [Op.CREATE]
+
+
+def test_a_create_the_queue_holds_longer_than_a_call_may_wait_says_why_in_status() -> None:
+    """Never silent (issue 14): a wait longer than a call may take for a token is visible."""
+    sm = FakeSageMaker()
+    sm.failures[Op.CREATE] = AwsFailure(
+        Op.CREATE, "CreateQueued", "90 ahead", ErrorKind.RECOVERABLE, local=True, queued=61.0
+    )
+    step = run(resource(), sm, quiet_queue_wait=60.0)
+    assert step.retry is Retry.QUEUE and step.events == ()
+    recoverable = condition(step, c.RECOVERABLE)
+    assert recoverable is not None and recoverable["reason"] == "CreateQueued"
+    assert "90 ahead" in recoverable["message"]

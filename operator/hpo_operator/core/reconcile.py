@@ -38,7 +38,7 @@ changes anything, and refusals never name another namespace's resource.
 | spec invalid | — | ACK.Terminal naming the fields; no call until the spec changes |
 | Terminal for this generation | — | nothing until the spec changes |
 | not created | Create, Describe (shared poller: Create) | ARN + status; Event Created |
-| Create queued behind the account's Create budget | — | nothing written; the queue runs it again |
+| Create queued behind the account's budget | — | queued; ACK.Recoverable if for long |
 | Create: ResourceInUse | Describe, ListTags | adopt if the tags name this resource, else Terminal |
 | Create: ValidationException etc. | — | ACK.Terminal with AWS's message |
 | any call: throttled, 5xx, network, credentials | — | ACK.Recoverable, retry with backoff |
@@ -250,8 +250,10 @@ def _create(r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSe
         event = Event("Normal", "Created", f"Created SageMaker tuning job {t.job_name}")
         return known(r, t, obs, now, obs.created_arn, events=(event,), record_job=True)
     failure = obs.create_failure
-    if failure is not None and failure.queued:
-        return Step(job_name=t.job_name, retry=Retry.QUEUE)
+    if failure is not None and failure.queued is not None:
+        if failure.queued <= cfg.quiet_queue_wait:
+            return Step(job_name=t.job_name, retry=Retry.QUEUE)
+        return replace(recoverable(r, t, now, failure, CREATING), retry=Retry.QUEUE)
     if failure is not None and failure.kind is ErrorKind.IN_USE:
         return _claim_in_use(r, t, obs, now)
     if failure is not None and failure.kind is ErrorKind.TERMINAL:

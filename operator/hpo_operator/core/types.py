@@ -62,9 +62,9 @@ class AwsFailure:
     # Turned away by the operator's own client-side budget, never sent: no Event per resource
     # (`poller.RegionPoller` logs these in aggregate and counts them in a metric).
     local: bool = False
-    # Not sent because the account's Create budget has a queue (`polling.createqueue`): the
-    # resource waits there as its name, outside kopf's workers, and nothing is written meanwhile.
-    queued: bool = False
+    # Not sent: the account's Create budget has a queue (`polling.createqueue`), where the
+    # resource waits as its name, outside kopf's workers, this many seconds by estimate.
+    queued: float | None = None
     retry_after: float | None = None  # seconds AWS asked to wait (its Retry-After header)
 
 
@@ -117,6 +117,9 @@ class ReconcileSettings:
     carm: bool = True
     carm_teams: bool = False
     account_id: str | None = None
+    # A Create queued for longer than this (by estimate) says so in status (ACK.Recoverable); a
+    # shorter wait writes nothing, as a wait for a token inside the call did (aws_call_max_wait).
+    quiet_queue_wait: float = 60.0
 
 
 @dataclass(frozen=True)

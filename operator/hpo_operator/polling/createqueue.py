@@ -91,6 +91,11 @@ class CreateQueue:
             return Admission.QUEUE
         return Admission.WAIT
 
+    def expected_wait(self) -> float:
+        """Seconds a Create queued now would wait for its turn, at the budget's current rate."""
+        bucket = self.limiter.bucket(CREATE)
+        return bucket.wait_estimate() + len(self.waiting) / bucket.rate
+
     def add(self, owner: Owner, job_name: str, attempt: int = 0) -> None:
         """Queue `owner`'s Create (once: a second add keeps its place and takes the new name)."""
         found = self.waiting.get(owner.uid)
@@ -133,11 +138,12 @@ class CreateQueue:
             delay = 1.0
         finally:
             self._slots.release()
-            if self.prepaid.get(key):  # the reconcile did not Create: give the token back
+            if self.prepaid.get(key):  # the reconcile did not Create: its token is spent
+                # (not given back: the drainer may have reserved the next one already, and a
+                # token returned now would let two Creates through at once, past the budget)
                 self.prepaid[key] -= 1
                 if not self.prepaid[key]:
                     del self.prepaid[key]
-                self.limiter.bucket(CREATE).refund()
         if delay is not None:
             self.delayed += 1
             asyncio.get_running_loop().call_later(delay, self._later, entry)

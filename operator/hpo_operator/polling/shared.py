@@ -47,13 +47,16 @@ class PolledSageMaker:
         if call.op is Op.CREATE and self.creates is not None:
             admission = self.creates.admit(call.job_name)
             if admission is Admission.QUEUE:
+                wait = self.creates.expected_wait()
                 return AwsFailure(
                     call.op,
                     "CreateQueued",
-                    f"waiting in the operator's Create queue ({len(self.creates)} ahead)",
+                    f"waiting in the operator's Create queue for {self.poller.where} "
+                    f"({len(self.creates)} ahead, about {wait:.0f} s at the budget's rate; "
+                    "it stays under SageMaker's quota)",
                     ErrorKind.RECOVERABLE,
                     local=True,
-                    queued=True,
+                    queued=wait,
                 )
             if admission is Admission.PREPAID:
                 return await self.poller.call(call, prepaid=True)

@@ -191,6 +191,7 @@ class Settings:
             carm=self.carm,
             carm_teams=self.carm_teams,
             account_id=self.account_id or None,
+            quiet_queue_wait=self.aws_call_max_wait,
         )
 
     def aws_config(self) -> AwsConfig:
