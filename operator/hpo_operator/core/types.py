@@ -37,6 +37,7 @@ class Op(StrEnum):
     STOP = "StopHyperParameterTuningJob"
     LIST_TAGS = "ListTags"
     ADD_TAGS = "AddTags"
+    DELETE_TAGS = "DeleteTags"
     LIST = "ListHyperParameterTuningJobs"
     SEARCH = "Search"
 
@@ -70,6 +71,7 @@ class Mode(Enum):
 
     MANAGED = "managed"  # the operator creates, follows and stops it
     ADOPT = "adopt"  # an existing job is followed (and stopped on delete, like ACK)
+    ADOPT_OR_CREATE = "adopt-or-create"  # the existing job is followed, else one is created
     READ_ONLY = "read-only"  # describe only: never create, never stop
 
 
@@ -113,6 +115,8 @@ class ReconcileSettings:
     carm: bool = True
     carm_teams: bool = False
     account_id: str | None = None
+    # ACK's --resource-tags: (key, value template) pairs added to every job (model/resourcetags).
+    resource_tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class Resource:
     namespace_annotations: Mapping[str, str] = field(default_factory=dict)
     deleting: bool = False
     role_maps: RoleMaps = RoleMaps()
+    labels: Mapping[str, str] = field(default_factory=dict)  # for the %MANAGED_BY% tag template
 
 
 @dataclass(frozen=True)
@@ -183,8 +188,8 @@ class Call:
 
     op: Op
     job_name: str
-    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}
-    arn: str | None = None  # ListTags, AddTags
+    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}; DeleteTags
+    arn: str | None = None  # ListTags, AddTags, DeleteTags
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,8 @@ class Observation:
     stopped: bool = False
     failure: AwsFailure | None = None  # the last failed call other than Create
     tagged: bool = False  # AddTags recorded this resource on the job (adoption)
+    added: tuple[str, ...] = ()  # tag keys AddTags set (a tag edit), in call order
+    removed: tuple[str, ...] = ()  # tag keys DeleteTags removed (a tag edit)
     # The job (`job_ref`) this process already proved to be this resource's, by an earlier
     # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
     known: str | None = None
