@@ -292,7 +292,7 @@ def test_default_and_aws_tags_are_never_deleted_and_a_default_comes_back() -> No
     cleared = with_tags(r)
     sm.calls.clear()
     run(cleared, sm, resource_tags=defaults)
-    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.ADD_TAGS, Op.DELETE_TAGS]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.DELETE_TAGS, Op.ADD_TAGS]
     tags = tags_of(sm)
     assert tags["cost"] == "team-a"  # back to the default, not deleted
     assert "aws:cloudformation:stack-name" in tags and "team" not in tags
@@ -348,6 +348,20 @@ def test_a_tag_edit_sagemaker_refuses_is_terminal_with_its_message_and_not_resen
     fixed = with_tags(r, ("team", "y"))
     step = run(fixed, sm)
     assert tags_of(sm)["team"] == "y" and condition(step, c.TERMINAL) is None
+
+
+def test_tags_beyond_the_limit_with_the_defaults_are_terminal_naming_the_field() -> None:
+    sm = FakeSageMaker()
+    defaults = (("cost", "%K8S_NAMESPACE%"),)
+    r = created(sm, resource_tags=defaults)
+    full = [(f"k{i}", "v") for i in range(spec_tag_limit())]
+    sm.calls.clear()
+    step = run(with_tags(r, *full), sm, resource_tags=defaults)
+    assert Op.ADD_TAGS not in sm.calls and Op.DELETE_TAGS not in sm.calls
+    terminal = condition(step, c.TERMINAL)
+    assert terminal is not None and terminal["reason"] == "InvalidSpec"
+    assert f"spec.tags: must have at most {spec_tag_limit() - 1} items" in terminal["message"]
+    assert step.status is not None and step.status["hyperParameterTuningJobStatus"] == "InProgress"
 
 
 def test_a_throttled_tag_edit_is_recoverable_and_retried() -> None:

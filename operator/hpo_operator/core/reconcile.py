@@ -37,7 +37,8 @@ changes anything, and refusals never name another namespace's resource.
 | adoption-policy adopt | Describe, ListTags, AddTags | adopt (tagged) unless another holds it |
 | adoption-policy adopt-or-create, job exists | Describe, ListTags, AddTags | adopt, as adopt |
 | adoption-policy adopt-or-create, no job | Describe, Create, (Describe) | as not created |
-| spec.tags alone edited after Create/adoption | (ListTags), AddTags, DeleteTags | applied |
+| spec.tags alone edited after Create/adoption | (ListTags), DeleteTags, AddTags | applied |
+| spec.tags edited beyond the model's rules | — | ACK.Terminal naming spec.tags |
 | tag edit refused: ValidationException etc. | — | ACK.Terminal with AWS's message, once |
 | spec invalid | — | ACK.Terminal naming the fields; no call until the spec changes |
 | Terminal for this generation | — | nothing until the spec changes |

@@ -2,12 +2,13 @@
 
 An edit is told apart by the two digests recorded when the job was created or adopted: the whole
 spec's (`ANN_SPEC_HASH`) and the spec's without its tags (`ANN_UNTAGGED_HASH`). Only the first
-changed: an edit of spec.tags alone, turned into AddTags then DeleteTags on the job, from the
+changed: an edit of spec.tags alone, turned into DeleteTags then AddTags on the job, from the
 difference between the tags it should carry (spec, then default resource tags) and those
 ListTags shows. System tags, default resource tags and `aws:` tags are never deleted. The
 digests are written only after the job has the tags, so a crash in between repeats the diff,
-which is then empty or smaller: level-based. A refusal for good (a ValidationException: too
-many tags, a reserved key) is ACK.Terminal with AWS's message, recorded so that it is not sent
+which is then empty or smaller: level-based. Tags the model refuses (too many beside the system
+and default tags) are ACK.Terminal naming spec.tags, with no call. A refusal for good from AWS
+(a ValidationException) is ACK.Terminal with AWS's message, recorded so that it is not sent
 again until the spec changes; throttling and other transient failures are ACK.Recoverable.
 """
 
@@ -35,6 +36,7 @@ from hpo_operator.core.types import (
 from hpo_operator.identity import ANN_SPEC_HASH, ANN_TAGS_REFUSED, ANN_UNTAGGED_HASH
 from hpo_operator.model.resourcetags import tag_edit
 from hpo_operator.model.translate import spec_to_request
+from hpo_operator.model.validate import validate_spec
 
 TAG_OPS = frozenset({Op.ADD_TAGS, Op.DELETE_TAGS})
 REFUSED = "TagUpdateRejected"  # ACK.Terminal reason of a tag edit SageMaker refused
@@ -63,6 +65,14 @@ def edit_failed(r: Resource, t: Target, obs: Observation) -> bool:
     AddTags that records an adoption)."""
     failure = obs.failure
     return failure is not None and failure.op in TAG_OPS and proven(r, t, obs)
+
+
+def tag_problems(r: Resource, t: Target, defaults: Sequence[Mapping[str, str]]) -> list[str]:
+    """What is wrong with spec.tags against the model and the room the system and default tags
+    take (the rest of the spec is the one the job was created or adopted with)."""
+    keys = [str(tag["Key"]) for tag in defaults]
+    found = validate_spec(r.spec, t.region, keys)
+    return [str(p) for p in found if p.path[:2] == ("spec", "tags")]
 
 
 def desired_tags(r: Resource, defaults: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
@@ -100,15 +110,19 @@ def apply_tag_edit(
         return replace(step, annotations={**step.annotations, ANN_TAGS_REFUSED: current})
     if failure is not None:
         return recoverable(r, t, now, failure, "applying the edit of spec.tags", keep_job=True)
+    problems = tag_problems(r, t, defaults)
+    if problems:
+        message = "The edit of spec.tags was not applied: " + "; ".join(problems)
+        return known(r, t, obs, now, arn, problem=Cond(True, "InvalidSpec", message))
     if obs.tags is None:
         return Step(Call(Op.LIST_TAGS, t.job_name, arn=arn))
     keep = [key for key, _ in default_pairs]
     edit = tag_edit(desired_tags(r, defaults), obs.tags, keep)
-    if edit.add:
-        return Step(Call(Op.ADD_TAGS, t.job_name, request={"Tags": list(edit.add)}, arn=arn))
-    if edit.delete:
+    if edit.delete:  # first: room for the tags to add, under AWS's limit of 50
         request = {"TagKeys": list(edit.delete)}
         return Step(Call(Op.DELETE_TAGS, t.job_name, request=request, arn=arn))
+    if edit.add:
+        return Step(Call(Op.ADD_TAGS, t.job_name, request={"Tags": list(edit.add)}, arn=arn))
     step = known(r, t, obs, now, arn)
     changes = []
     if obs.added:

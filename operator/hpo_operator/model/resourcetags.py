@@ -109,7 +109,7 @@ def default_tags(
 
 @dataclass(frozen=True)
 class TagEdit:
-    """What turns the job's tags into the desired ones: AddTags first, then DeleteTags."""
+    """What turns the job's tags into the desired ones: DeleteTags, then AddTags."""
 
     add: tuple[Mapping[str, str], ...]
     delete: tuple[str, ...]
