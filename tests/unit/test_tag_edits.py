@@ -403,3 +403,47 @@ def test_the_tag_diff_is_what_listtags_shows_against_what_is_desired() -> None:
     assert edit.add == ({"Key": "a", "Value": "9"}, {"Key": "c", "Value": "5"})
     assert edit.delete == ("b",)
     assert not tag_edit([{"Key": "a", "Value": "1"}], [{"Key": "a", "Value": "1"}])
+
+
+class LaggingIndex(FakeSageMaker):
+    """A process whose non-authoritative ListTags come from a Search index that lags: it still
+    shows the tags as they were at Create."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.indexed: dict[str, list[dict[str, str]]] = {}
+
+    async def __call__(self, call: Any) -> Any:
+        if call.op is Op.LIST_TAGS and not call.authoritative and call.arn in self.indexed:
+            self.calls.append(call.op)
+            return {"Tags": copy.deepcopy(self.indexed[call.arn])}
+        return await super().__call__(call)
+
+
+def test_a_tag_edit_is_computed_from_listtags_itself_not_a_lagging_index() -> None:
+    sm = LaggingIndex()
+    r = created(sm)
+    arn = sm.arn(JOB)
+    r = apply(
+        with_tags(r, ("team", "ml"), ("extra", "1")),
+        run(with_tags(r, ("team", "ml"), ("extra", "1")), sm),
+    )
+    sm.indexed[arn] = [t for t in sm.tags[arn] if t["Key"] != "extra"]  # the index lags
+    sm.proven.clear()  # a restart: ownership is proven again, from the index
+    sm.calls.clear()
+    run(with_tags(r, ("team", "ml")), sm)
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TAGS, Op.LIST_TAGS, Op.DELETE_TAGS]
+    assert "extra" not in tags_of(sm)  # removed although the index never showed it
+
+
+def test_a_finished_jobs_tags_are_edited_without_describing_it() -> None:
+    sm = FakeSageMaker()
+    r = created(sm)
+    sm.set_state(JOB, "Completed")
+    r = apply(r, run(r, sm))
+    assert r.status["hyperParameterTuningJobStatus"] == "Completed"
+    sm.calls.clear()
+    step = run(with_tags(r, ("team", "archived")), sm)
+    assert sm.calls == [Op.LIST_TAGS, Op.ADD_TAGS]
+    assert tags_of(sm)["team"] == "archived"
+    assert "TagsUpdated" in reasons(step) and condition(step, c.TERMINAL) is None

@@ -176,7 +176,8 @@ def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure)
             tags = tuple(t for t in tags if t.get("Key") not in gone)
         return replace(obs, tags=tags, removed=obs.removed + gone)
     tags = result.get("Tags") or ()
-    return replace(obs, tags=tuple(t for t in tags if isinstance(t, Mapping)))
+    listed = obs.listed or call.authoritative
+    return replace(obs, tags=tuple(t for t in tags if isinstance(t, Mapping)), listed=listed)
 
 
 # --------------------------------------------------------------------------------------------

@@ -114,8 +114,8 @@ def apply_tag_edit(
     if problems:
         message = "The edit of spec.tags was not applied: " + "; ".join(problems)
         return known(r, t, obs, now, arn, problem=Cond(True, "InvalidSpec", message))
-    if obs.tags is None:
-        return Step(Call(Op.LIST_TAGS, t.job_name, arn=arn))
+    if obs.tags is None or not obs.listed:
+        return Step(Call(Op.LIST_TAGS, t.job_name, arn=arn, authoritative=True))
     keep = [key for key, _ in default_pairs]
     edit = tag_edit(desired_tags(r, defaults), obs.tags, keep)
     if edit.delete:  # first: room for the tags to add, under AWS's limit of 50

@@ -190,6 +190,9 @@ class Call:
     job_name: str
     request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}; DeleteTags
     arn: str | None = None  # ListTags, AddTags, DeleteTags
+    # ListTags answered by ListTags itself, never by a Search record (whose index may lag): the
+    # tags a tag edit is computed from.
+    authoritative: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ class Observation:
     tagged: bool = False  # AddTags recorded this resource on the job (adoption)
     added: tuple[str, ...] = ()  # tag keys AddTags set (a tag edit), in call order
     removed: tuple[str, ...] = ()  # tag keys DeleteTags removed (a tag edit)
+    listed: bool = False  # `tags` came from an authoritative ListTags (then kept up to date)
     # The job (`job_ref`) this process already proved to be this resource's, by an earlier
     # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
     known: str | None = None

@@ -40,7 +40,7 @@ class PolledSageMaker:
         self.poller = poller
 
     async def execute(self, call: Call) -> Mapping[str, Any] | AwsFailure:
-        if call.op is Op.LIST_TAGS:
+        if call.op is Op.LIST_TAGS and not call.authoritative:
             tags = await self.poller.tags(call.job_name)
             if tags is not None:
                 return {"Tags": tags}
