@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from test_ownership import calls, create_outside, sagemaker
+from test_parking import SWEEP, _wait_parked
 
 from hpo_devtools.wait import wait_for
 from hpo_emulator.server import RunningEmulator
@@ -192,3 +193,26 @@ def set_faults(emulator: RunningEmulator, **faults: Any) -> None:
     body = json.dumps(faults).encode()
     request = urllib.request.Request(f"{emulator.url}/_emulator/faults", data=body)
     urllib.request.urlopen(request, timeout=5).close()
+
+
+def test_a_tag_edit_of_a_parked_finished_resource_is_applied(
+    namespace: str,
+    jobs: Jobs,
+    emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    """A finished job's tags can still change (cost allocation after the fact): the stall sweep
+    notices the edit of a parked resource, and the edit reaches the job."""
+    start_operator(namespace, **SWEEP)
+    name = job_name("parked-tags")
+    manifest = tuning_job("archived", name)
+    jobs.apply(namespace, manifest)
+    arn = jobs.wait_state(namespace, "archived", "Completed")["ackResourceMetadata"]["arn"]
+    _wait_parked(jobs, namespace, "archived")
+
+    manifest["spec"]["tags"] = [{"key": "team", "value": "archive"}]
+    jobs.apply(namespace, manifest)
+    wait_for(lambda: job_tags(emulator, arn).get("team") == "archive", 60, "the edit applied")
+    _wait_parked(jobs, namespace, "archived")
+    assert jobs.condition(namespace, "archived", "ACK.Terminal") is None
+    assert jobs.status(namespace, "archived")["hyperParameterTuningJobStatus"] == "Completed"
