@@ -100,6 +100,10 @@ def check(operation: str, request: Mapping[str, Any], region: str | None = None)
     violations += _traits(shape, params, ())
     if operation == CREATE:
         violations += create_rules(params, region)
+    if operation == "AddTags":
+        violations += _tag_rules(params.get("Tags"))
+    if operation == "DeleteTags":
+        violations += _reserved_keys(params.get("TagKeys"))
     unique = list({v.text(): v for v in violations}.values())
     if unique:
         raise errors.validation(message(unique))
@@ -459,6 +463,15 @@ def _tag_rules(tags: Any) -> list[Violation]:
             out.append(Violation(("Tags", index, "Key"), key, "Member must be a unique tag key"))
         seen.add(key)
     return out
+
+
+def _reserved_keys(keys: Any) -> list[Violation]:
+    """Tagging AWS resources: tags with the aws: prefix cannot be edited or deleted."""
+    return [
+        Violation(("TagKeys", index), key, "Member must not start with the reserved aws: prefix")
+        for index, key in enumerate(keys if isinstance(keys, list) else [])
+        if isinstance(key, str) and key.lower().startswith("aws:")
+    ]
 
 
 def _role_rule(definition: Mapping[str, Any], where: Path, region: str | None) -> list[Violation]:

@@ -52,3 +52,11 @@ TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
 TAG_NAME = SYSTEM_TAG_PREFIX + "name"
 TAG_UID = SYSTEM_TAG_PREFIX + "uid"
 SYSTEM_TAG_KEYS = (TAG_CONTROLLER_VERSION, TAG_NAMESPACE, TAG_NAME, TAG_UID)
+
+# Tag edits (core/tagedits.py): the digest of the spec without its tags, recorded beside
+# ANN_SPEC_HASH, tells an edit of spec.tags alone (applied with AddTags/DeleteTags) from any
+# other edit; and the spec digest whose tag edit SageMaker refused for good (not retried).
+ANN_UNTAGGED_HASH = f"{BOOKKEEPING_PREFIX}/untagged-spec-hash"
+ANN_TAGS_REFUSED = f"{BOOKKEEPING_PREFIX}/tags-refused"
+# The resource label ACK's %MANAGED_BY% resource-tag template expands to.
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -192,6 +192,31 @@ def test_tags_on_the_tuning_job_arn(sm: Any) -> None:
         assert err.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_tag_calls_refuse_what_aws_refuses(sm: Any) -> None:
+    """Tagging AWS resources: aws: keys cannot be added or deleted, keys are unique in a call,
+    and a resource holds at most 50 tags; a refused call changes nothing."""
+    arn = sm.create_hyper_parameter_tuning_job(**request("Limits"))["HyperParameterTuningJobArn"]
+    refused = (
+        (sm.add_tags, {"Tags": [{"Key": "AWS:x", "Value": "1"}]}, "reserved aws: prefix"),
+        (sm.delete_tags, {"TagKeys": ["aws:cloudformation:stack-name"]}, "reserved aws: prefix"),
+        (sm.add_tags, {"Tags": [{"Key": "k", "Value": "1"}] * 2}, "unique tag key"),
+        (sm.add_tags, {"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]}, "<= 50"),
+    )
+    for call, params, words in refused:
+        with pytest.raises(ClientError) as err:
+            call(ResourceArn=arn, **params)
+        assert err.value.response["Error"]["Code"] == "ValidationException"
+        assert words in err.value.response["Error"]["Message"].replace(
+            "less than or equal to", "<="
+        )
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == []
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(45)])
+    with pytest.raises(ClientError) as err:  # 45 held, 6 more: 51 on the job
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"n{i}", "Value": "v"} for i in range(6)])
+    assert "more than the maximum of 50" in err.value.response["Error"]["Message"]
+    assert len(sm.list_tags(ResourceArn=arn, MaxResults=100)["Tags"]) == 45
+
+
 def test_indexed_listing_agrees_with_brute_force(sm: Any, clock: ManualClock) -> None:
     """List pages come from sorted indexes or a filtered scan; both must match a plain filter."""
     import random

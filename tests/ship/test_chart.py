@@ -288,3 +288,16 @@ def test_memory_settings_cover_what_the_bench_measured_at_10000_resources(helm: 
     mib = 2**20  # the bench's "MB" is /proc's KiB / 1024
     assert memory_bytes(resources["limits"]["memory"]) / mib >= max(peaks), (resources, peaks)
     assert memory_bytes(resources["requests"]["memory"]) / mib >= steady, (resources, steady)
+
+
+def test_resource_tags_reach_the_operator_as_ack_spells_them(helm: Helm) -> None:
+    """Issue 17: the chart's resourceTags list becomes HPO_RESOURCE_TAGS, which the operator
+    parses with ACK's rules; unset, no variable at all."""
+    assert "HPO_RESOURCE_TAGS" not in env_of(one(helm.objects(), "Deployment"))
+    values = {"resourceTags": ["cost-center=ml-%K8S_NAMESPACE%", "owner=%K8S_RESOURCE_NAME%"]}
+    env = env_of(one(helm.objects(values), "Deployment"))
+    assert env["HPO_RESOURCE_TAGS"] == "cost-center=ml-%K8S_NAMESPACE%,owner=%K8S_RESOURCE_NAME%"
+    from hpo_operator.shell.settings import Settings
+
+    parsed = Settings(resource_tags=env["HPO_RESOURCE_TAGS"]).reconcile_settings().resource_tags
+    assert parsed == (("cost-center", "ml-%K8S_NAMESPACE%"), ("owner", "%K8S_RESOURCE_NAME%"))

@@ -39,6 +39,7 @@ DOCUMENTED_SETTINGS = (
     "carm_teams",
     "carm_namespace",
     "account_id",
+    "resource_tags",
 )
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from hpo_operator.core import conditions as c
 from hpo_operator.core.driver import drive
-from hpo_operator.core.outcome import parse_arn, spec_hash
+from hpo_operator.core.outcome import parse_arn, spec_hash, untagged_hash
 from hpo_operator.core.target import target_of
 from hpo_operator.core.types import (
     AwsFailure,
@@ -40,6 +40,7 @@ from hpo_operator.identity import (
     ANN_READ_ONLY,
     ANN_REGION,
     ANN_SPEC_HASH,
+    ANN_UNTAGGED_HASH,
 )
 from hpo_operator.shell.backoff import backoff_delay, jittered
 from hpo_operator.shell.mergepatch import merge_patch
@@ -149,6 +150,12 @@ class FakeSageMaker:
             kept = [t for t in self.tags[call.arn or ""] if t["Key"] not in keys]
             self.tags[call.arn or ""] = kept + added
             return {"Tags": added}
+        if call.op is Op.DELETE_TAGS:
+            gone = set((call.request or {})["TagKeys"])
+            self.tags[call.arn or ""] = [
+                t for t in self.tags[call.arn or ""] if t["Key"] not in gone
+            ]
+            return {}
         return {"Tags": self.tags[call.arn or ""]}
 
 
@@ -216,7 +223,11 @@ def test_create_sends_the_translated_spec_plus_system_tags_and_writes_metadata()
     synced = condition(step, c.SYNCED)
     assert synced is not None and synced["status"] == "False"
     assert reasons(step) == ["Created", "JobInProgress"]
-    assert step.annotations == {ANN_JOB_NAME: "xgb-tuning-1", ANN_SPEC_HASH: spec_hash(SPEC)}
+    assert step.annotations == {
+        ANN_JOB_NAME: "xgb-tuning-1",
+        ANN_SPEC_HASH: spec_hash(SPEC),
+        ANN_UNTAGGED_HASH: untagged_hash(SPEC),
+    }
     assert step.retry is None and not step.release
 
 

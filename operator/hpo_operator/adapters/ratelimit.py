@@ -49,6 +49,7 @@ DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     # Tag calls: adoption (ListTags) and system tags (AddTags), at most once per resource.
     "ListTags": (9.5, 19.0),
     "AddTags": (9.5, 19.0),
+    "DeleteTags": (9.5, 19.0),  # tag edits: once per edit of spec.tags that removes a key
     # Search is a query over an eventually consistent index: the slowest budget; the shared
     # poller uses it only for bursts of 5 or more changed jobs (100 records per call).
     "Search": (0.95, 2.0),

@@ -402,6 +402,9 @@ class SageMaker:
         if call.op is Op.ADD_TAGS:
             tags = list((call.request or {}).get("Tags") or [])
             return c.add_tags, {"ResourceArn": call.arn or "", "Tags": tags}
+        if call.op is Op.DELETE_TAGS:
+            keys = list((call.request or {}).get("TagKeys") or [])
+            return c.delete_tags, {"ResourceArn": call.arn or "", "TagKeys": keys}
         return c.list_tags, {"ResourceArn": call.arn or "", "MaxResults": 100}
 
 

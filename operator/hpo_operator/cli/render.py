@@ -2,7 +2,8 @@
 exact CreateHyperParameterTuningJob request the operator would send.
 
 For CI and GitOps pre-checks: the same validation (validate.validate_spec) and translation
-(translate.spec_to_request + system tags) as the operator, without a cluster, AWS or kopf.
+(translate.spec_to_request + default resource tags + system tags) as the operator, without a
+cluster, AWS or kopf.
 Manifests are read as kubectl reads them (kubeyaml: go-yaml v2's YAML 1.1 types, then
 sigs.k8s.io/yaml's conversion to JSON), so a field has the type the API server will see: an
 unquoted `minValue: 1e-6` is a number, and is refused as the cluster refuses it.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,11 @@ from hpo_operator.cli import kubeyaml
 from hpo_operator.identity import ANN_REGION
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import field_path
+from hpo_operator.model.resourcetags import (
+    default_tags,
+    parse_resource_tags,
+    resource_tag_problems,
+)
 from hpo_operator.model.translate import spec_to_request, with_system_tags
 from hpo_operator.model.validate import Problem, format_path, validate_request, validate_spec
 
@@ -48,8 +55,13 @@ class Rendered:
     problems: list[Problem]
 
 
-def render_manifest(manifest: Mapping[str, Any], region: str | None = None) -> Rendered:
-    """Validate one HyperParameterTuningJob object and build its request with system tags.
+def render_manifest(
+    manifest: Mapping[str, Any],
+    region: str | None = None,
+    resource_tags: Sequence[tuple[str, str]] = (),
+) -> Rendered:
+    """Validate one HyperParameterTuningJob object and build its request with the default
+    resource tags (`resource_tags`: the operator's `--resource-tags`, parsed) and system tags.
 
     The region (for the rules that need it, such as the role's partition) is the manifest's
     `services.k8s.aws/region` annotation, else `region` (`--region`); with neither, those rules
@@ -71,12 +83,20 @@ def render_manifest(manifest: Mapping[str, Any], region: str | None = None) -> R
     if spec is None:
         problems.append(Problem(("spec",), "is required"))
         return Rendered(label, None, problems)
-    problems += [_with_yaml_hint(problem, manifest) for problem in validate_spec(spec, region)]
+    request = spec_to_request(spec) if isinstance(spec, Mapping) else {}
+    labels = metadata.get("labels")
+    labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+    own = [str(t.get("Key")) for t in request.get("Tags") or [] if isinstance(t, Mapping)]
+    defaults = default_tags(resource_tags, str(namespace), str(name), labels, __version__, own)
+    keys = [tag["Key"] for tag in defaults]
+    problems += [
+        _with_yaml_hint(problem, manifest) for problem in validate_spec(spec, region, keys)
+    ]
     if problems:
         return Rendered(label, None, problems)
     uid = metadata.get("uid")
     request = with_system_tags(
-        spec_to_request(spec), str(namespace), str(name), str(uid) if uid else None, __version__
+        request, str(namespace), str(name), str(uid) if uid else None, __version__, defaults
     )
     # What only the full request could break (validate_spec already counts the system tags).
     root = awsmodel.input_shape(awsmodel.CREATE)
@@ -156,7 +176,19 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         help="the region the jobs run in, for the rules that need it (the role ARN's partition), "
         "unless a manifest's services.k8s.aws/region annotation says otherwise",
     )
+    parser.add_argument(
+        "--resource-tags",
+        default=os.environ.get("HPO_RESOURCE_TAGS", ""),
+        metavar="TAGS",
+        help="the operator's default resource tags (key=value comma-separated, with ACK's "
+        "templates), added to each request as the operator adds them [HPO_RESOURCE_TAGS]",
+    )
     args = parser.parse_args(argv)
+    pairs = parse_resource_tags(args.resource_tags)
+    wrong = resource_tag_problems(pairs)
+    if wrong:
+        print(f"--resource-tags: {'; '.join(wrong)}", file=sys.stderr)
+        return 2
     results: list[tuple[str, Rendered]] = []
     try:
         for source in args.files:
@@ -164,7 +196,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
                 if document.get("kind") != identity.KIND:
                     print(f"{source}: skipping a {document['kind']} document", file=sys.stderr)
                     continue
-                results.append((source, render_manifest(document, args.region)))
+                results.append((source, render_manifest(document, args.region, pairs)))
     except Unreadable as error:
         print(error, file=sys.stderr)
         return 2

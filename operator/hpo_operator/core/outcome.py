@@ -32,7 +32,7 @@ from hpo_operator.core.types import (
     Step,
     Target,
 )
-from hpo_operator.identity import ANN_JOB_NAME, ANN_SPEC_HASH
+from hpo_operator.identity import ANN_JOB_NAME, ANN_SPEC_HASH, ANN_UNTAGGED_HASH
 from hpo_operator.model.translate import describe_to_status
 
 
@@ -40,6 +40,11 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
     """A short, stable digest of a spec, recorded at Create to notice later edits."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def untagged_hash(spec: Mapping[str, Any]) -> str:
+    """`spec_hash` of the spec without its tags: unchanged by an edit of spec.tags alone."""
+    return spec_hash({key: value for key, value in spec.items() if key != "tags"})
 
 
 def parse_arn(arn: str) -> dict[str, str]:
@@ -94,8 +99,10 @@ def known(
     events: tuple[Event, ...] = (),
     record_job: bool = False,
     check_edits: bool = False,
+    problem: Cond | None = None,
 ) -> Step:
-    """Status for a job this resource follows, from the latest Describe (or the last status)."""
+    """Status for a job this resource follows, from the latest Describe (or the last status);
+    `problem`: an ACK.Terminal beside it (a tag edit SageMaker refused)."""
     if obs.described is not None:
         job = describe_to_status(obs.described)
     else:
@@ -104,21 +111,32 @@ def known(
     ready, synced, terminal = job_conditions(t.job_name, job)
     annotations: dict[str, str] = {}
     current_hash = spec_hash(r.spec)
+    untagged = untagged_hash(r.spec)
     if record_job:
-        annotations = {ANN_JOB_NAME: t.job_name, ANN_SPEC_HASH: current_hash}
+        annotations = {
+            ANN_JOB_NAME: t.job_name,
+            ANN_SPEC_HASH: current_hash,
+            ANN_UNTAGGED_HASH: untagged,
+        }
     elif check_edits:
         recorded = r.annotations.get(ANN_SPEC_HASH)
         if recorded is None:
-            annotations = {ANN_SPEC_HASH: current_hash}  # written by an older run: record now
+            # Written by an older run: record now.
+            annotations = {ANN_SPEC_HASH: current_hash, ANN_UNTAGGED_HASH: untagged}
+        elif recorded == current_hash and r.annotations.get(ANN_UNTAGGED_HASH) is None:
+            annotations = {ANN_UNTAGGED_HASH: untagged}  # recorded before tag edits existed
         elif recorded != current_hash:
             terminal = Cond(
                 True,
                 "SpecImmutable",
                 f"SageMaker cannot update a tuning job; the spec changed after job {t.job_name} "
-                "was created and the change was not applied. Revert the edit, or create a new "
-                "resource with a new hyperParameterTuningJobName. Status still follows the job.",
+                "was created and the change was not applied (only an edit of spec.tags alone "
+                "is: AddTags/DeleteTags). Revert the edit, or create a new resource with a new "
+                "hyperParameterTuningJobName. Status still follows the job.",
             )
             ready = Cond(False, "SpecImmutable", "The spec no longer describes the running job")
+    if problem is not None:
+        terminal, ready = problem, Cond(False, problem.reason, problem.message)
     status = _status(r, t, job, arn, now, ready=ready, synced=synced, terminal=terminal)
     events += _transition_events(r, t, status, state)
     return Step(status=status, annotations=annotations, events=events, job_name=t.job_name)

@@ -35,6 +35,11 @@ changes anything, and refusals never name another namespace's resource.
 | resume, job InProgress/Stopping, shared poller | (ListTags) | status kept (the poller checks) |
 | spec edited after Create | as above | + ACK.Terminal "cannot update"; status refreshes |
 | adoption-policy adopt | Describe, ListTags, AddTags | adopt (tagged) unless another holds it |
+| adoption-policy adopt-or-create, job exists | Describe, ListTags, AddTags | adopt, as adopt |
+| adoption-policy adopt-or-create, no job | Describe, Create, (Describe) | as not created |
+| spec.tags alone edited after Create/adoption | (ListTags), DeleteTags, AddTags | applied |
+| spec.tags edited beyond the model's rules | — | ACK.Terminal naming spec.tags |
+| tag edit refused: ValidationException etc. | — | ACK.Terminal with AWS's message, once |
 | spec invalid | — | ACK.Terminal naming the fields; no call until the spec changes |
 | Terminal for this generation | — | nothing until the spec changes |
 | not created | Create, Describe (shared poller: Create) | ARN + status; Event Created |
@@ -47,7 +52,7 @@ changes anything, and refusals never name another namespace's resource.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -64,6 +69,7 @@ from hpo_operator.core.outcome import (
     status_arn,
     terminal_for_this_generation,
 )
+from hpo_operator.core.tagedits import Edit, apply_tag_edit, edit_failed, spec_edit
 from hpo_operator.core.target import (
     arn_names,
     job_ref,
@@ -94,6 +100,7 @@ from hpo_operator.core.types import (
     Trigger,
 )
 from hpo_operator.identity import ANN_DELETION_POLICY, ANN_JOB_NAME
+from hpo_operator.model.resourcetags import default_tags
 from hpo_operator.model.translate import spec_to_request, with_system_tags
 from hpo_operator.model.validate import validate_spec
 
@@ -116,16 +123,30 @@ def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
     return {k: v for k, v in status.items() if k not in bad} if bad else status
 
 
-def spec_problems(spec: Mapping[str, Any], region: str | None = None) -> list[str]:
+def spec_problems(
+    spec: Mapping[str, Any], region: str | None = None, defaults: Sequence[str] = ()
+) -> list[str]:
     """The spec's problems against the SageMaker model (and, given the region its job runs in,
-    the rules that need it), one `spec.path: message` line each."""
-    return [str(problem) for problem in validate_spec(spec, region)]
+    the rules that need it; given the default resource tags' keys, the room they take), one
+    `spec.path: message` line each."""
+    return [str(problem) for problem in validate_spec(spec, region, defaults)]
+
+
+def resource_defaults(r: Resource, cfg: ReconcileSettings) -> list[dict[str, str]]:
+    """The default resource tags (`--resource-tags`) this resource's job carries: expanded for
+    it, without those its spec.tags override (ACK: the spec's own tags win)."""
+    own = spec_to_request(r.spec).get("Tags") or []
+    keys = [str(t.get("Key")) for t in own if isinstance(t, Mapping)]
+    version = cfg.operator_version
+    return default_tags(cfg.resource_tags, r.namespace, r.name, r.labels, version, keys)
 
 
 def create_request(r: Resource, cfg: ReconcileSettings) -> dict[str, Any]:
-    """The exact CreateHyperParameterTuningJob request: the spec translated, plus system tags."""
+    """The exact CreateHyperParameterTuningJob request: the spec translated, plus the default
+    resource tags and the system tags."""
     request = spec_to_request(r.spec)
-    return with_system_tags(request, r.namespace, r.name, r.uid, cfg.operator_version)
+    defaults = resource_defaults(r, cfg)
+    return with_system_tags(request, r.namespace, r.name, r.uid, cfg.operator_version, defaults)
 
 
 def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure) -> Observation:
@@ -143,9 +164,21 @@ def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure)
     if call.op is Op.STOP:
         return replace(obs, stopped=True)
     if call.op is Op.ADD_TAGS:
-        return replace(obs, tagged=True)
+        added = tuple((call.request or {}).get("Tags") or ())
+        keys = {t.get("Key") for t in added}
+        tags = obs.tags
+        if tags is not None:
+            tags = (*(t for t in tags if t.get("Key") not in keys), *added)
+        return replace(obs, tagged=True, tags=tags, added=obs.added + tuple(map(str, keys)))
+    if call.op is Op.DELETE_TAGS:
+        gone = tuple(str(k) for k in (call.request or {}).get("TagKeys") or ())
+        tags = obs.tags
+        if tags is not None:
+            tags = tuple(t for t in tags if t.get("Key") not in gone)
+        return replace(obs, tags=tags, removed=obs.removed + gone)
     tags = result.get("Tags") or ()
-    return replace(obs, tags=tuple(t for t in tags if isinstance(t, Mapping)))
+    listed = obs.listed or call.authoritative
+    return replace(obs, tags=tuple(t for t in tags if isinstance(t, Mapping)), listed=listed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +212,7 @@ def _decide(
     if t.problem is not None:
         return blocked(r, t, now, Cond(True, "InvalidAnnotation", t.problem), recoverable=True)
     if t.mode is Mode.READ_ONLY:
-        return _follow(r, t, obs, now, trigger, v, check_edits=False)
+        return _follow(r, t, obs, now, trigger, cfg, check_edits=False)
     arn = status_arn(r.status)
     if arn:
         running = r.status.get(STATUS_JOB_STATE) in (IN_PROGRESS, STOPPING)
@@ -196,12 +229,14 @@ def _decide(
                 return Step(proof)
             if not proof:
                 return _not_owned(r, t, now)
-            return known(r, t, obs, now, arn, check_edits=True)
-        return _follow(r, t, obs, now, trigger, v, check_edits=True)
+            return _edited(r, t, obs, now, arn, cfg)
+        return _follow(r, t, obs, now, trigger, cfg, check_edits=True)
     if trigger is Trigger.POLL:
         return Step(job_name=t.job_name)  # creating or adopting is the change handlers' job
     if t.mode is Mode.ADOPT:
         return _adopt(r, t, obs, now, v)
+    if t.mode is Mode.ADOPT_OR_CREATE:
+        return _adopt_or_create(r, t, obs, now, cfg)
     return _create(r, t, obs, now, cfg)
 
 
@@ -235,14 +270,34 @@ def _not_owned(r: Resource, t: Target, now: str) -> Step:
     return blocked(r, t, now, Cond(True, "NotOwned", message))
 
 
-def _create(r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSettings) -> Step:
+def _invalid(r: Resource, t: Target, now: str, cfg: ReconcileSettings) -> Step | None:
+    """Nothing to do for this generation (Terminal already), or ACK.Terminal naming the
+    spec's problems; None when a job may be created from the spec."""
     if terminal_for_this_generation(r):
         return Step(job_name=t.job_name)  # no retry until the spec changes
-    problems = spec_problems(r.spec, t.region)
+    defaults = [tag["Key"] for tag in resource_defaults(r, cfg)]
+    problems = spec_problems(r.spec, t.region, defaults)
     if problems:
         message = "The spec is invalid, so no job was created: " + "; ".join(problems)
         return blocked(r, t, now, Cond(True, "InvalidSpec", message))
-    if not obs.asked():
+    return None
+
+
+def _create(
+    r: Resource,
+    t: Target,
+    obs: Observation,
+    now: str,
+    cfg: ReconcileSettings,
+    *,
+    looked: bool = False,
+) -> Step:
+    """Create the job (`looked`: a Describe found none first, for adopt-or-create)."""
+    invalid = _invalid(r, t, now, cfg)
+    if invalid is not None:
+        return invalid
+    absent = obs.not_found and not obs.created_arn and obs.create_failure is None
+    if not obs.asked() or (looked and absent):
         return Step(Call(Op.CREATE, t.job_name, request=create_request(r, cfg)))
     if obs.created_arn:
         if obs.describes == 0 and obs.failure is None and cfg.describe_after_create:
@@ -290,6 +345,21 @@ def _claim_in_use(r: Resource, t: Target, obs: Observation, now: str) -> Step:
     return blocked(r, t, now, Cond(True, "NameInUse", message))
 
 
+def _adopt_or_create(
+    r: Resource, t: Target, obs: Observation, now: str, cfg: ReconcileSettings
+) -> Step:
+    """adoption-policy adopt-or-create: adopt the named job as `adopt` does when it exists
+    (never one another resource owns), else create it from the spec, which must be valid."""
+    invalid = _invalid(r, t, now, cfg)
+    if invalid is not None:
+        return invalid
+    if not obs.asked():
+        return Step(Call(Op.DESCRIBE, t.job_name))
+    if obs.not_found or obs.created_arn or obs.create_failure is not None:
+        return _create(r, t, obs, now, cfg, looked=True)
+    return _adopt(r, t, obs, now, cfg.operator_version)
+
+
 def _adopt(r: Resource, t: Target, obs: Observation, now: str, version: str) -> Step:
     """adoption-policy adopt: follow an existing job, unless another resource owns it."""
     if not obs.asked():
@@ -324,12 +394,13 @@ def _follow(
     obs: Observation,
     now: str,
     trigger: Trigger,
-    version: str,
+    cfg: ReconcileSettings,
     *,
     check_edits: bool,
 ) -> Step:
     """A job the resource owns or reads: Describe unless it is known to be finished (or gone).
     What a Describe says goes into status only once the job is proven this resource's."""
+    version = cfg.operator_version
     arn = status_arn(r.status)
     state = r.status.get(STATUS_JOB_STATE)
     if trigger is Trigger.POLL and job_gone(r.status):
@@ -357,9 +428,10 @@ def _follow(
             "Delete this resource, or create a new one with another job name."
         )
         return blocked(r, t, now, Cond(True, JOB_NOT_FOUND, message), keep_job=True)
-    if _unrecordable(obs):
+    editing = edit_failed(r, t, obs)
+    if _unrecordable(obs) and not editing:
         return _not_recorded(r, t, now, obs)
-    if obs.failure is not None:
+    if obs.failure is not None and not editing:
         return recoverable(r, t, now, obs.failure, "refreshing the job's status", keep_job=True)
     new_arn = str((obs.described or {}).get("HyperParameterTuningJobArn") or arn or "")
     if obs.described is not None:
@@ -374,7 +446,24 @@ def _follow(
             return blocked(r, t, now, Cond(True, "OwnedByAnotherResource", message))
         if not proof:
             return _not_owned(r, t, now)
-    return known(r, t, obs, now, new_arn, check_edits=check_edits)
+    if not check_edits:
+        return known(r, t, obs, now, new_arn)
+    return _edited(r, t, obs, now, new_arn, cfg)
+
+
+def _edited(
+    r: Resource, t: Target, obs: Observation, now: str, arn: str, cfg: ReconcileSettings
+) -> Step:
+    """The status of a job this resource created or adopted, after applying an edit of
+    spec.tags alone to it (`tagedits.py`); any other edit: ACK.Terminal SpecImmutable."""
+    if spec_edit(r) is not Edit.TAGS:
+        return known(r, t, obs, now, arn, check_edits=True)
+    proof = ownership(r, t, obs, arn, cfg.operator_version)
+    if isinstance(proof, Call):
+        return Step(proof)
+    if not proof:
+        return _not_owned(r, t, now)
+    return apply_tag_edit(r, t, obs, now, arn, resource_defaults(r, cfg), cfg.resource_tags)
 
 
 def _on_delete(r: Resource, t: Target, obs: Observation, now: str, version: str) -> Step:

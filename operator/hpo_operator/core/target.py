@@ -66,21 +66,18 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
         mode = Mode.READ_ONLY
     elif ann.get(ANN_ADOPTION_POLICY, "").lower() == "adopt":
         mode = Mode.ADOPT
-        raw = ann.get(ANN_ADOPTION_FIELDS)
-        if raw:
-            try:
-                fields = json.loads(raw)
-            except ValueError as error:
-                fields, problem = {}, f"annotation {ANN_ADOPTION_FIELDS} is not JSON: {error}"
-            if isinstance(fields, Mapping) and fields.get("hyperParameterTuningJobName"):
-                job_name = str(fields["hyperParameterTuningJobName"])
-            elif problem is None:
-                problem = (
-                    f"annotation {ANN_ADOPTION_FIELDS} must be a JSON object with "
-                    '"hyperParameterTuningJobName"'
-                )
+        job_name, problem = _adoption_fields(ann.get(ANN_ADOPTION_FIELDS), job_name)
+    elif ann.get(ANN_ADOPTION_POLICY, "").lower() == "adopt-or-create":
+        mode = Mode.ADOPT_OR_CREATE
+        named, problem = _adoption_fields(ann.get(ANN_ADOPTION_FIELDS), job_name)
+        if problem is None and named.lower() != job_name.lower():
+            problem = (
+                f"annotation {ANN_ADOPTION_FIELDS} names job {named!r} but "
+                f"spec.hyperParameterTuningJobName is {job_name!r}: with adopt-or-create the job "
+                "is created from the spec when it does not exist, so they must name the same job"
+            )
     elif ann.get(ANN_ADOPTION_POLICY):
-        problem = f'annotation {ANN_ADOPTION_POLICY} supports only "adopt"'
+        problem = f'annotation {ANN_ADOPTION_POLICY} supports only "adopt" and "adopt-or-create"'
     if mode is not Mode.READ_ONLY:
         job_name = choose_job_name(ann.get(ANN_JOB_NAME), status_arn(r.status), job_name)
     place = placement(
@@ -116,6 +113,23 @@ def target_of(r: Resource, cfg: ReconcileSettings) -> Target:
         account=place.account,
         role_arn=place.role_arn,
         account_note=place.note,
+    )
+
+
+def _adoption_fields(raw: str | None, named: str) -> tuple[str, str | None]:
+    """The job name ACK's adoption-fields annotation gives (a JSON object whose
+    hyperParameterTuningJobName is the job's identifier), else `named` (the spec's), and what is
+    wrong with the annotation."""
+    if not raw:
+        return named, None
+    try:
+        fields = json.loads(raw)
+    except ValueError as error:
+        return named, f"annotation {ANN_ADOPTION_FIELDS} is not JSON: {error}"
+    if isinstance(fields, Mapping) and fields.get("hyperParameterTuningJobName"):
+        return str(fields["hyperParameterTuningJobName"]), None
+    return named, (
+        f'annotation {ANN_ADOPTION_FIELDS} must be a JSON object with "hyperParameterTuningJobName"'
     )
 
 
@@ -209,11 +223,13 @@ def claim(tags: Sequence[Mapping[str, Any]], r: Resource) -> Claim:
 ACCEPTED = {
     Mode.MANAGED: frozenset({Claim.THIS}),
     Mode.ADOPT: frozenset({Claim.THIS}),
+    Mode.ADOPT_OR_CREATE: frozenset({Claim.THIS}),
     Mode.READ_ONLY: frozenset({Claim.THIS, Claim.NAMESPACE, Claim.FREE, Claim.SIBLING}),
 }
 RECORDABLE = {
     Mode.MANAGED: frozenset({Claim.NAMESPACE}),
     Mode.ADOPT: frozenset({Claim.FREE, Claim.NAMESPACE}),
+    Mode.ADOPT_OR_CREATE: frozenset({Claim.FREE, Claim.NAMESPACE}),
 }
 
 

@@ -37,6 +37,7 @@ class Op(StrEnum):
     STOP = "StopHyperParameterTuningJob"
     LIST_TAGS = "ListTags"
     ADD_TAGS = "AddTags"
+    DELETE_TAGS = "DeleteTags"
     LIST = "ListHyperParameterTuningJobs"
     SEARCH = "Search"
 
@@ -73,6 +74,7 @@ class Mode(Enum):
 
     MANAGED = "managed"  # the operator creates, follows and stops it
     ADOPT = "adopt"  # an existing job is followed (and stopped on delete, like ACK)
+    ADOPT_OR_CREATE = "adopt-or-create"  # the existing job is followed, else one is created
     READ_ONLY = "read-only"  # describe only: never create, never stop
 
 
@@ -120,6 +122,8 @@ class ReconcileSettings:
     # A Create queued for longer than this (by estimate) says so in status (ACK.Recoverable); a
     # shorter wait writes nothing, as a wait for a token inside the call did (aws_call_max_wait).
     quiet_queue_wait: float = 60.0
+    # ACK's --resource-tags: (key, value template) pairs added to every job (model/resourcetags).
+    resource_tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class Resource:
     namespace_annotations: Mapping[str, str] = field(default_factory=dict)
     deleting: bool = False
     role_maps: RoleMaps = RoleMaps()
+    labels: Mapping[str, str] = field(default_factory=dict)  # for the %MANAGED_BY% tag template
 
 
 @dataclass(frozen=True)
@@ -190,8 +195,11 @@ class Call:
 
     op: Op
     job_name: str
-    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}
-    arn: str | None = None  # ListTags, AddTags
+    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}; DeleteTags
+    arn: str | None = None  # ListTags, AddTags, DeleteTags
+    # ListTags answered by ListTags itself, never by a Search record (whose index may lag): the
+    # tags a tag edit is computed from.
+    authoritative: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,9 @@ class Observation:
     stopped: bool = False
     failure: AwsFailure | None = None  # the last failed call other than Create
     tagged: bool = False  # AddTags recorded this resource on the job (adoption)
+    added: tuple[str, ...] = ()  # tag keys AddTags set (a tag edit), in call order
+    removed: tuple[str, ...] = ()  # tag keys DeleteTags removed (a tag edit)
+    listed: bool = False  # `tags` came from an authoritative ListTags (then kept up to date)
     # The job (`job_ref`) this process already proved to be this resource's, by an earlier
     # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
     known: str | None = None

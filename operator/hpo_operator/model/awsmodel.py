@@ -45,6 +45,7 @@ OPERATOR_OPERATIONS: tuple[str, ...] = (
     "ListHyperParameterTuningJobs",
     "ListTags",
     "AddTags",
+    "DeleteTags",
     "Search",
 )
 # Search records can hold any resource; the operator only searches tuning jobs.

@@ -7,7 +7,7 @@ data and pass through untouched. Nothing here validates: `validate.py` reports p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,9 +119,16 @@ def system_tags(namespace: str, name: str, uid: str | None, version: str) -> lis
 
 
 def with_system_tags(
-    request: Mapping[str, Any], namespace: str, name: str, uid: str | None, version: str
+    request: Mapping[str, Any],
+    namespace: str,
+    name: str,
+    uid: str | None,
+    version: str,
+    defaults: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """The request with the system tags appended after the spec's own tags.
+    """The request with the default resource tags (`--resource-tags`, those whose key the spec
+    does not use: the spec's own win, as in ACK) and then the system tags appended after the
+    spec's own tags.
 
     Validation refuses spec tags under `SYSTEM_TAG_PREFIX` with a message; should one get here
     anyway, it is dropped (AWS rejects duplicate keys, and the system tags must say who owns the
@@ -132,7 +139,9 @@ def with_system_tags(
         for tag in request.get("Tags") or []
         if not (isinstance(tag, Mapping) and tag.get("Key") in SYSTEM_TAG_KEYS)
     ]
-    return {**request, "Tags": [*own, *system_tags(namespace, name, uid, version)]}
+    taken = {tag.get("Key") for tag in own if isinstance(tag, Mapping)} | set(SYSTEM_TAG_KEYS)
+    extra = [tag for tag in defaults if tag.get("Key") not in taken]
+    return {**request, "Tags": [*own, *extra, *system_tags(namespace, name, uid, version)]}
 
 
 def tags_name_resource(

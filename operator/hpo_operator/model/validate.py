@@ -88,34 +88,46 @@ def validate_request(
     return _unique(problems)
 
 
-def validate_spec(spec: Mapping[str, Any], region: str | None = None) -> list[Problem]:
+def validate_spec(
+    spec: Mapping[str, Any], region: str | None = None, defaults: Sequence[str] = ()
+) -> list[Problem]:
     """Problems with a HyperParameterTuningJob's spec (ACK field names; paths start `spec.`),
     whose job would be created in `region` (None: the rules that need it are not checked).
 
-    Beyond AWS's rules, the spec's tags must leave room for the operator's system tags and may
-    not use their prefix: what the operator itself adds to the request."""
+    Beyond AWS's rules, the spec's tags must leave room for the operator's system tags and for
+    the default resource tags whose keys are `defaults` (`--resource-tags`, expanded for this
+    resource), and may not use the system tags' prefix: what the operator itself adds."""
     root = awsmodel.input_shape(awsmodel.CREATE)
     problems = list(_walk(root, spec, ("spec",), field_name))
     if isinstance(spec, Mapping):
         request = spec_to_request(spec)
-        for problem in _create_rules(request, field_name, region) + _system_tag_rules(request):
+        added = _system_tag_rules(request, defaults)
+        for problem in _create_rules(request, field_name, region) + added:
             path = ("spec", *field_path(root, problem.path, field_name))
             problems.append(Problem(path, problem.message))
     return _unique(problems)
 
 
-def _system_tag_rules(request: Mapping[str, Any]) -> list[Problem]:
+def _system_tag_rules(request: Mapping[str, Any], defaults: Sequence[str] = ()) -> list[Problem]:
     tags = request.get("Tags")
     if not isinstance(tags, list):
         return []
     problems: list[Problem] = []
     added = ", ".join(SYSTEM_TAG_KEYS)
-    if len(tags) > spec_tag_limit():
+    own = {_mapping(tag).get("Key") for tag in tags}
+    extra = [key for key in defaults if key not in own]  # a spec tag of that key wins
+    limit = spec_tag_limit() - len(extra)
+    if len(tags) > limit:
+        also = (
+            f" and {len(extra)} default resource tags from --resource-tags ({', '.join(extra)})"
+            if extra
+            else ""
+        )
         problems.append(
             Problem(
                 ("Tags",),
-                f"must have at most {spec_tag_limit()} items, not {len(tags)}: the operator adds "
-                f"{len(SYSTEM_TAG_KEYS)} system tags ({added}) and AWS allows "
+                f"must have at most {limit} items, not {len(tags)}: the operator adds "
+                f"{len(SYSTEM_TAG_KEYS)} system tags ({added}){also} and AWS allows "
                 f"{spec_tag_limit() + len(SYSTEM_TAG_KEYS)} in all",
             )
         )

@@ -82,6 +82,7 @@ def to_resource(body: Mapping[str, Any], namespace_annotations: Mapping[str, str
         annotations=dict(meta.get("annotations") or {}),
         namespace_annotations=dict(namespace_annotations),
         deleting=bool(meta.get("deletionTimestamp")),
+        labels=dict(meta.get("labels") or {}),
     )
 
 

@@ -27,6 +27,7 @@ from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
 from hpo_operator.core.types import ReconcileSettings
+from hpo_operator.model.resourcetags import parse_resource_tags, resource_tag_problems
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -99,6 +100,10 @@ class Settings:
     carm_refresh: float = bounded(15.0, gt=0)
     # The operator's own AWS account: a namespace naming it needs no role in the map.
     account_id: str | None = None
+    # ACK's --resource-tags: `key=value,...` put on every job the operator creates (after the
+    # spec's tags, which win on a key both have), values with ACK's templates (%K8S_NAMESPACE%,
+    # %K8S_RESOURCE_NAME%, ...: model/resourcetags.py). Never removed by a tag edit.
+    resource_tags: str = ""
 
     # The stall sweep (stall.py): one paged LIST of the resources every this many seconds; a
     # resource kopf has not finished with and unchanged for `stall_margin` seconds past its
@@ -192,6 +197,7 @@ class Settings:
             carm_teams=self.carm_teams,
             account_id=self.account_id or None,
             quiet_queue_wait=self.aws_call_max_wait,
+            resource_tags=parse_resource_tags(self.resource_tags),
         )
 
     def aws_config(self) -> AwsConfig:
@@ -314,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
         + source("account_id"),
     )
     p.add_argument(
+        "--resource-tags",
+        metavar="TAGS",
+        help="tags for every job it creates, key=value comma-separated, values with ACK's "
+        "templates (%%K8S_NAMESPACE%%, %%K8S_RESOURCE_NAME%%, ...) " + source("resource_tags"),
+    )
+    p.add_argument(
         "--stall-sweep-interval",
         type=float,
         help="seconds between sweeps for stalled resources " + source("stall_sweep_interval"),
@@ -407,6 +419,10 @@ def _check(spec: Field[Any], value: Any) -> Any:
         allow_list(value)
     if spec.name == "bind_address":
         return _addresses(value)
+    if spec.name == "resource_tags":
+        problems = resource_tag_problems(parse_resource_tags(value))
+        if problems:
+            raise ValueError("; ".join(problems))
     if spec.name == "log_level":
         if value.upper() not in LOG_LEVELS:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
