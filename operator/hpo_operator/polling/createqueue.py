@@ -6,8 +6,10 @@ body, the handler's state and every watch event of it for up to a minute, and th
 took together stayed fragmented after the burst (docs/performance.md). Now a Create that would
 wait longer than `queue_after` is not sent: the reconcile ends (`Retry.QUEUE`, nothing written),
 kopf's worker goes, and the resource waits here as (namespace, name, uid, job name). In its turn
-the queue takes the token and runs the resource's reconcile again (`Resubmit`: the operator reads
-the resource as it is then), whose Create uses that token (`admit`).
+the queue runs the resource's reconcile again (`Resubmit`: the operator reads the resource as it
+is then), whose Create takes its token as any call does, right before it is sent (`admit`): turns
+start no faster than the budget's rate, and a token is never taken ahead of the send (a token
+taken before the turn's read of the resource let Creates bunch up past AWS's own bucket).
 
 Level-based: nothing here is needed after a restart (kopf's resume handlers reconcile every
 resource again); a resource deleted or changed while it waits is read as it is in its turn.
@@ -40,7 +42,7 @@ class Admission(Enum):
     """What a reconcile's Create may do (`CreateQueue.admit`)."""
 
     WAIT = "wait"  # take a token as every call does (at most a short wait)
-    PREPAID = "prepaid"  # its turn came: the queue holds its token
+    TURN = "turn"  # its turn came: take a token as every call does, whatever waits behind it
     QUEUE = "queue"  # not now: queue it (`add`) and end the reconcile
 
 
@@ -67,7 +69,7 @@ class CreateQueue:
         self.queue_after = queue_after
         self.where = where or "this region"
         self.waiting: OrderedDict[str, Waiting] = OrderedDict()  # owner uid → entry
-        self.prepaid: dict[str, int] = {}  # job key → tokens taken for it by the queue
+        self.turns: dict[str, int] = {}  # job key → turns begun whose Create has not asked yet
         self.delayed = 0  # entries waiting out a retry delay before they rejoin (`_later`)
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
@@ -80,16 +82,19 @@ class CreateQueue:
         """May a reconcile's Create of `job_name` go now? Only a short wait for a token is
         taken in a handler; past `queue_after`, or behind resources already waiting, it queues."""
         key = job_key(job_name)
-        count = self.prepaid.get(key, 0)
+        count = self.turns.get(key, 0)
         if count:
-            if count == 1:
-                del self.prepaid[key]
-            else:
-                self.prepaid[key] = count - 1
-            return Admission.PREPAID
+            self._end_turn(key)
+            return Admission.TURN
         if self.waiting or self.limiter.bucket(CREATE).wait_estimate() > self.queue_after:
             return Admission.QUEUE
         return Admission.WAIT
+
+    def _end_turn(self, key: str) -> None:
+        if self.turns[key] == 1:
+            del self.turns[key]
+        else:
+            self.turns[key] -= 1
 
     def expected_wait(self) -> float:
         """Seconds a Create queued now would wait for its turn, at the budget's current rate."""
@@ -111,23 +116,25 @@ class CreateQueue:
         self.waiting.pop(uid, None)
 
     async def _drain(self) -> None:
+        bucket = self.limiter.bucket(CREATE)
         while self.waiting:
             await self._slots.acquire()
-            try:
-                await self.limiter.acquire(CREATE)  # the token, however long the budget asks
-            except BaseException:
-                self._slots.release()
-                raise
+            while (wait := bucket.wait_estimate()) > 0:
+                try:
+                    await self.limiter.sleep(wait)
+                except BaseException:
+                    self._slots.release()
+                    raise
             if not self.waiting:  # all gone while it waited
-                self.limiter.bucket(CREATE).refund()
                 self._slots.release()
                 return
             _, entry = self.waiting.popitem(last=False)
             key = job_key(entry.job_name)
-            self.prepaid[key] = self.prepaid.get(key, 0) + 1
+            self.turns[key] = self.turns.get(key, 0) + 1
             task = asyncio.get_running_loop().create_task(self._turn(entry, key))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+            await self.limiter.sleep(1.0 / bucket.rate)  # the next turn: one token later
 
     async def _turn(self, entry: Waiting, key: str) -> None:
         delay: float | None = None
@@ -138,12 +145,8 @@ class CreateQueue:
             delay = 1.0
         finally:
             self._slots.release()
-            if self.prepaid.get(key):  # the reconcile did not Create: its token is spent
-                # (not given back: the drainer may have reserved the next one already, and a
-                # token returned now would let two Creates through at once, past the budget)
-                self.prepaid[key] -= 1
-                if not self.prepaid[key]:
-                    del self.prepaid[key]
+            if self.turns.get(key):  # the reconcile did not Create (it took no token)
+                self._end_turn(key)
         if delay is not None:
             self.delayed += 1
             asyncio.get_running_loop().call_later(delay, self._later, entry)

@@ -558,12 +558,11 @@ class RegionPoller:
     # --- calls, all through the limiter -------------------------------------------------------
 
     async def call(
-        self, call: Call, max_wait: float | None = None, *, prepaid: bool = False
+        self, call: Call, max_wait: float | None = None
     ) -> Mapping[str, Any] | AwsFailure:
-        """One SageMaker call through the account's budget (`prepaid`: its token is taken
-        already, by the Create queue); throttling slows the budget down."""
+        """One SageMaker call through the account's budget; throttling slows the budget down."""
         operation = call.op.value
-        if not prepaid and not await self.limiter.acquire(operation, max_wait):
+        if not await self.limiter.acquire(operation, max_wait):
             self._deferred(operation)
             return AwsFailure(
                 call.op,

@@ -58,8 +58,6 @@ class PolledSageMaker:
                     local=True,
                     queued=wait,
                 )
-            if admission is Admission.PREPAID:
-                return await self.poller.call(call, prepaid=True)
         if call.op is Op.LIST_TAGS and not call.authoritative:
             tags = await self.poller.tags(call.job_name)
             if tags is not None:
