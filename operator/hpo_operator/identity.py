@@ -52,3 +52,11 @@ TAG_NAMESPACE = SYSTEM_TAG_PREFIX + "namespace"
 TAG_NAME = SYSTEM_TAG_PREFIX + "name"
 TAG_UID = SYSTEM_TAG_PREFIX + "uid"
 SYSTEM_TAG_KEYS = (TAG_CONTROLLER_VERSION, TAG_NAMESPACE, TAG_NAME, TAG_UID)
+
+# ACK's FieldExport (its runtime's CRD, services.k8s.aws/v1alpha1): copies a field of a resource
+# into a ConfigMap or Secret key (core/fieldexport.py), with --enable-field-export-reconciler.
+FIELD_EXPORT_GROUP = "services.k8s.aws"
+FIELD_EXPORT_VERSION = "v1alpha1"
+FIELD_EXPORT_KIND = "FieldExport"
+FIELD_EXPORT_PLURAL = "fieldexports"
+FIELD_EXPORT_CRD_NAME = f"{FIELD_EXPORT_PLURAL}.{FIELD_EXPORT_GROUP}"

@@ -39,6 +39,8 @@ DOCUMENTED_SETTINGS = (
     "carm_teams",
     "carm_namespace",
     "account_id",
+    "watch_selectors",
+    "enable_field_export_reconciler",
 )
 
 
