@@ -25,7 +25,7 @@ from typing import Any
 import kopf
 
 from hpo_operator.adapters.kube import CONFIGMAPS, SECRETS, ApiError, KubeObjects
-from hpo_operator.core import fieldexport
+from hpo_operator.core import fieldexport, parking
 from hpo_operator.core.fieldexport import Export, Refused
 from hpo_operator.identity import (
     FIELD_EXPORT_GROUP,
@@ -83,8 +83,10 @@ class FieldExporter:
             await self.sync(uid)
 
     async def on_job(self, body: Mapping[str, Any], kind: str | None) -> None:
-        """A watch event of one of this operator's jobs: re-sync the exports naming it."""
-        if kind == "DELETED":
+        """A watch event of one of this operator's jobs: re-sync the exports naming it. A job
+        that leaves the watch because it was parked (`parking`) is still ours, and kopf may have
+        batched its last status write into that DELETED event: its body is the job's final state."""
+        if kind == "DELETED" and not parking.is_parked(body):
             return
         meta = body.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
