@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hpo_emulator.server import RunningEmulator
-from hpo_operator.identity import BOOKKEEPING_PREFIX, FINALIZER, GROUP
+from hpo_operator.identity import BOOKKEEPING_PREFIX, FINALIZER
+from support.fieldexports import BEST_NAME, ENABLED, field_export
 from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job, wait_for
 
 REGION = "us-west-2"
@@ -68,7 +69,7 @@ def test_two_installs_with_disjoint_selectors_serve_only_their_own_resources(
             namespace,
             HPO_WATCH_SELECTORS=f"team={team}",
             AWS_ACCESS_KEY_ID=f"team-{team}-{ACCOUNT[team]}",
-            HPO_ENABLE_FIELD_EXPORT_RECONCILER="true",
+            **ENABLED,
             **FAST_SWEEP,
         )
         for team in ("a", "b")
@@ -102,18 +103,9 @@ def test_two_installs_with_disjoint_selectors_serve_only_their_own_resources(
 
     # A FieldExport of b's job is served by b alone: a reads its source through its selector,
     # finds none, and writes nothing (no status, no target, no log line).
-    export = {
-        "apiVersion": "services.k8s.aws/v1alpha1",
-        "kind": "FieldExport",
-        "metadata": {"name": "export-of-b"},
-        "spec": {
-            "from": {
-                "path": ".status.bestTrainingJob.trainingJobName",
-                "resource": {"group": GROUP, "kind": "HyperParameterTuningJob", "name": "job-b"},
-            },
-            "to": {"kind": "configmap", "name": "results-of-b", "key": "best"},
-        },
-    }
+    export = field_export(
+        "export-of-b", "job-b", BEST_NAME, "configmap", "results-of-b", key="best"
+    )
     jobs.kubectl.apply(export, "-n", namespace)
     best = jobs.status(namespace, "job-b")["bestTrainingJob"]["trainingJobName"]
 
