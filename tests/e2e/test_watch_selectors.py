@@ -18,7 +18,7 @@ from typing import Any
 from hpo_emulator.server import RunningEmulator
 from hpo_operator.identity import BOOKKEEPING_PREFIX, FINALIZER
 from support.fieldexports import BEST_NAME, ENABLED, field_export
-from support.operator_harness import Jobs, OperatorProcess, job_name, tuning_job, wait_for
+from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
 REGION = "us-west-2"
 ACCOUNT = {"a": "111111111111", "b": "222222222222"}
@@ -125,3 +125,43 @@ def test_two_installs_with_disjoint_selectors_serve_only_their_own_resources(
     assert status["ackResourceMetadata"]["ownerAccountID"] == ACCOUNT["a"]
     assert created_in(emulator, names["c"]) == {"a"}
     assert "job-c" not in operators["b"].log()
+
+
+def test_a_running_job_relabelled_to_another_install_is_followed_there_not_created_again(
+    namespace: str,
+    jobs: Jobs,
+    emulator: RunningEmulator,
+    start_operator: Callable[..., OperatorProcess],
+) -> None:
+    operators = {
+        team: start_operator(namespace, HPO_WATCH_SELECTORS=f"team={team}") for team in ("a", "b")
+    }
+    name = job_name("move")
+    manifest = labelled("moving", name, "a")
+    manifest["spec"]["hyperParameterTuningJobConfig"]["resourceLimits"].update(
+        maxNumberOfTrainingJobs=8, maxParallelTrainingJobs=1
+    )
+    jobs.apply(namespace, manifest)
+    jobs.wait_state(namespace, "moving", "InProgress")
+    creates = creates_of(emulator)
+
+    jobs.kubectl(
+        "label", "--overwrite", "hyperparametertuningjobs", "moving", "team=b", "-n", namespace
+    )
+    wait_for(
+        lambda: "left this operator's watch" in operators["a"].log(),
+        30,
+        "install a to let the resource go",
+    )
+    status = jobs.wait_state(namespace, "moving", "Completed")
+    assert status["ackResourceMetadata"]["arn"].endswith(f"/{name.lower()}")
+    assert "moving" in operators["b"].log()
+    assert creates_of(emulator) == creates  # b followed the job from its status: no Create
+    meta = (jobs.get(namespace, "moving") or {}).get("metadata") or {}
+    assert (meta.get("labels") or {}).get("team") == "b"
+
+
+def creates_of(emulator: RunningEmulator) -> int:
+    """CreateHyperParameterTuningJob calls the emulator has answered, whatever the outcome."""
+    counts = stats(emulator)["operations"].get("CreateHyperParameterTuningJob", {})
+    return sum(counts.values())

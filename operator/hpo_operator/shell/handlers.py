@@ -293,7 +293,16 @@ class Operator:
         resource = to_resource(body, {})
         target = target_of(resource, self.settings.reconcile_settings())
         state = self.metrics.state_of(resource.uid)  # None once the delete handler released it
-        if state is not None and needs_polling(resource.status, {}):
+        meta = body.get("metadata") or {}
+        if not resource.deleting and FINALIZER in (meta.get("finalizers") or ()):
+            # Not deleted: it left the watch, its labels no longer matching --watch-selectors
+            # (another install may serve it now); a parked resource has no finalizer.
+            log.info(
+                "the resource left this operator's watch (its labels no longer match "
+                "--watch-selectors); its job is left to whoever selects it now",
+                extra=logs.fields(resource.namespace, resource.name, target.job_name),
+            )
+        elif state is not None and needs_polling(resource.status, {}):
             log.warning(
                 "the resource was deleted without the operator's delete handler (its finalizer "
                 "was removed), so its %s SageMaker job was left as it is",
