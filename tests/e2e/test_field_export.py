@@ -121,3 +121,24 @@ def test_without_the_flag_field_exports_are_left_alone(fe: Exports) -> None:
     wait_for(parked, 60, "the job's resource to be parked")
     assert fe.conditions("ignored") == {}
     assert fe.data("configmap", "none") == {}
+
+
+def test_a_refused_write_is_recoverable_and_retried_until_it_succeeds(fe: Exports) -> None:
+    # An immutable ConfigMap refuses the patch (422): ACK.Recoverable with the API's message,
+    # retried with backoff; once it is replaced by a writable one, the retry writes the key.
+    fe.jobs.core.create_namespaced_config_map(
+        fe.namespace, {"metadata": {"name": "frozen"}, "data": {"a": "b"}, "immutable": True}
+    )
+    fe.apply("blocked", BEST_NAME, "configmap", "frozen", key="best")
+    fe.start_operator(fe.namespace, HPO_BACKOFF_BASE="0.5", HPO_BACKOFF_CAP="2", **ENABLED)
+    best = fe.run_job()["bestTrainingJob"]["trainingJobName"]
+    refused = fe.wait_condition("blocked", "ACK.Recoverable")
+    assert "APIUnprocessableEntityError" in refused["message"] or "immutable" in refused["message"]
+    fe.jobs.core.delete_namespaced_config_map("frozen", fe.namespace)
+    wait_for(
+        lambda: fe.data("configmap", "frozen").get("best") == best,
+        60,
+        "the retry to create ConfigMap frozen with the key",
+    )
+    fe.wait_condition("blocked", "ACK.ResourceSynced")
+    assert "ACK.Recoverable" not in fe.conditions("blocked")

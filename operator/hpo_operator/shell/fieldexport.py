@@ -18,7 +18,9 @@ backoff, as ACK requeues it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,8 +58,14 @@ JOBS = kopf.Resource(GROUP, VERSION, PLURAL, kind=KIND, namespaced=True)
 class FieldExporter:
     """The exports this process serves, and one sync of one export (see the module)."""
 
-    def __init__(self, kopf_settings: kopf.OperatorSettings, selector: str = "") -> None:
+    def __init__(
+        self,
+        kopf_settings: kopf.OperatorSettings,
+        selector: str = "",
+        backoff: tuple[float, float] = (2.0, 300.0),  # the operator's backoff base and cap
+    ) -> None:
         self.selector = selector
+        self.backoff = backoff
         self.jobs = KubeObjects(kopf_settings, JOBS, selector)
         self.exports = KubeObjects(kopf_settings, FIELD_EXPORTS)
         self.targets = {
@@ -106,9 +114,13 @@ class FieldExporter:
             try:
                 await self._sync(body, source)
             except (TimeoutError, ApiError, OSError) as error:
+                meta = body.get("metadata") or {}
+                where = f"{meta.get('namespace')}/{meta.get('name')}"
+                log.warning("FieldExport %s: %s: %s; retrying", where, type(error).__name__, error)
                 problem = Refused("", f"{type(error).__name__}: {error}; retrying")
-                await self._report(body, problem)
                 self._retry_later(uid, attempt)
+                with contextlib.suppress(TimeoutError, ApiError, OSError):  # the server may be away
+                    await self._report(body, problem)
 
     async def _sync(self, body: dict[str, Any], source: Mapping[str, Any] | None) -> None:
         decided = fieldexport.read_export(body)
@@ -187,7 +199,8 @@ class FieldExporter:
 
     def _retry_later(self, uid: str, attempt: int) -> None:
         async def again() -> None:
-            await asyncio.sleep(backoff_delay(attempt, base=2.0, cap=300.0, rand=0.5))
+            base, cap = self.backoff
+            await asyncio.sleep(backoff_delay(attempt, base=base, cap=cap, rand=random.random()))
             self.retries.pop(uid, None)
             await self.sync(uid, None, attempt + 1)
 

@@ -163,7 +163,11 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     )
     stall.install(registry, sweeper)
     if settings.enable_field_export_reconciler:
-        exporter = fieldexport.FieldExporter(kopf_config, settings.watch_selectors)
+        exporter = fieldexport.FieldExporter(
+            kopf_config,
+            settings.watch_selectors,
+            backoff=(settings.backoff_base, settings.backoff_cap),
+        )
         fieldexport.install(registry, exporter)
 
     host = settings.bind_address
