@@ -142,7 +142,11 @@ class KubeObjects:
         url = self.resource.get_url(namespace=NamespaceName(namespace), params=params)
         page = await api.get(url, settings=self.settings, logger=log)
         items = page.get("items") if isinstance(page, Mapping) else None
-        return dict(items[0]) if items and isinstance(items[0], Mapping) else None
+        if not items or not isinstance(items[0], Mapping):
+            return None
+        # A LIST's items carry no apiVersion and kind; a GET's object does: answer the same.
+        version = f"{self.resource.group}/{self.resource.version}".lstrip("/")
+        return {"apiVersion": version, "kind": self.resource.kind, **items[0]}
 
     async def create(self, namespace: str, body: Mapping[str, Any]) -> bool:
         """POST `body` into `namespace`; False when an object of its name exists already."""
