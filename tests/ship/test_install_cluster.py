@@ -306,7 +306,7 @@ def test_install_manifest_server_side_apply(kubectl: Kubectl, helm: Helm) -> Non
     objects = parse(text)
     assert objects[0]["kind"] == "Namespace" and objects[0]["metadata"]["name"] == "hpo-operator"
     crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
-    assert crds == {JOBS, FIELD_EXPORT_CRD_NAME}  # and ACK's FieldExport, as ACK's charts do
+    assert crds == {JOBS, FIELD_EXPORT_CRD_NAME}  # ACK's FieldExport too, either way
     assert {o["kind"] for o in objects} == {
         "Namespace",
         "CustomResourceDefinition",
