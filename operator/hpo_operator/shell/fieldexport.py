@@ -40,7 +40,7 @@ from hpo_operator.identity import (
     VERSION,
 )
 from hpo_operator.shell.backoff import backoff_delay
-from hpo_operator.shell.handlers import now_rfc3339
+from hpo_operator.shell.handlers import now_rfc3339, status_digest
 from hpo_operator.shell.mergepatch import merge_patch
 
 log = logging.getLogger("hpo_operator.shell.fieldexport")
@@ -75,6 +75,8 @@ class FieldExporter:
         self.bodies: dict[str, dict[str, Any]] = {}  # uid → the export as last seen
         self.by_source: dict[tuple[str, str], set[str]] = {}  # (namespace, job) → export uids
         self.generations: dict[str, int] = {}  # uid → the generation last synced
+        # uid → (its generation, the job's `source_digest`) of the last sync from a job's event
+        self.exported_from: dict[str, tuple[int, str]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.retries: dict[str, asyncio.Task[None]] = {}
 
@@ -110,9 +112,15 @@ class FieldExporter:
             body = self.bodies.get(uid)
             if body is None:
                 return
-            self.generations[uid] = int((body.get("metadata") or {}).get("generation") or 0)
+            generation = int((body.get("metadata") or {}).get("generation") or 0)
+            self.generations[uid] = generation
+            seen = None if source is None else (generation, source_digest(source))
+            if seen is not None and self.exported_from.get(uid) == seen:
+                return  # kopf's own bookkeeping on the job, say: nothing an export reads changed
             try:
                 await self._sync(body, source)
+                if seen is not None:
+                    self.exported_from[uid] = seen
             except (TimeoutError, ApiError, OSError) as error:
                 meta = body.get("metadata") or {}
                 where = f"{meta.get('namespace')}/{meta.get('name')}"
@@ -224,10 +232,20 @@ class FieldExporter:
         self._unindex(uid)
         self.bodies.pop(uid, None)
         self.generations.pop(uid, None)
+        self.exported_from.pop(uid, None)
         self.locks.pop(uid, None)
         task = self.retries.pop(uid, None)
         if task is not None:
             task.cancel()
+
+
+def source_digest(job: Mapping[str, Any]) -> str:
+    """What of a job an export may read (spec, status, labels), fingerprinted: the job's watch
+    events that change none of it (kopf's progress annotations) need no sync."""
+    meta = job.get("metadata") or {}
+    return status_digest(
+        {"spec": job.get("spec"), "status": job.get("status"), "labels": meta.get("labels")}
+    )
 
 
 def install(registry: kopf.OperatorRegistry, exporter: FieldExporter) -> None:
