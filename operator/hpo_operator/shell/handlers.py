@@ -288,8 +288,9 @@ class Operator:
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """The resource is gone from the API server, maybe without our finalizer's delete handler
-        (a finalizer removed by hand, a force delete): drop its job from the metrics and the
-        poller, and its lock and written-status digest unless a reconcile still holds the lock."""
+        (a finalizer removed by hand, a force delete), or gone from this operator's watch (parked,
+        or relabelled out of `--watch-selectors`): drop its job from the metrics and the poller,
+        and its lock and written-status digest unless a reconcile still holds the lock."""
         resource = to_resource(body, {})
         target = target_of(resource, self.settings.reconcile_settings())
         state = self.metrics.state_of(resource.uid)  # None once the delete handler released it
