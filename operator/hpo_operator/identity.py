@@ -60,3 +60,11 @@ ANN_UNTAGGED_HASH = f"{BOOKKEEPING_PREFIX}/untagged-spec-hash"
 ANN_TAGS_REFUSED = f"{BOOKKEEPING_PREFIX}/tags-refused"
 # The resource label ACK's %MANAGED_BY% resource-tag template expands to.
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+# ACK's FieldExport (its runtime's CRD, services.k8s.aws/v1alpha1): copies a field of a resource
+# into a ConfigMap or Secret key (core/fieldexport.py), with --enable-field-export-reconciler.
+FIELD_EXPORT_GROUP = "services.k8s.aws"
+FIELD_EXPORT_VERSION = "v1alpha1"
+FIELD_EXPORT_KIND = "FieldExport"
+FIELD_EXPORT_PLURAL = "fieldexports"
+FIELD_EXPORT_CRD_NAME = f"{FIELD_EXPORT_PLURAL}.{FIELD_EXPORT_GROUP}"

@@ -103,10 +103,13 @@ def operator_under_chart(
     namespace: str,
     emulator_url: str,
     tmp_path: Path,
+    values: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Operator:
-    """Install the chart in namespace scope and start `hpo-operator run` with its ServiceAccount's
-    token: the operator then has exactly the permissions the chart grants."""
-    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
+    """Install the chart in namespace scope (with `values` too) and start `hpo-operator run` with
+    its ServiceAccount's token (and `env`, the settings those values give): the operator then has
+    exactly the permissions the chart grants."""
+    install(helm, kubeconfig, release, namespace, {"installScope": "namespace", **(values or {})})
     kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
     account = service_account_kubeconfig(
         kubeconfig, kubectl, namespace, f"{release}-hpo-operator", tmp_path / "sa.kubeconfig"
@@ -120,5 +123,6 @@ def operator_under_chart(
             "HPO_NAMESPACES": namespace,
             "HPO_ENDPOINT_URL": emulator_url,
             "HPO_CARM_NAMESPACE": namespace,
+            **(env or {}),
         },
     )

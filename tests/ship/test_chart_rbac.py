@@ -94,3 +94,35 @@ def test_role_maps_are_readable_by_name_in_the_release_namespace_only(
     assert granted == rbac.named(teams=teams)
     off = helm.objects({**values(scope, False), "carm": {"enabled": False}})
     assert not [r for r in only(off, "Role") if r["metadata"]["name"].endswith("-carm")]
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespace"])
+def test_field_export_adds_exactly_its_grants_and_only_when_on(helm: Helm, scope: str) -> None:
+    given = {**values(scope, False), "fieldExport": {"enabled": True}, "watchSelectors": "team=a"}
+    objects = helm.objects(given)
+    roles = [r for r in only(objects, "Role") if not r["metadata"]["name"].endswith("-carm")]
+    if scope == "cluster":
+        granted = rule_triples(one(objects, "ClusterRole")["rules"])
+        assert granted == rbac.required("cluster", peering=False, field_export=True)
+    else:
+        for role in roles:
+            assert rule_triples(role["rules"]) == rbac.required(
+                "namespace", peering=False, cluster_scoped=False, field_export=True
+            )
+    extra = rbac.required(scope, peering=False, field_export=True) - rbac.required(
+        scope, peering=False
+    )
+    assert {(group, resource) for group, resource, _ in extra} == {
+        ("services.k8s.aws", "fieldexports"),
+        ("services.k8s.aws", "fieldexports/status"),
+        ("", "configmaps"),
+        ("", "secrets"),
+    }
+    (container,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HPO_ENABLE_FIELD_EXPORT_RECONCILER"] == "true"
+    assert env["HPO_WATCH_SELECTORS"] == "team=a"
+    off = helm.objects(values(scope, False))
+    (container,) = one(off, "Deployment")["spec"]["template"]["spec"]["containers"]
+    names = {e["name"] for e in container["env"]}
+    assert not names & {"HPO_ENABLE_FIELD_EXPORT_RECONCILER", "HPO_WATCH_SELECTORS"}

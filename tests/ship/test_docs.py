@@ -40,6 +40,8 @@ DOCUMENTED_SETTINGS = (
     "carm_namespace",
     "account_id",
     "resource_tags",
+    "watch_selectors",
+    "enable_field_export_reconciler",
 )
 
 

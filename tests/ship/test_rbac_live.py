@@ -26,6 +26,7 @@ from ship.live import (
     sample_job,
     service_account_kubeconfig,
 )
+from support.fieldexports import BEST_NAME, field_export, wait_established
 from support.kube import Kubectl, unique_name
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +134,58 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
             replica.stop()
     for replica in replicas:
         assert not replica.refusals(), "\n".join(replica.refusals()[:20])
+
+
+def test_field_export_and_a_selector_under_the_charts_rbac(
+    helm: Helm,
+    kubeconfig: Path,
+    kubectl: Kubectl,
+    namespace: str,
+    emulator: RunningEmulator,
+    release: str,
+    tmp_path: Path,
+) -> None:
+    """fieldExport.enabled grants what the exporter calls: its FieldExport watch and status, the
+    source read through the selector, ConfigMaps and Secrets created and patched, its Events."""
+    operator = operator_under_chart(
+        helm,
+        kubeconfig,
+        kubectl,
+        release,
+        namespace,
+        emulator.url,
+        tmp_path,
+        values={"fieldExport": {"enabled": True}, "watchSelectors": "team=live"},
+        env={"HPO_ENABLE_FIELD_EXPORT_RECONCILER": "true", "HPO_WATCH_SELECTORS": "team=live"},
+    )
+    try:
+        wait_established(kubectl)
+        wait_for(operator.ready, 60, "the operator's /readyz")
+        manifest = sample_job(unique_name("rbac-fe", max_length=32))
+        manifest["metadata"]["labels"] = {"team": "live"}
+        name = manifest["metadata"]["name"]
+        kubectl.apply(manifest, "-n", namespace)
+        for export in (
+            field_export("to-configmap", name, BEST_NAME, "configmap", "results"),
+            field_export("to-secret", name, BEST_NAME, "secret", "results", key="best"),
+            field_export("refused", name, BEST_NAME, "configmap", "x", namespace="default"),
+        ):
+            kubectl.apply(export, "-n", namespace)
+        wait_for(lambda: completed(kubectl, namespace, name), 120, f"{name} to complete")
+        for kind in ("configmap", "secret"):
+            wait_for(
+                lambda kind=kind: (
+                    kubectl("get", kind, "results", "-n", namespace, check=False).returncode == 0
+                ),
+                60,
+                f"{kind} results",
+            )
+        secret = kubectl.json("get", "secret", "results", "-n", namespace)
+        assert "best" in secret["data"]
+        events = kubectl.json(
+            "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=refused"
+        )
+        assert events["items"], "the operator could not post the FieldExport's Event"
+    finally:
+        operator.stop()
+    assert not operator.refusals(), "\n".join(operator.refusals()[:20])

@@ -28,7 +28,7 @@ KW = inspect.Parameter.KEYWORD_ONLY
 
 
 def test_the_api_request_functions_kube_uses_keep_their_keywords() -> None:
-    for function in (api.get, api.patch):
+    for function in (api.get, api.patch, api.post):
         found = params(function)
         assert found["url"] is inspect.Parameter.POSITIONAL_OR_KEYWORD
         for name in ("settings", "logger", "payload", "headers"):

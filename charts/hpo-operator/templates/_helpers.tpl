@@ -78,6 +78,17 @@ tests/ship/test_chart_rbac.py holds these rules to hpo_operator.shell.rbac.USES.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.fieldExport.enabled }}
+- apiGroups: ["services.k8s.aws"]
+  resources: ["fieldexports"]
+  verbs: ["list", "watch"]
+- apiGroups: ["services.k8s.aws"]
+  resources: ["fieldexports/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["configmaps", "secrets"]
+  verbs: ["get", "create", "patch"]
+{{- end }}
 {{- end -}}
 
 {{/* Read-only RBAC on cluster-scoped resources, which every install needs: the namespace index

@@ -34,6 +34,8 @@ def kopf_identity(identity: str) -> Identity:
 
 EVENTS = kopf.Resource("", "v1", "events", namespaced=True)
 CONFIGMAPS = kopf.Resource("", "v1", "configmaps", namespaced=True)
+SECRETS = kopf.Resource("", "v1", "secrets", namespaced=True)
+ApiError = errors.APIError  # any refusal by the API server, for callers outside this module
 
 
 async def configmap_data(
@@ -59,12 +61,16 @@ class KubeObjects:
     """GET and merge-PATCH one resource kind, with kopf's settings and credentials.
 
     Build it inside the operator (from a handler's `settings` and `resource` arguments): kopf's
-    credentials reach the requests through context variables that its tasks inherit.
+    credentials reach the requests through context variables that its tasks inherit. `selector`
+    (`--watch-selectors`) limits what `list_page` and `get_selected` see, on the API server.
     """
 
-    def __init__(self, settings: kopf.OperatorSettings, resource: kopf.Resource) -> None:
+    def __init__(
+        self, settings: kopf.OperatorSettings, resource: kopf.Resource, selector: str = ""
+    ) -> None:
         self.settings = settings
         self.resource = resource
+        self.selector = selector
 
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as the API server has it now; None if it is gone."""
@@ -117,6 +123,8 @@ class KubeObjects:
         params = {"limit": str(limit)}
         if token:
             params["continue"] = token
+        if self.selector:
+            params["labelSelector"] = self.selector
         ns = NamespaceName(namespace) if namespace is not None else None
         url = self.resource.get_url(namespace=ns, params=params)
         page = await api.get(url, settings=self.settings, logger=log)
@@ -124,6 +132,37 @@ class KubeObjects:
             return [], ""
         items = [dict(item) for item in page.get("items") or () if isinstance(item, Mapping)]
         return items, str((page.get("metadata") or {}).get("continue") or "")
+
+    async def get_selected(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object when it exists and `selector` selects it (one LIST, filtered by the API
+        server by name and labels); None otherwise."""
+        if not self.selector:
+            return await self.get(namespace, name)
+        params = {"labelSelector": self.selector, "fieldSelector": f"metadata.name={name}"}
+        url = self.resource.get_url(namespace=NamespaceName(namespace), params=params)
+        page = await api.get(url, settings=self.settings, logger=log)
+        items = page.get("items") if isinstance(page, Mapping) else None
+        if not items or not isinstance(items[0], Mapping):
+            return None
+        # A LIST's items carry no apiVersion and kind; a GET's object does: answer the same.
+        version = f"{self.resource.group}/{self.resource.version}".lstrip("/")
+        return {"apiVersion": version, "kind": self.resource.kind, **items[0]}
+
+    async def create(self, namespace: str, body: Mapping[str, Any]) -> bool:
+        """POST `body` into `namespace`; False when an object of its name exists already."""
+        url = self.resource.get_url(namespace=NamespaceName(namespace))
+        try:
+            await api.post(url, settings=self.settings, payload=dict(body), logger=log)
+        except errors.APIConflictError:
+            return False
+        return True
+
+    async def patch(
+        self, namespace: str, name: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge-PATCH `payload` into the object; the object as written, None if it is gone."""
+        url = self.resource.get_url(namespace=NamespaceName(namespace), name=name)
+        return await self._merge(url, dict(payload))
 
     async def post_event(
         self, body: Mapping[str, Any], type: str, reason: str, message: str

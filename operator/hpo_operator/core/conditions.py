@@ -44,7 +44,7 @@ def build(
     previous: Iterable[Mapping[str, Any]] | None,
     *,
     now: str,
-    ready: Cond,
+    ready: Cond | None,
     synced: Cond,
     terminal: Cond | None = None,
     recoverable: Cond | None = None,
@@ -53,9 +53,10 @@ def build(
     """The conditions list in ACK's shape, ordered Terminal, Recoverable, Ready, Synced, Advisory.
 
     `terminal`, `recoverable` and `advisory` are given only when True; when None they are left out.
+    `ready` is None for a resource without one (ACK's FieldExport: `core.fieldexport`).
     """
     old = {str(c.get("type")): c for c in previous or () if isinstance(c, Mapping)}
-    wanted: dict[str, Cond] = {READY: ready, SYNCED: synced}
+    wanted: dict[str, Cond] = {SYNCED: synced} if ready is None else {READY: ready, SYNCED: synced}
     if terminal is not None:
         wanted[TERMINAL] = terminal
     if recoverable is not None:

@@ -312,12 +312,22 @@ class Operator:
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """The resource is gone from the API server, maybe without our finalizer's delete handler
-        (a finalizer removed by hand, a force delete): drop its job from the metrics and the
-        poller, and its lock and written-status digest unless a reconcile still holds the lock."""
+        (a finalizer removed by hand, a force delete), or gone from this operator's watch (parked,
+        or relabelled out of `--watch-selectors`): drop its job from the metrics and the poller,
+        and its lock and written-status digest unless a reconcile still holds the lock."""
         resource = to_resource(body, {})
         target = target_of(resource, self.settings.reconcile_settings())
         state = self.metrics.state_of(resource.uid)  # None once the delete handler released it
-        if state is not None and needs_polling(resource.status, {}):
+        meta = body.get("metadata") or {}
+        if not resource.deleting and FINALIZER in (meta.get("finalizers") or ()):
+            # Not deleted: it left the watch, its labels no longer matching --watch-selectors
+            # (another install may serve it now); a parked resource has no finalizer.
+            log.info(
+                "the resource left this operator's watch (its labels no longer match "
+                "--watch-selectors); its job is left to whoever selects it now",
+                extra=logs.fields(resource.namespace, resource.name, target.job_name),
+            )
+        elif state is not None and needs_polling(resource.status, {}):
             log.warning(
                 "the resource was deleted without the operator's delete handler (its finalizer "
                 "was removed), so its %s SageMaker job was left as it is",

@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hpo_operator.identity import GROUP, PLURAL, ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP
+from hpo_operator.identity import (
+    FIELD_EXPORT_GROUP,
+    FIELD_EXPORT_PLURAL,
+    GROUP,
+    PLURAL,
+    ROLE_ACCOUNT_MAP,
+    ROLE_TEAM_MAP,
+)
 
 Scope = Literal["cluster", "namespace"]
 
@@ -36,6 +43,8 @@ class ApiUse:
     # Only these objects, by name, in the operator's own namespace (a Role there, with
     # resourceNames), whatever the install scope. None: every object of the resource.
     names: tuple[str, ...] | None = None
+    # Only with --enable-field-export-reconciler (the chart's fieldExport.enabled).
+    field_export: bool = False
 
 
 USES: tuple[ApiUse, ...] = (
@@ -67,6 +76,34 @@ USES: tuple[ApiUse, ...] = (
         names=(ROLE_ACCOUNT_MAP, ROLE_TEAM_MAP),
     ),
     ApiUse(
+        FIELD_EXPORT_GROUP,
+        FIELD_EXPORT_PLURAL,
+        ("list", "watch"),
+        "fieldexport: kopf's watch of ACK's FieldExports (each synced when new or edited)",
+        field_export=True,
+    ),
+    ApiUse(
+        FIELD_EXPORT_GROUP,
+        f"{FIELD_EXPORT_PLURAL}/status",
+        ("patch",),
+        "fieldexport: ACK.ResourceSynced, ACK.Terminal, ACK.Recoverable",
+        field_export=True,
+    ),
+    ApiUse(
+        "",
+        "configmaps",
+        ("get", "create", "patch"),
+        "fieldexport: read the target, create it when missing, write the exported key",
+        field_export=True,
+    ),
+    ApiUse(
+        "",
+        "secrets",
+        ("get", "create", "patch"),
+        "fieldexport: read the target, create it when missing, write the exported key",
+        field_export=True,
+    ),
+    ApiUse(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         ("list", "watch"),
@@ -94,12 +131,17 @@ USES: tuple[ApiUse, ...] = (
 
 
 def required(
-    scope: Scope, *, peering: bool, cluster_scoped: bool | None = None
+    scope: Scope,
+    *,
+    peering: bool,
+    cluster_scoped: bool | None = None,
+    field_export: bool = False,
 ) -> set[tuple[str, str, str]]:
     """The (apiGroup, resource, verb) triples an install of this scope needs.
 
     `cluster_scoped`: True for only the cluster-scoped resources (a namespace install grants them
-    with a ClusterRole), False for only the namespaced ones, None for all.
+    with a ClusterRole), False for only the namespaced ones, None for all. `field_export`: with
+    the FieldExport reconciler on.
     """
     return {
         (use.group, use.resource, verb)
@@ -107,6 +149,7 @@ def required(
         if scope in use.scopes
         and use.names is None
         and (peering or not use.peering)
+        and (field_export or not use.field_export)
         and (cluster_scoped is None or use.cluster_scoped == cluster_scoped)
         for verb in use.verbs
     }

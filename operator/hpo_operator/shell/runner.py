@@ -26,7 +26,7 @@ from hpo_operator.adapters.kube import configmap_data, kopf_identity
 from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
-from hpo_operator.core import parking
+from hpo_operator.core import parking, selectors
 from hpo_operator.core.types import Op, Place
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.createqueue import Resubmit
@@ -34,7 +34,7 @@ from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
 from hpo_operator.polling.timer import PerResourceTimer
-from hpo_operator.shell import carm, handlers, health, logs, memory, stall
+from hpo_operator.shell import carm, fieldexport, handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args
 
@@ -58,8 +58,11 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     k.watching.client_timeout = settings.watch_client_timeout
     k.watching.connect_timeout = settings.watch_connect_timeout
     # Finished resources are parked out of the watch (`parking`): kopf never lists them, holds
-    # no memory for them, and runs no resume handler for them on a restart.
-    k.watching.label_selectors[GROUP, VERSION, PLURAL] = parking.SELECTOR
+    # no memory for them, and runs no resume handler for them on a restart. `--watch-selectors`
+    # joins it: the API server sends this process only its own resources' bodies.
+    k.watching.label_selectors[GROUP, VERSION, PLURAL] = selectors.join(
+        parking.SELECTOR, settings.watch_selectors
+    )
     # The initial listing in pages: never every object's JSON in memory at once.
     k.watching.chunk_size = LIST_CHUNK
     k.networking.connect_timeout = settings.watch_connect_timeout
@@ -161,8 +164,16 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         settings.stall_margin,
         metrics,
         BOOKKEEPING_PREFIX,
+        selector=settings.watch_selectors,
     )
     stall.install(registry, sweeper)
+    if settings.enable_field_export_reconciler:
+        exporter = fieldexport.FieldExporter(
+            kopf_config,
+            settings.watch_selectors,
+            backoff=(settings.backoff_base, settings.backoff_cap),
+        )
+        fieldexport.install(registry, exporter)
 
     host = settings.bind_address
     health_runner, health_port = await health.serve(
@@ -172,6 +183,8 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         host, settings.metrics_port, health.metrics_routes(metrics.registry)
     )
     scope = "all namespaces" if settings.clusterwide else ", ".join(settings.namespaces)
+    if settings.watch_selectors:
+        scope += f" (resources labelled {settings.watch_selectors})"
     log.info(
         "hpo-operator %s watching %s; region %s; endpoint %s; poll every %ss; "
         "probes on :%d (/healthz, /readyz), metrics on :%d, listening on %s",

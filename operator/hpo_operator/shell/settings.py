@@ -26,6 +26,7 @@ from hpo_operator import __version__
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
+from hpo_operator.core.selectors import selector_problem
 from hpo_operator.core.types import ReconcileSettings
 from hpo_operator.model.resourcetags import parse_resource_tags, resource_tag_problems
 
@@ -64,6 +65,14 @@ class Settings:
 
     namespaces: tuple[str, ...] = ()  # from the environment: comma-separated
     all_namespaces: bool | None = None
+    # ACK's --watch-selectors: a label selector on the watched resources, evaluated by the API
+    # server (kopf's watch, the stall sweep's LIST, FieldExport's source read), beside the
+    # namespace scope: installs with disjoint selectors share a cluster without touching each
+    # other's resources.
+    watch_selectors: str = ""
+    # ACK's --enable-field-export-reconciler: serve FieldExport resources (fieldexport.py) whose
+    # source is one of this operator's resources; off: they are not watched at all.
+    enable_field_export_reconciler: bool = False
     region: str | None = bounded(None, env=("HPO_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
     endpoint_url: str | None = None
     poll_interval: float = bounded(30.0, gt=0)
@@ -254,6 +263,18 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="watch every namespace (default when none is named) " + source("all_namespaces"),
     )
+    p.add_argument(
+        "--watch-selectors",
+        metavar="SELECTOR",
+        help="label selector of the resources to serve, e.g. team=a or 'team in (a,b)' "
+        + source("watch_selectors", "all"),
+    )
+    p.add_argument(
+        "--enable-field-export-reconciler",
+        action="store_true",
+        help="serve ACK's FieldExport resources: a job's field into a ConfigMap or Secret key "
+        + source("enable_field_export_reconciler", "off"),
+    )
     p.add_argument("--region", help="default AWS region " + source("region"))
     p.add_argument("--endpoint-url", help="SageMaker endpoint URL " + source("endpoint_url"))
     p.add_argument(
@@ -423,6 +444,8 @@ def _check(spec: Field[Any], value: Any) -> Any:
         problems = resource_tag_problems(parse_resource_tags(value))
         if problems:
             raise ValueError("; ".join(problems))
+    if spec.name == "watch_selectors" and (problem := selector_problem(value)):
+        raise ValueError(problem)
     if spec.name == "log_level":
         if value.upper() not in LOG_LEVELS:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")

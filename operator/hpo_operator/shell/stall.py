@@ -182,8 +182,11 @@ class Sweeper:
         metrics: Metrics,
         prefix: str,
         clock: Callable[[], float] = time.time,
+        selector: str = "",
     ) -> None:
-        self.kube: SweepPort = KubeObjects(kopf_settings, resource)
+        # `selector` (--watch-selectors): the LIST sees this install's resources only, so it
+        # never parks, unparks or touches another install's.
+        self.kube: SweepPort = KubeObjects(kopf_settings, resource, selector)
         self.finalizer = kopf_settings.persistence.finalizer
         self.resource = resource
         self.namespaces: list[str | None] = list(namespaces) or [None]
