@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": [],
     }
+    operator_env: tuple[tuple[str, str], ...] = tuple(
+        (key, value) for key, _, value in (item.partition("=") for item in args.operator_env)
+    )
     with ExitStack() as stack:
         kubeconfig = args.kubeconfig
         if kubeconfig is None:
@@ -224,13 +227,14 @@ def main(argv: list[str] | None = None) -> int:
             n, running = (int(part) for part in spec.split(":"))
             print(f"bench: history N={n} running={running} ...", flush=True)
             found = history.history(n, running, kubeconfig, api_client, kubectl,
-                                    memory_limit_mb=args.memory_limit)  # fmt: skip
+                                    memory_limit_mb=args.memory_limit,
+                                    operator_env=operator_env)  # fmt: skip
             results.setdefault("history", []).append(found)
             print(report.history_line(found), flush=True)
             save(results, args.output, memory_record=True)
         for n in args.burst:
             print(f"bench: burst N={n} ...", flush=True)
-            found = history.burst(n, kubeconfig, api_client, kubectl)
+            found = history.burst(n, kubeconfig, api_client, kubectl, operator_env=operator_env)
             results.setdefault("burst", []).append(found)
             print(report.burst_line(found), flush=True)
             save(results, args.output, memory_record=True)
@@ -245,10 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     startup_seconds=args.startup_seconds,
                     waves_mix=args.waves_mix,
                     hold_seconds=args.hold,
-                    operator_env=tuple(
-                        tuple(item.split("=", 1))  # type: ignore[misc]
-                        for item in args.operator_env
-                    ),
+                    operator_env=operator_env,
                 )
                 print(f"bench: N={n} polling={polling} ...", flush=True)
                 run = scale.run(workload, kubeconfig, api_client, kubectl)
