@@ -26,6 +26,7 @@ from hpo_operator import __version__
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
+from hpo_operator.core.leadership import Timing
 from hpo_operator.core.types import ReconcileSettings
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -146,6 +147,16 @@ class Settings:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
     peering_name: str | None = None
 
+    # Lease-based leader election (election.py, ACK's --enable-leader-election): only the replica
+    # holding the coordination.k8s.io Lease `leader_election_id` in `leader_election_namespace`
+    # (default: the operator's own namespace) runs kopf; client-go's durations, in seconds.
+    leader_election: bool = False
+    leader_election_namespace: str | None = None
+    leader_election_id: str = "hpo-operator-leader"
+    leader_election_lease_duration: float = bounded(15.0, gt=0)
+    leader_election_renew_deadline: float = bounded(10.0, gt=0)
+    leader_election_retry_period: float = bounded(2.0, gt=0)
+
     def __init__(self, **given: Any) -> None:
         problems: list[tuple[str, str]] = []
         environ = {key.upper(): value for key, value in os.environ.items()}
@@ -154,6 +165,10 @@ class Settings:
             object.__setattr__(self, spec.name, value)
         if self.namespaces and self.all_namespaces:
             problems.append(("settings", "give --namespace or --all-namespaces, not both"))
+        if self.leader_election:
+            problems += [("leader_election", why) for why in self.leader_timing().problems()]
+            if self.peering_name:
+                problems.append(("settings", "give leader election or kopf peering, not both"))
         if self.endpoint_url:
             problem = endpoint_problem(self.endpoint_url, self.unsafe_endpoints())
             if problem is not None:
@@ -191,6 +206,14 @@ class Settings:
             carm=self.carm,
             carm_teams=self.carm_teams,
             account_id=self.account_id or None,
+        )
+
+    def leader_timing(self) -> Timing:
+        """Leader election's durations."""
+        return Timing(
+            lease_duration=self.leader_election_lease_duration,
+            renew_deadline=self.leader_election_renew_deadline,
+            retry_period=self.leader_election_retry_period,
         )
 
     def aws_config(self) -> AwsConfig:
@@ -311,6 +334,22 @@ def parser() -> argparse.ArgumentParser:
         "--account-id",
         help="the operator's own AWS account: a namespace naming it needs no role "
         + source("account_id"),
+    )
+    p.add_argument(
+        "--enable-leader-election",
+        dest="leader_election",
+        action="store_true",
+        help="only the replica holding a coordination.k8s.io Lease acts (instead of kopf "
+        "peering) " + source("leader_election"),
+    )
+    p.add_argument(
+        "--leader-election-namespace",
+        help="where the Lease lives "
+        + source("leader_election_namespace", "the operator's namespace"),
+    )
+    p.add_argument(
+        "--leader-election-id",
+        help="the Lease's name " + source("leader_election_id"),
     )
     p.add_argument(
         "--stall-sweep-interval",
