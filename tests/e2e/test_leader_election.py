@@ -8,12 +8,15 @@ exits without one more SageMaker call or status write.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +213,40 @@ def test_paused_leader_never_acts_after_its_lease_expired(
     assert done["trainingJobStatusCounters"]["completed"] == 2
     assert LOST not in standby.log()
     assert lease_of(k8s_api, namespace) == {"holder": STANDBY, "transitions": 1}
+
+
+def test_the_lease_adapter_writes_only_on_the_version_it_read(
+    namespace: str, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """adapters.lease.Leases on the real API server: a second create and a write on a stale
+    resourceVersion both lose (409), and say so by None; what is written reads back."""
+    import kopf
+
+    from hpo_operator.adapters.lease import Leases
+    from hpo_operator.shell.handlers import connection_info, pooled_session
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    settings = kopf.OperatorSettings()
+
+    def connect() -> kopf.AiohttpSession:
+        info = connection_info(logger=logging.getLogger("test"), settings=settings)
+        assert info is not None
+        return pooled_session(info, 2)
+
+    async def scenario() -> None:
+        leases = Leases(settings, connect, namespace, "adapter")
+        try:
+            assert await leases.get() is None
+            spec = {"holderIdentity": LEADER, "leaseDurationSeconds": 15, "leaseTransitions": 0}
+            created = await leases.create(spec)
+            assert created is not None and created.holder == LEADER
+            assert await leases.create({**spec, "holderIdentity": STANDBY}) is None
+            taken = await leases.update({**spec, "holderIdentity": STANDBY}, created.version)
+            assert taken is not None and taken.holder == STANDBY
+            # The leader's renewal decided on the version it read before: someone else won.
+            assert await leases.update(spec, created.version) is None
+            assert await leases.get() == taken
+        finally:
+            await leases.close()
+
+    asyncio.run(scenario())

@@ -205,6 +205,18 @@ class Elector:
                     return
                 await asyncio.sleep(min(self.timing.retry_period, max(remaining, 0.0)))
 
+    def keep_in_background(self) -> asyncio.Task[None]:
+        """`keep` as a task. Should it end other than by cancellation (a bug), the process stops:
+        a leader that no longer renews must not go on acting until its fence trips."""
+        task = asyncio.create_task(self.keep())
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if not done.cancelled():
+                self.fence.lose(f"the Lease renewal ended: {done.exception()!r}")
+
+        task.add_done_callback(ended)
+        return task
+
     async def release(self) -> None:
         """Give the Lease up (a clean stop, after kopf stopped): no holder, one second."""
         self.fence.until = -math.inf

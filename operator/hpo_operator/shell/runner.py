@@ -189,7 +189,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     keeper: asyncio.Task[None] | None = None
     if elector is not None:
         await elector.acquire()  # a standby waits here: no kopf, no AWS call, no status write
-        keeper = asyncio.create_task(elector.keep())
+        keeper = elector.keep_in_background()
     ready = asyncio.Event()
     trimmer = asyncio.create_task(memory.trim_every(settings.malloc_trim_interval))
     task = asyncio.create_task(
@@ -218,6 +218,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         trimmer.cancel()
         if keeper is not None and elector is not None:
             keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)  # no renewal in flight
             await elector.release()  # kopf has stopped: a standby may take over at once
             await elector.leases.close()
         with contextlib.suppress(BaseException):
