@@ -164,7 +164,8 @@ def test_sigterm_releases_the_lease_for_the_standby_at_once(
 @pytest.mark.parametrize(
     ("command", "why"),
     [
-        (None, "could not renew the Lease"),
+        # Its renew loop or its fence, whichever runs first after the pause, ends it.
+        (None, ""),
         # Its renew loop never gives up: only the fence stops its first call or write.
         (FENCE_ONLY, "the acting deadline passed"),
     ],
@@ -197,7 +198,7 @@ def test_paused_leader_never_acts_after_its_lease_expired(
             assert before is not None
             os.kill(a, signal.SIGCONT)
             assert leader.wait_exit(30) == 1  # it noticed its lease was gone and exited
-            assert f"{LOST}: {why}" in leader.log()
+            assert f"{LOST}: {why}" in leader.log() if why else LOST in leader.log()
             assert stats(replicas.emulator)["total"] == calls  # no SageMaker call
             after = jobs.get(namespace, "pause")
             assert after is not None

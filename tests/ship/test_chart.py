@@ -187,6 +187,8 @@ def test_more_replicas_turn_on_leader_election_instead_of_peering(helm: Helm) ->
     assert not [o for o in objects if o["apiVersion"].startswith("kopf.dev/")]
     assert not only(objects, "CustomResourceDefinition")
     assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    single = env_of(one(helm.objects(), "Deployment"))
+    assert not [k for k in single if k.startswith("HPO_LEADER_ELECTION")]  # one replica: off
 
 
 def test_more_replicas_with_leader_election_off_turn_on_peering(helm: Helm) -> None:
