@@ -23,7 +23,13 @@ from hpo_operator.core.leadership import (
     record_of,
     released_spec,
 )
-from hpo_operator.shell.election import LOST_EXIT_STATUS, Fence, lease_namespace, micro_time
+from hpo_operator.shell.election import (
+    LOST_EXIT_STATUS,
+    Elector,
+    Fence,
+    lease_namespace,
+    micro_time,
+)
 from hpo_operator.shell.health import Health
 from hpo_operator.shell.settings import Settings, SettingsError
 
@@ -193,3 +199,92 @@ def test_settings_refuse_bad_durations_and_peering_beside_election() -> None:
     on = Settings(leader_election=True)
     assert on.leader_timing() == Timing(15.0, 10.0, 2.0)
     assert on.leader_election_id == "hpo-operator-leader"
+
+
+class ScriptedLeases:
+    """The Lease API's answers, scripted per call (a read answers with a record, None or an
+    error; a write succeeds with a new version unless told to lose)."""
+
+    namespace, name = "ns", "lease"
+
+    def __init__(self, clock: Clock, reads: list[LeaseRecord | Exception | None]) -> None:
+        self.clock = clock
+        self.reads = reads
+        self.writes: list[tuple[str, dict[str, object], str | None]] = []
+        self.lose_writes = False
+
+    async def get(self) -> LeaseRecord | None:
+        self.clock.now += 1.0  # each read takes a second of the fake clock
+        answer = self.reads.pop(0) if self.reads else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def create(self, spec: dict[str, object]) -> LeaseRecord | None:
+        return self._write("create", spec, None)
+
+    async def update(self, spec: dict[str, object], version: str) -> LeaseRecord | None:
+        return self._write("update", spec, version)
+
+    def _write(self, verb: str, spec: dict[str, object], version: str | None) -> LeaseRecord | None:
+        self.writes.append((verb, spec, version))
+        if self.lose_writes:
+            return None
+        holder = str(spec["holderIdentity"] or "")
+        return LeaseRecord(holder, 15, None, None, 0, str(len(self.writes) + 100))
+
+
+def elector(
+    reads: list[LeaseRecord | Exception | None],
+) -> tuple[Elector, ScriptedLeases, list[int]]:
+    clock, exits = Clock(), []
+    leases = ScriptedLeases(clock, reads)
+    timing = Timing(lease_duration=15, renew_deadline=10, retry_period=0.001)
+    made = Elector(leases, ME, timing, Fence(clock, exits.append), Health(), clock)  # type: ignore[arg-type]
+    return made, leases, exits
+
+
+def test_no_lease_is_created_and_the_fence_runs_from_when_the_read_was_sent() -> None:
+    made, leases, _ = elector([None])
+    assert asyncio.run(made.try_once(5.0)) is True
+    assert [verb for verb, _, _ in leases.writes] == ["create"]
+    assert made.fence.until == 0.0 + 10  # sent at 0 (the read took a second), + renew deadline
+    assert made.holder == ME
+
+
+def test_a_lost_write_is_not_leading() -> None:
+    made, leases, _ = elector([record(holder="", seconds=1)])
+    leases.lose_writes = True  # 409: another standby took it first
+    assert asyncio.run(made.try_once(5.0)) is False
+    assert made.fence.until == -math.inf
+
+
+def test_a_leader_that_finds_the_lease_taken_steps_down_without_writing() -> None:
+    made, leases, exits = elector([None, record(holder=OTHER)])
+    assert asyncio.run(made.try_once(5.0)) is True
+    asyncio.run(made.keep())
+    assert exits == [LOST_EXIT_STATUS]
+    assert [verb for verb, _, _ in leases.writes] == ["create"]  # never taken back
+
+
+def test_a_leader_that_cannot_renew_within_the_deadline_exits() -> None:
+    failures: list[LeaseRecord | Exception | None] = [RuntimeError("API down")] * 20
+    made, leases, exits = elector([None, *failures])
+    assert asyncio.run(made.try_once(5.0)) is True
+    asyncio.run(made.keep())
+    assert exits == [LOST_EXIT_STATUS]
+    # It tried once a second (each failed read takes one) until the deadline, not past it.
+    assert leases.clock.now == made.fence.until == 10.0
+    assert len(leases.reads) == 20 - 9
+
+
+def test_a_clean_stop_releases_the_lease_on_the_version_it_holds() -> None:
+    made, leases, _ = elector([None])
+    asyncio.run(made.try_once(5.0))
+    held = made.observed
+    assert held is not None
+    asyncio.run(made.release())
+    verb, spec, version = leases.writes[-1]
+    assert (verb, spec["holderIdentity"], spec["leaseDurationSeconds"]) == ("update", None, 1)
+    assert version == held.record.version
+    assert made.fence.until == -math.inf  # nothing may act after the release
