@@ -23,10 +23,11 @@ import pytest
 
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
+from hpo_operator.identity import LEADER_ELECTION_LEASE
 from support.fence_only import FENCE_ONLY
 from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
-LEASE = "hpo-operator-leader"
+LEASE = LEADER_ELECTION_LEASE  # the default name
 LEADER, STANDBY = "replica-a", "replica-b"
 LOST = "leader election lost"
 

@@ -28,6 +28,7 @@ from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
 from hpo_operator.core.leadership import Timing
 from hpo_operator.core.types import ReconcileSettings
+from hpo_operator.identity import LEADER_ELECTION_LEASE
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -152,7 +153,7 @@ class Settings:
     # (default: the operator's own namespace) runs kopf; client-go's durations, in seconds.
     leader_election: bool = False
     leader_election_namespace: str | None = None
-    leader_election_id: str = "hpo-operator-leader"
+    leader_election_id: str = LEADER_ELECTION_LEASE
     leader_election_lease_duration: float = bounded(15.0, gt=0)
     leader_election_renew_deadline: float = bounded(10.0, gt=0)
     leader_election_retry_period: float = bounded(2.0, gt=0)
