@@ -127,6 +127,9 @@ def test_only_the_lease_holder_acts(namespace: str, jobs: Jobs, k8s_api: Any, pa
     assert standby.metric("hpo_reconcile_total", '{trigger="create",result="ok"}') == 0
     assert "Handler" not in standby.log()  # kopf never ran a handler there: no status write
     assert standby.ready() and standby.healthy()  # a standby is live and ready (rollouts)
+    lease = f'{{lease="{namespace}/{LEASE}"}}'
+    assert leader.metric("hpo_leader_election_leader", lease) == 1
+    assert f"hpo_leader_election_leader{lease} 0.0" in standby.metrics()
 
 
 def test_killed_leader_is_replaced_within_the_lease_duration(

@@ -126,8 +126,12 @@ class Elector:
         health: Health,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        report: Callable[[bool], None] = lambda leading: None,
     ) -> None:
+        """`report`: told True when this process starts leading, False while it stands by and
+        once it released the Lease (the metric)."""
         self.leases = leases
+        self.report = report
         self.me = me
         self.timing = timing
         self.fence = fence
@@ -170,6 +174,7 @@ class Elector:
         ns, name = self.leases.namespace, self.leases.name
         log.info("leader election: waiting for Lease %s/%s as %s", ns, name, self.me)
         self.health.standby = f"standby: waiting for Lease {ns}/{name}"
+        self.report(False)
         while True:
             try:
                 if await self.try_once(self.timing.renew_deadline):
@@ -183,6 +188,7 @@ class Elector:
             period = self.timing.retry_period
             await asyncio.sleep(period + self._rng.uniform(0, (JITTER - 1) * period))
         self.health.standby = None
+        self.report(True)
         log.info("leader election: %s leads (Lease %s/%s)", self.me, ns, name)
 
     async def keep(self) -> None:
@@ -230,5 +236,6 @@ class Elector:
             log.warning("leader election: could not release the Lease: %r", error)
             return
         if done is not None:
+            self.report(False)
             where = f"{self.leases.namespace}/{self.leases.name}"
             log.info("leader election: released Lease %s", where)

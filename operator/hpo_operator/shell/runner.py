@@ -141,7 +141,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     elector = None
     if fence is not None:
         operator.kube_traces.append(fence.trace_config())
-        elector = build_elector(settings, kopf_config, me, fence, probes)
+        elector = build_elector(settings, kopf_config, me, fence, probes, metrics)
     if settings.carm:
 
         async def read(namespace: str, name: str) -> Mapping[str, str] | None:
@@ -233,6 +233,7 @@ def build_elector(
     me: str,
     fence: election.Fence,
     probes: health.Health,
+    metrics: Metrics,
 ) -> election.Elector:
     """The Lease elector for `me`, over an API session of its own (the operator's login)."""
     namespace = election.lease_namespace(settings.leader_election_namespace)
@@ -248,7 +249,10 @@ def build_elector(
         return handlers.pooled_session(info, 2, [probes.trace_config()])
 
     leases = Leases(kopf_config, connect, namespace, settings.leader_election_id)
-    return election.Elector(leases, me, settings.leader_timing(), fence, probes)
+    gauge = metrics.leader.labels(f"{namespace}/{settings.leader_election_id}")
+    return election.Elector(
+        leases, me, settings.leader_timing(), fence, probes, report=lambda on: gauge.set(int(on))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
