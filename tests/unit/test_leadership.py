@@ -288,3 +288,11 @@ def test_a_clean_stop_releases_the_lease_on_the_version_it_holds() -> None:
     assert (verb, spec["holderIdentity"], spec["leaseDurationSeconds"]) == ("update", None, 1)
     assert version == held.record.version
     assert made.fence.until == -math.inf  # nothing may act after the release
+
+
+def test_a_leader_whose_lease_was_deleted_steps_down_without_creating_it() -> None:
+    made, leases, exits = elector([None, None])
+    assert asyncio.run(made.try_once(5.0)) is True
+    asyncio.run(made.keep())
+    assert exits == [LOST_EXIT_STATUS]
+    assert [verb for verb, _, _ in leases.writes] == ["create"]

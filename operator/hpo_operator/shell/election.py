@@ -152,9 +152,8 @@ class Elector:
         sent = self._clock()
         async with asyncio.timeout(budget):
             record = await self.leases.get()
-            if record is not None:
-                self.observed = observe(self.observed, record, self._clock())
-            step = decide(self.observed if record is not None else None, self.me, self._clock())
+            self.observed = observe(self.observed, record, self._clock()) if record else None
+            step = decide(self.observed, self.me, self._clock())
             if step is Step.STANDBY or (leading and step is not Step.RENEW):
                 return False
             spec = lease_spec(step, record, self.me, self.timing, micro_time())
