@@ -58,6 +58,21 @@ def wait_holder(k8s_api: Any, namespace: str, holder: str, timeout: float) -> di
     return found
 
 
+def writes_seen(k8s_api: Any, jobs: Jobs, namespace: str, name: str) -> dict[str, Any]:
+    """What any write in the namespace changes: the job's and the Lease's resourceVersions and
+    the Events posted."""
+    from kubernetes import client
+
+    job = jobs.get(namespace, name) or {}
+    lease = client.CoordinationV1Api(k8s_api).read_namespaced_lease(LEASE, namespace)
+    events = jobs.core.list_namespaced_event(namespace).items
+    return {
+        "job": job["metadata"]["resourceVersion"],
+        "lease": lease.metadata.resource_version,
+        "events": sorted((e.metadata.name, e.count) for e in events),
+    }
+
+
 def calls_made(operator: OperatorProcess) -> float:
     """SageMaker calls this process made (every operation and outcome), from its /metrics."""
     found = re.findall(r"^hpo_sagemaker_calls_total\{[^}]*\} (\S+)$", operator.metrics(), re.M)
@@ -198,16 +213,13 @@ def test_paused_leader_never_acts_after_its_lease_expired(
         os.kill(b, signal.SIGSTOP)
         try:
             calls = stats(replicas.emulator)["total"]
-            before = jobs.get(namespace, "pause")
-            assert before is not None
+            before = writes_seen(k8s_api, jobs, namespace, "pause")
             os.kill(a, signal.SIGCONT)
             assert leader.wait_exit(30) == 1  # it noticed its lease was gone and exited
             assert f"{LOST}: {why}" in leader.log() if why else LOST in leader.log()
             assert stats(replicas.emulator)["total"] == calls  # no SageMaker call
-            after = jobs.get(namespace, "pause")
-            assert after is not None
-            version = "resourceVersion"
-            assert after["metadata"][version] == before["metadata"][version]  # no write at all
+            # No write to the job (status, annotations, finalizer), no Event, no Lease write.
+            assert writes_seen(k8s_api, jobs, namespace, "pause") == before
         finally:
             os.kill(b, signal.SIGCONT)
     finally:
