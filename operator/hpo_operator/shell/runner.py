@@ -259,15 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hpo-operator run`."""
     try:
         settings = from_args(sys.argv[1:] if argv is None else argv)
-    except SettingsError as error:
-        for where, message in error.problems:
-            print(f"hpo-operator run: {where}: {message}", file=sys.stderr)
-        return 2
-    logs.configure(settings.log_level, settings.log_format)
-    memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
-    try:
+        logs.configure(settings.log_level, settings.log_format)
+        memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run(settings))
+            asyncio.run(run(settings))  # raises SettingsError for what only startup can tell
     except SettingsError as error:
         for where, message in error.problems:
             print(f"hpo-operator run: {where}: {message}", file=sys.stderr)
