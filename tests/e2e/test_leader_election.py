@@ -198,7 +198,7 @@ def test_paused_leader_never_acts_after_its_lease_expired(
     command: Sequence[str] | None,
     why: str,
 ) -> None:
-    replicas = pair(lease=8, renew=6, training=40.0, leader_command=command)
+    replicas = pair(lease=12, renew=10, training=45.0, leader_command=command)
     leader, standby = replicas.leader, replicas.standby
     jobs.apply(namespace, tuning_job("pause", job_name("le-pause")))
     jobs.wait_state(namespace, "pause", "InProgress", timeout=60)
@@ -206,10 +206,11 @@ def test_paused_leader_never_acts_after_its_lease_expired(
 
     os.kill(a, signal.SIGSTOP)
     try:
-        wait_holder(k8s_api, namespace, STANDBY, 8 + 30)
+        wait_holder(k8s_api, namespace, STANDBY, 12 + 30)
         wait_for(lambda: calls_made(standby) > 0, 30, "replica-b polling the job")
-        # Pause the new leader too (well within its renew deadline), so that every SageMaker
-        # call and every write to the job from now on can only be the resumed old leader's.
+        # Pause the new leader too (for less than its 10 s renew deadline: the old one exits in
+        # about a second), so that every SageMaker call and every write from now on can only be
+        # the resumed old leader's.
         os.kill(b, signal.SIGSTOP)
         try:
             calls = stats(replicas.emulator)["total"]
