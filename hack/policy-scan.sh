@@ -2,7 +2,7 @@
 # Kubernetes policy scan of the rendered Helm chart with kube-score (github.com/zegl/kube-score),
 # built once from the Go module proxy into ~/.cache/hpo-operator/kube-score/VERSION/.
 # Renders every install shape the chart has (cluster scope, namespace scope, two replicas with
-# peering) and fails on any WARNING or CRITICAL. The few checks turned off are design decisions,
+# leader election, two with kopf peering) and fails on any WARNING or CRITICAL. The few checks turned off are design decisions,
 # each explained in docs/reliability.md ("Rendered chart policy").
 # Needs HELM (from `hack/build-tools.sh --print-env`, which `make policy` sources).
 set -euo pipefail
@@ -27,9 +27,11 @@ trap 'rm -rf "$out"' EXIT
   --set installScope=namespace >"$out/namespace.yaml"
 "$helm" template hpo "$repo/charts/hpo-operator" --namespace hpo-system \
   --set replicaCount=2 >"$out/replicas.yaml"
+"$helm" template hpo "$repo/charts/hpo-operator" --namespace hpo-system \
+  --set replicaCount=2 --set leaderElection.enabled=false >"$out/peering.yaml"
 
 status=0
-for shape in cluster namespace replicas; do
+for shape in cluster namespace replicas peering; do
   echo "kube-score $version: chart rendered as '$shape'"
   rc=0
   "$kube_score" score "$out/$shape.yaml" \

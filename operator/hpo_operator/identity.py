@@ -44,6 +44,9 @@ DIFF_BASE_KEY = "last-handled-configuration"  # kopf's diff-base, under the book
 TOUCH_KEY = "touch-dummy"  # kopf's AnnotationsProgressStorage.touch_key: kopf removes it itself
 FINISHED_LABEL = f"{BOOKKEEPING_PREFIX}/finished"  # a parked resource (core/parking.py)
 
+# Leader election (shell/election.py): the coordination.k8s.io Lease's default name.
+LEADER_ELECTION_LEASE = "hpo-operator-leader"
+
 # The system tags on every job the operator creates, in the order it sends them: the one list
 # that the Create request, `render`, the tag-count check and the CRD's maxItems all count.
 SYSTEM_TAG_PREFIX = ACK_PREFIX

@@ -167,8 +167,32 @@ def test_one_replica_runs_standalone(helm: Helm) -> None:
     assert not only(objects, "CustomResourceDefinition")
 
 
-def test_more_replicas_turn_on_peering(helm: Helm) -> None:
-    objects = helm.objects({"replicaCount": 3})
+def test_more_replicas_turn_on_leader_election_instead_of_peering(helm: Helm) -> None:
+    objects = helm.objects({"replicaCount": 3}, release="hpo", namespace="hpo-system")
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    env = env_of(deployment)
+    assert "HPO_PEERING_NAME" not in env
+    assert {k: v for k, v in env.items() if k.startswith("HPO_LEADER_ELECTION")} == {
+        "HPO_LEADER_ELECTION": "true",
+        "HPO_LEADER_ELECTION_NAMESPACE": "hpo-system",
+        "HPO_LEADER_ELECTION_ID": "hpo-hpo-operator-leader",
+        "HPO_LEADER_ELECTION_LEASE_DURATION": "15",
+        "HPO_LEADER_ELECTION_RENEW_DEADLINE": "10",
+        "HPO_LEADER_ELECTION_RETRY_PERIOD": "2",
+    }
+    assert not [o for o in objects if o["apiVersion"].startswith("kopf.dev/")]
+    assert not only(objects, "CustomResourceDefinition")
+    assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    single = env_of(one(helm.objects(), "Deployment"))
+    assert not [k for k in single if k.startswith("HPO_LEADER_ELECTION")]  # one replica: off
+
+
+def test_more_replicas_with_leader_election_off_turn_on_peering(helm: Helm) -> None:
+    objects = helm.objects({"replicaCount": 3, "leaderElection": {"enabled": False}})
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert env_of(deployment)["HPO_PEERING_NAME"] == "hpo-hpo-operator"
@@ -181,11 +205,12 @@ def test_more_replicas_turn_on_peering(helm: Helm) -> None:
 
 
 def test_namespaced_peering_has_one_object_per_watched_namespace(helm: Helm) -> None:
-    objects = helm.objects(SCOPES["namespace"])
+    peering = {**SCOPES["namespace"], "leaderElection": {"enabled": False}}
+    objects = helm.objects(peering)
     peerings = only(objects, "KopfPeering")
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
     assert one(objects, "CustomResourceDefinition")["metadata"]["name"] == "kopfpeerings.kopf.dev"
-    no_crds = helm.objects({**SCOPES["namespace"], "peering": {"installCRDs": False}})
+    no_crds = helm.objects({**peering, "peering": {"installCRDs": False}})
     assert not only(no_crds, "CustomResourceDefinition")
     assert len(only(no_crds, "KopfPeering")) == 2
 
@@ -256,7 +281,22 @@ def test_metrics_service_and_service_monitor(helm: Helm) -> None:
         ({"pollInterval": 0}, "/pollInterval"),
         ({"stallSweepInterval": 0}, "/stallSweepInterval"),
         ({"watchNamespaces": ["team-a"]}, "watchNamespaces is for installScope=namespace"),
-        ({"replicaCount": 2, "peering": {"enabled": False}}, "replicaCount > 1 needs peering"),
+        (
+            {
+                "replicaCount": 2,
+                "peering": {"enabled": False},
+                "leaderElection": {"enabled": False},
+            },
+            "replicaCount > 1 needs leader election or peering",
+        ),
+        (
+            {"replicaCount": 2, "peering": {"enabled": True}},
+            "leaderElection and peering are both on",
+        ),
+        (
+            {"leaderElection": {"enabled": True, "leaseDuration": 0}},
+            "/leaderElection/leaseDuration",
+        ),
         ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
     ],
 )

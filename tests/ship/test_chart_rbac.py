@@ -126,3 +126,34 @@ def test_field_export_adds_exactly_its_grants_and_only_when_on(helm: Helm, scope
     (container,) = one(off, "Deployment")["spec"]["template"]["spec"]["containers"]
     names = {e["name"] for e in container["env"]}
     assert not names & {"HPO_ENABLE_FIELD_EXPORT_RECONCILER", "HPO_WATCH_SELECTORS"}
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespace"])
+def test_leader_election_may_use_its_lease_in_the_release_namespace_only(
+    helm: Helm, scope: str
+) -> None:
+    given = {**values(scope, False), "leaderElection": {"enabled": True, "leaseName": "hpo-lock"}}
+    objects = helm.objects(given, release="hpo", namespace="hpo-system")
+    (role,) = [r for r in only(objects, "Role") if r["metadata"]["name"].endswith("-election")]
+    assert role["metadata"]["namespace"] == "hpo-system"
+    granted = {
+        (group, resource, verb, tuple(rule.get("resourceNames") or ()))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    # create cannot be limited by name (the Lease may not exist yet); get and update can.
+    assert granted == {
+        (group, resource, verb, () if verb == "create" else ("hpo-lock",))
+        for group, resource, verb in rbac.election()
+    }
+    (binding,) = [
+        b for b in only(objects, "RoleBinding") if b["metadata"]["name"].endswith("-election")
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["namespace"] == "hpo-system"
+    # Nothing of it elsewhere, and nothing at all with election off.
+    assert not rbac.election() & rule_triples(one(objects, "ClusterRole")["rules"])
+    off = helm.objects(values(scope, False))
+    assert not [o for o in off if o["metadata"]["name"].endswith("-election")]

@@ -135,7 +135,12 @@ def test_helm_install_namespace_scope_with_peering(
     extra_namespaces: list[str],
 ) -> None:
     release = unique_name("hn", max_length=20)
-    values = {"installScope": "namespace", "watchNamespaces": extra_namespaces, "replicaCount": 2}
+    values = {
+        "installScope": "namespace",
+        "watchNamespaces": extra_namespaces,
+        "replicaCount": 2,
+        "leaderElection": {"enabled": False},
+    }
     install(helm, kubeconfig, release, namespace, values)
     fullname = f"{release}-hpo-operator"
     account = f"system:serviceaccount:{namespace}:{fullname}"
@@ -206,7 +211,8 @@ def test_helm_upgrade_to_two_replicas_creates_the_peering_object(
         absent = kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace, check=False)
         assert absent.returncode != 0
         helm("upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
-             "--set", "replicaCount=2", "--kubeconfig", str(kubeconfig))  # fmt: skip
+             "--set", "replicaCount=2", "--set", "leaderElection.enabled=false",
+             "--kubeconfig", str(kubeconfig))  # fmt: skip
         kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace)
         env = {
             e["name"]: e.get("value")
@@ -215,6 +221,33 @@ def test_helm_upgrade_to_two_replicas_creates_the_peering_object(
             ]["spec"]["containers"][0]["env"]
         }
         assert env["HPO_PEERING_NAME"] == fullname
+    finally:
+        uninstall(helm, kubeconfig, release, namespace)
+
+
+def test_helm_upgrade_to_two_replicas_grants_only_its_lease(
+    helm: Helm, kubeconfig: Path, kubectl: Kubectl, namespace: str
+) -> None:
+    """The chart's default for more than one replica: leader election, and a Role that lets the
+    operator's ServiceAccount create Leases and read and renew its own, in its namespace only."""
+    release = unique_name("hl", max_length=20)
+    fullname = f"{release}-hpo-operator"
+    account = f"system:serviceaccount:{namespace}:{fullname}"
+    lease = f"leases.coordination.k8s.io/{fullname}-leader"
+    install(helm, kubeconfig, release, namespace, {"installScope": "namespace"})
+    try:
+        assert not can(kubectl, account, "get", lease, "-n", namespace)
+        helm("upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
+             "--set", "replicaCount=2", "--kubeconfig", str(kubeconfig))  # fmt: skip
+        for verb in ("get", "update"):
+            assert can(kubectl, account, verb, lease, "-n", namespace), verb
+        assert can(kubectl, account, "create", "leases.coordination.k8s.io", "-n", namespace)
+        other = "leases.coordination.k8s.io/someone-elses"
+        assert not can(kubectl, account, "update", other, "-n", namespace)
+        assert not can(kubectl, account, "delete", lease, "-n", namespace)
+        assert not can(kubectl, account, "get", lease, "-n", "default")
+        absent = kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace, check=False)
+        assert absent.returncode != 0
     finally:
         uninstall(helm, kubeconfig, release, namespace)
 

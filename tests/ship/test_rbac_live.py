@@ -1,5 +1,6 @@
 """The operator running under exactly the chart's RBAC: jobs reach Completed, nothing is refused;
-and with two replicas, kopf peering lets one act while the other waits, then takes over.
+and with two replicas, Lease leader election (the chart's default) or kopf peering lets one act
+while the other waits, then takes over.
 
 Why: the Role is compared with hpo_operator.shell.rbac in test_chart_rbac.py, but only running the
 real operator with the chart's ServiceAccount token proves the list is complete (kopf's own calls
@@ -9,6 +10,7 @@ instance, and a standby that resumes when the active one exits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,7 @@ def test_operator_under_namespace_scope_rbac(
     assert not operator.refusals(), "\n".join(operator.refusals()[:20])
 
 
-def test_two_replicas_one_acts_then_the_other_takes_over(
+def test_two_replicas_with_peering_one_acts_then_the_other_takes_over(
     helm: Helm,
     kubeconfig: Path,
     kubectl: Kubectl,
@@ -70,7 +72,8 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
     release: str,
     tmp_path: Path,
 ) -> None:
-    install(helm, kubeconfig, release, namespace, {"installScope": "namespace", "replicaCount": 2})
+    peering = {"installScope": "namespace", "replicaCount": 2, "leaderElection": {"enabled": False}}
+    install(helm, kubeconfig, release, namespace, peering)
     fullname = f"{release}-hpo-operator"
     kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
     kubectl("get", "kopfpeerings.kopf.dev", fullname, "-n", namespace)
@@ -113,25 +116,100 @@ def test_two_replicas_one_acts_then_the_other_takes_over(
             active, standby = replicas[0], replicas[1]
         assert resumed not in standby.log().split("Pausing operations in favour of")[-1]
 
-        first = sample_job(unique_name("peer-a", max_length=32))
-        kubectl.apply(first, "-n", namespace)
-        name = first["metadata"]["name"]
-        wait_for(lambda: completed(kubectl, namespace, name), 120, f"{name} to complete")
-        assert f"Created SageMaker tuning job {name}" in active.log()
-        assert name not in standby.log()
-
-        # The active replica exits cleanly: it withdraws from the peering, the standby resumes.
         before = standby.log().count(resumed)
-        active.stop()
-        wait_for(lambda: standby.log().count(resumed) > before, 90, "the standby to resume")
-        second = sample_job(unique_name("peer-b", max_length=32))
-        kubectl.apply(second, "-n", namespace)
-        other = second["metadata"]["name"]
-        wait_for(lambda: completed(kubectl, namespace, other), 120, f"{other} to complete")
-        assert f"Created SageMaker tuning job {other}" in standby.log()
+
+        def take_over() -> None:
+            # The active replica exits cleanly: it withdraws from the peering, the standby resumes.
+            active.stop()
+            wait_for(lambda: standby.log().count(resumed) > before, 90, "the standby to resume")
+
+        one_acts_then_the_other(kubectl, namespace, active, standby, take_over, "peer")
     finally:
-        for replica in replicas:
-            replica.stop()
+        stop_and_check(replicas)
+
+
+def test_two_replicas_elect_a_leader_under_the_charts_rbac(
+    helm: Helm,
+    kubeconfig: Path,
+    kubectl: Kubectl,
+    namespace: str,
+    emulator: RunningEmulator,
+    release: str,
+    tmp_path: Path,
+) -> None:
+    """The chart's default with two replicas: leader election, with only the Role it ships for
+    the Lease (create; get and update by name)."""
+    install(helm, kubeconfig, release, namespace, {"installScope": "namespace", "replicaCount": 2})
+    fullname = f"{release}-hpo-operator"
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
+    account = service_account_kubeconfig(
+        kubeconfig, kubectl, namespace, fullname, tmp_path / "sa.kubeconfig"
+    )
+    env = {
+        "HPO_NAMESPACES": namespace,
+        "HPO_ENDPOINT_URL": emulator.url,
+        "HPO_CARM_NAMESPACE": namespace,
+        # The chart's (templates/deployment.yaml), with a shorter retry period.
+        "HPO_LEADER_ELECTION": "true",
+        "HPO_LEADER_ELECTION_NAMESPACE": namespace,
+        "HPO_LEADER_ELECTION_ID": f"{fullname}-leader",
+        "HPO_LEADER_ELECTION_RETRY_PERIOD": "0.5",
+    }
+
+    def holder() -> str:
+        path = "jsonpath={.spec.holderIdentity}"
+        lease = f"lease/{fullname}-leader"
+        return str(kubectl("get", lease, "-n", namespace, "-o", path, check=False).stdout)
+
+    replicas = [Operator(account, tmp_path / "replica-0.log", {**env, "POD_ID": "replica-0"})]
+    try:
+        wait_for(replicas[0].ready, 60, "the first replica's /readyz")
+        wait_for(lambda: holder() == "replica-0", 60, "the first replica to hold the Lease")
+        replicas.append(
+            Operator(account, tmp_path / "replica-1.log", {**env, "POD_ID": "replica-1"})
+        )
+        leader, standby = replicas
+        wait_for(standby.ready, 60, "the standby's /readyz")
+
+        def take_over() -> None:
+            leader.stop()  # SIGTERM: kopf stops, then the Lease is released
+            wait_for(lambda: holder() == "replica-1", 30, "the standby to take the Lease")
+
+        one_acts_then_the_other(kubectl, namespace, leader, standby, take_over, "lease")
+    finally:
+        stop_and_check(replicas)
+    for replica in replicas:
+        assert "leader election: could not" not in replica.log(), replica.tail()
+
+
+def one_acts_then_the_other(
+    kubectl: Kubectl,
+    namespace: str,
+    active: Operator,
+    standby: Operator,
+    take_over: Callable[[], None],
+    hint: str,
+) -> None:
+    """A job completes, created by `active` alone; `take_over()` stops it and waits for the
+    standby to act; a second job completes, created by the standby."""
+    first = sample_job(unique_name(f"{hint}-a", max_length=32))
+    kubectl.apply(first, "-n", namespace)
+    name = first["metadata"]["name"]
+    wait_for(lambda: completed(kubectl, namespace, name), 120, f"{name} to complete")
+    assert f"Created SageMaker tuning job {name}" in active.log()
+    assert name not in standby.log()
+    take_over()
+    second = sample_job(unique_name(f"{hint}-b", max_length=32))
+    kubectl.apply(second, "-n", namespace)
+    other = second["metadata"]["name"]
+    wait_for(lambda: completed(kubectl, namespace, other), 120, f"{other} to complete")
+    assert f"Created SageMaker tuning job {other}" in standby.log()
+
+
+def stop_and_check(replicas: list[Operator]) -> None:
+    """Stop every replica; none was refused anything by the chart's RBAC."""
+    for replica in replicas:
+        replica.stop()
     for replica in replicas:
         assert not replica.refusals(), "\n".join(replica.refusals()[:20])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 EXIT_CODE = 17
@@ -39,20 +39,26 @@ def install() -> None:
     SageMaker.__call__ = crash_after_create  # type: ignore[method-assign]
 
 
-def main() -> int:
-    """`hpo-operator` with the wrapper installed right after `run` prepares the process (lean.py:
-    the SageMaker model is cut and parsed before anything imports the adapter)."""
+def run_patched(patch: Callable[[], None]) -> int:
+    """`hpo-operator` with `patch` applied right after `run` prepares the process (lean.py: the
+    SageMaker model is cut and parsed before anything imports the adapter); for the test-only
+    wrappers (this one, fence_only.py)."""
     from hpo_operator import cli
     from hpo_operator.shell import lean
 
     prepare = lean.prepare_operator_process
 
-    def prepare_then_install() -> None:
+    def prepare_then_patch() -> None:
         prepare()
-        install()
+        patch()
 
-    lean.prepare_operator_process = prepare_then_install
+    lean.prepare_operator_process = prepare_then_patch
     return cli.main()
+
+
+def main() -> int:
+    """`hpo-operator` with the wrapper installed."""
+    return run_patched(install)
 
 
 if __name__ == "__main__":

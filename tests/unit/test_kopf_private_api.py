@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 
 import kopf
-from kopf._cogs.clients import api, errors, events
+from kopf._cogs.clients import api, auth, errors, events
 from kopf._cogs.structs.bodies import ObjectReference, build_object_reference
 from kopf._cogs.structs.references import NamespaceName
 from kopf._core.actions import execution
@@ -50,6 +50,17 @@ def test_the_types_and_errors_kube_uses_exist() -> None:
     url = resource.get_url(namespace=NamespaceName("ns"), name="n", subresource="status")
     assert url.endswith("/apis/g/v1/namespaces/ns/things/n/status")
     assert kube.kopf_identity("me") == "me"
+
+
+def test_the_request_function_and_context_the_lease_adapter_uses_exist() -> None:
+    """adapters/lease.py: one try per request (`backoffs`) on a session of its own (`context`),
+    before kopf's login exists."""
+    found = params(api.request)
+    assert list(found)[:2] == ["method", "url"]
+    for name in ("settings", "payload", "backoffs", "context", "logger"):
+        assert found[name] is KW, name
+    assert list(params(auth.APIContext))[:1] == ["info"]
+    assert issubclass(errors.APIUnauthorizedError, errors.APIError)
 
 
 def test_kopfs_retry_message_is_the_one_the_noise_filter_drops() -> None:

@@ -57,13 +57,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when kopf peering is on: explicitly, or by default with more than one replica. */}}
+{{/* "true" when kopf peering is on: explicitly, or by default with more than one replica and
+leader election off. */}}
 {{- define "hpo-operator.peering" -}}
 {{- if kindIs "bool" .Values.peering.enabled -}}
 {{- .Values.peering.enabled -}}
 {{- else -}}
+{{- and (gt (int .Values.replicaCount) 1) (ne (include "hpo-operator.leaderElection" .) "true") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when Lease leader election is on: explicitly, or by default with more than one
+replica. */}}
+{{- define "hpo-operator.leaderElection" -}}
+{{- if kindIs "bool" .Values.leaderElection.enabled -}}
+{{- .Values.leaderElection.enabled -}}
+{{- else -}}
 {{- gt (int .Values.replicaCount) 1 -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The leader-election Lease's name. */}}
+{{- define "hpo-operator.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (printf "%s-leader" (include "hpo-operator.fullname" .)) -}}
 {{- end -}}
 
 {{/* RBAC on the job resources, granted cluster-wide or per watched namespace.

@@ -412,9 +412,17 @@ class SageMakerClients:
     """One botocore client per (role, region, endpoint URL), all sharing one bounded thread pool.
     Role None: the operator's own credentials."""
 
-    def __init__(self, config: AwsConfig, observer: CallObserver | None = None) -> None:
+    def __init__(
+        self,
+        config: AwsConfig,
+        observer: CallObserver | None = None,
+        fence: Callable[..., None] | None = None,
+    ) -> None:
+        """`fence`: a botocore `before-send` handler run before every request is sent, in the
+        thread sending it (leader election's acting deadline)."""
         self._config = config
         self._observer = observer
+        self._fence = fence
         self._executor = ThreadPoolExecutor(
             max_workers=config.max_workers, thread_name_prefix="sagemaker"
         )
@@ -472,6 +480,8 @@ class SageMakerClients:
             "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
         )
         client.meta.events.register("before-send", refuse_unsafe(self._config.unsafe_endpoints))
+        if self._fence is not None:
+            client.meta.events.register("before-send", self._fence)
         return client
 
     def close(self) -> None:

@@ -141,6 +141,8 @@ class Operator:
     proven: dict[str, str] = field(default_factory=dict)
     # ACK's role maps (`carm.RoleMapSource`); None: cross-account management is off.
     role_maps: Callable[[], Awaitable[RoleMaps]] | None = None
+    # More hooks on every API-server request (leader election's fence, `election.Fence`).
+    kube_traces: list[aiohttp.TraceConfig] = field(default_factory=list)
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
         """Keep what kopf hands every resource handler and the poller's reports need later:
@@ -501,16 +503,23 @@ async def login(memo: Any, **kwargs: Any) -> Any:
     The session is kopf's own, but with a bounded connection pool: kopf's default opens one TLS
     connection per concurrent request and keeps it, ~0.2 MB each.
     """
+    info = connection_info(**kwargs)
+    if info is None:
+        return None
+    operator = _operator(memo)
+    limit = operator.settings.kube_connection_limit()
+    return pooled_session(info, limit, [operator.health.trace_config(), *operator.kube_traces])
+
+
+def connection_info(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The in-cluster service account (at the address in the pod's environment), else the
+    kubeconfig; None when neither is there. `kwargs`: kopf's login arguments (a `logger`)."""
     info = kopf.login_with_service_account(**kwargs)
     server = in_cluster_server(os.environ)
     if isinstance(info, kopf.ConnectionInfo) and server:
         info = replace(info, server=server)
     info = info or kopf.login_with_kubeconfig(**kwargs)
-    if not isinstance(info, kopf.ConnectionInfo):
-        return info
-    operator = _operator(memo)
-    limit = operator.settings.kube_connection_limit()
-    return pooled_session(info, limit, [operator.health.trace_config()])
+    return info if isinstance(info, kopf.ConnectionInfo) else None
 
 
 def pooled_session(

@@ -8,7 +8,8 @@ from SageMaker, even a rejection, resets the count). Counted per account and reg
 account whose role cannot be assumed, or one throttled region, leaves the operator ready while
 another place answers, and is named in the body; only every place failing makes it not ready. The
 API server counts the same way: requests that got no HTTP answer at all (DNS, refused, TLS,
-timeouts) in a row; any answer resets it. The reason is in the response body.
+timeouts) in a row; any answer resets it. The reason is in the response body. A leader-election
+standby (`election.py`) answers 200 on both, saying it stands by.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Health:
         self.last_failure: dict[Place, str] = {}
         self.kube_failures = 0
         self.last_kube_failure = ""
+        # Leader election: why this replica stands by (it runs no kopf yet); None when it leads
+        # or election is off. A standby is live and ready, as controller-runtime's: a rollout
+        # must be able to bring it up while the old leader still holds the Lease.
+        self.standby: str | None = None
 
     def observe_call(self, op: Op, outcome: str, seconds: float, place: Place = OWN_PLACE) -> None:
         """Count recoverable failures in a row at `place`; any other answer resets its count."""
@@ -72,6 +77,8 @@ class Health:
 
     def live(self) -> tuple[bool, str]:
         """Liveness and why."""
+        if self.standby is not None:
+            return True, self.standby
         if not self.started:
             return False, "the operator has not started watching yet"
         if not self.running():
@@ -80,6 +87,8 @@ class Health:
 
     def ready(self) -> tuple[bool, str]:
         """Readiness and why."""
+        if self.standby is not None:
+            return True, self.standby
         alive, why = self.live()
         if not alive:
             return False, why

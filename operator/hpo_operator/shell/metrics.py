@@ -4,7 +4,7 @@ Reconciles (total, errors, duration), SageMaker calls by operation, outcome (thr
 included), account and region (`Place`: bounded by the role maps' accounts and the regions in
 use), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
 operator wrote the change into the resource's status; resources without progress (the stall
-sweep, `stall.py`).
+sweep, `stall.py`); whether this process leads (leader election, `election.py`).
 """
 
 from __future__ import annotations
@@ -97,6 +97,15 @@ class Metrics:
         self.resyncs = Counter(
             "hpo_stall_resyncs_total",
             "Stalled resources the stall sweep re-triggered (an annotation touch: a watch event)",
+            registry=r,
+        )
+        # Leader election (election.py), like controller-runtime's leader_election_master_status:
+        # absent when election is off.
+        self.leader = Gauge(
+            "hpo_leader_election_leader",
+            "1 while this process holds the leader-election Lease (namespace/name), 0 while it "
+            "stands by",
+            ["lease"],
             registry=r,
         )
         self._states: dict[str, str] = {}

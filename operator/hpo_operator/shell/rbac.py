@@ -45,6 +45,9 @@ class ApiUse:
     names: tuple[str, ...] | None = None
     # Only with --enable-field-export-reconciler (the chart's fieldExport.enabled).
     field_export: bool = False
+    # Only with leader election on, in the operator's own namespace (a Role there; the chart
+    # limits get and update to the one Lease by name, which is a setting).
+    election: bool = False
 
 
 USES: tuple[ApiUse, ...] = (
@@ -127,6 +130,14 @@ USES: tuple[ApiUse, ...] = (
         scopes=("namespace",),
         peering=True,
     ),
+    ApiUse(
+        "coordination.k8s.io",
+        "leases",
+        ("get", "create", "update"),
+        "election.Elector: read, create and renew (a PUT with the resourceVersion) the leader "
+        "election Lease in the operator's own namespace",
+        election=True,
+    ),
 )
 
 
@@ -148,6 +159,7 @@ def required(
         for use in USES
         if scope in use.scopes
         and use.names is None
+        and not use.election
         and (peering or not use.peering)
         and (field_export or not use.field_export)
         and (cluster_scoped is None or use.cluster_scoped == cluster_scoped)
@@ -166,3 +178,9 @@ def named(*, teams: bool) -> set[tuple[str, str, str, str]]:
         for name in use.names
         if teams or name != ROLE_TEAM_MAP
     }
+
+
+def election() -> set[tuple[str, str, str]]:
+    """The (apiGroup, resource, verb) triples leader election needs in the operator's own
+    namespace."""
+    return {(use.group, use.resource, verb) for use in USES if use.election for verb in use.verbs}

@@ -3,7 +3,7 @@
 kopf is configured here, explicitly: the ACK finalizer name, progress and diff-base in annotations
 under this operator's prefix (never in status), watch timeouts, standalone unless `peering_name`
 names a kopf peering object (more than one replica), and a login that needs no Kubernetes client
-library.
+library. With leader election (`election.py`), kopf starts only once this process holds the Lease.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import kopf
 from hpo_operator import __version__, identity
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.adapters.kube import configmap_data, kopf_identity
+from hpo_operator.adapters.lease import Leases
 from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
@@ -34,7 +35,7 @@ from hpo_operator.polling.poller import PollerConfig
 from hpo_operator.polling.shared import SharedPoller
 from hpo_operator.polling.strategy import Delivery, Owner, PollingStrategy, Prefetched, Report
 from hpo_operator.polling.timer import PerResourceTimer
-from hpo_operator.shell import carm, fieldexport, handlers, health, logs, memory, stall
+from hpo_operator.shell import carm, election, fieldexport, handlers, health, logs, memory, stall
 from hpo_operator.shell.metrics import Metrics
 from hpo_operator.shell.settings import Settings, SettingsError, from_args
 
@@ -139,10 +140,16 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     async def resubmit(owner: Owner, attempt: int) -> float | None:
         return await operator.reconcile_queued(owner, attempt)
 
-    base = SageMakerClients(settings.aws_config(), observe)
+    fence = election.Fence() if settings.leader_election else None
+    base = SageMakerClients(settings.aws_config(), observe, fence.botocore_hook if fence else None)
     clients, strategy = polling_strategy(settings, base, report, metrics.observe_deferred, resubmit)
     kopf_config = kopf_settings(settings)
     operator = handlers.Operator(settings, clients, metrics, probes, strategy, kopf_config)
+    me = peering_identity()
+    elector = None
+    if fence is not None:
+        operator.kube_traces.append(fence.trace_config())
+        elector = build_elector(settings, kopf_config, me, fence, probes, metrics)
     if settings.carm:
 
         async def read(namespace: str, name: str) -> Mapping[str, str] | None:
@@ -197,6 +204,10 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         metrics_port,
         ", ".join(host),
     )
+    keeper: asyncio.Task[None] | None = None
+    if elector is not None:
+        await elector.acquire()  # a standby waits here: no kopf, no AWS call, no status write
+        keeper = elector.keep_in_background()
     ready = asyncio.Event()
     trimmer = asyncio.create_task(memory.trim_every(settings.malloc_trim_interval))
     task = asyncio.create_task(
@@ -206,7 +217,7 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
             memo=kopf.Memo(operator=operator),
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),
-            identity=kopf_identity(peering_identity()),
+            identity=kopf_identity(me),
             standalone=not settings.peering_name,
             peering_name=settings.peering_name or None,
             priority=secrets.randbelow(2**31) if settings.peering_name else None,
@@ -223,22 +234,55 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
     finally:
         waiter.cancel()
         trimmer.cancel()
+        if keeper is not None and elector is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)  # no renewal in flight
+            await elector.release()  # kopf has stopped: a standby may take over at once
+            await elector.leases.close()
         with contextlib.suppress(BaseException):
             await health_runner.cleanup()
             await metrics_runner.cleanup()
         clients.close()
 
 
+def build_elector(
+    settings: Settings,
+    kopf_config: kopf.OperatorSettings,
+    me: str,
+    fence: election.Fence,
+    probes: health.Health,
+    metrics: Metrics,
+) -> election.Elector:
+    """The Lease elector for `me`, over an API session of its own (the operator's login)."""
+    namespace = election.lease_namespace(settings.leader_election_namespace)
+    if namespace is None:
+        raise SettingsError(
+            [("leader_election_namespace", "outside a pod, give --leader-election-namespace")]
+        )
+
+    def connect() -> kopf.AiohttpSession:
+        info = handlers.connection_info(logger=log, settings=kopf_config)
+        if info is None:
+            raise RuntimeError("no Kubernetes credentials: no service account, no kubeconfig")
+        return handlers.pooled_session(info, 2, [probes.trace_config()])
+
+    leases = Leases(kopf_config, connect, namespace, settings.leader_election_id)
+    gauge = metrics.leader.labels(f"{namespace}/{settings.leader_election_id}")
+    return election.Elector(
+        leases, me, settings.leader_timing(), fence, probes, report=lambda on: gauge.set(int(on))
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `hpo-operator run`."""
     try:
         settings = from_args(sys.argv[1:] if argv is None else argv)
+        logs.configure(settings.log_level, settings.log_format)
+        memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(settings))  # raises SettingsError for what only startup can tell
     except SettingsError as error:
         for where, message in error.problems:
             print(f"hpo-operator run: {where}: {message}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
-    memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
     return 0

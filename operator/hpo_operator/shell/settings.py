@@ -26,8 +26,10 @@ from hpo_operator import __version__
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import AwsConfig
 from hpo_operator.core.endpoints import ALLOW_FLAG, ANY, allow_list, endpoint_problem
+from hpo_operator.core.leadership import Timing
 from hpo_operator.core.selectors import selector_problem
 from hpo_operator.core.types import ReconcileSettings
+from hpo_operator.identity import LEADER_ELECTION_LEASE
 from hpo_operator.model.resourcetags import parse_resource_tags, resource_tag_problems
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
@@ -160,6 +162,16 @@ class Settings:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
     peering_name: str | None = None
 
+    # Lease-based leader election (election.py, ACK's --enable-leader-election): only the replica
+    # holding the coordination.k8s.io Lease `leader_election_id` in `leader_election_namespace`
+    # (default: the operator's own namespace) runs kopf; client-go's durations, in seconds.
+    leader_election: bool = False
+    leader_election_namespace: str | None = None
+    leader_election_id: str = LEADER_ELECTION_LEASE
+    leader_election_lease_duration: float = bounded(15.0, gt=0)
+    leader_election_renew_deadline: float = bounded(10.0, gt=0)
+    leader_election_retry_period: float = bounded(2.0, gt=0)
+
     def __init__(self, **given: Any) -> None:
         problems: list[tuple[str, str]] = []
         environ = {key.upper(): value for key, value in os.environ.items()}
@@ -168,6 +180,10 @@ class Settings:
             object.__setattr__(self, spec.name, value)
         if self.namespaces and self.all_namespaces:
             problems.append(("settings", "give --namespace or --all-namespaces, not both"))
+        if self.leader_election:
+            problems += [("leader_election", why) for why in self.leader_timing().problems()]
+            if self.peering_name:
+                problems.append(("settings", "give leader election or kopf peering, not both"))
         if self.endpoint_url:
             problem = endpoint_problem(self.endpoint_url, self.unsafe_endpoints())
             if problem is not None:
@@ -207,6 +223,14 @@ class Settings:
             account_id=self.account_id or None,
             quiet_queue_wait=self.aws_call_max_wait,
             resource_tags=parse_resource_tags(self.resource_tags),
+        )
+
+    def leader_timing(self) -> Timing:
+        """Leader election's durations."""
+        return Timing(
+            lease_duration=self.leader_election_lease_duration,
+            renew_deadline=self.leader_election_renew_deadline,
+            retry_period=self.leader_election_retry_period,
         )
 
     def aws_config(self) -> AwsConfig:
@@ -345,6 +369,22 @@ def parser() -> argparse.ArgumentParser:
         metavar="TAGS",
         help="tags for every job it creates, key=value comma-separated, values with ACK's "
         "templates (%%K8S_NAMESPACE%%, %%K8S_RESOURCE_NAME%%, ...) " + source("resource_tags"),
+    )
+    p.add_argument(
+        "--enable-leader-election",
+        dest="leader_election",
+        action="store_true",
+        help="only the replica holding a coordination.k8s.io Lease acts (instead of kopf "
+        "peering) " + source("leader_election"),
+    )
+    p.add_argument(
+        "--leader-election-namespace",
+        help="where the Lease lives "
+        + source("leader_election_namespace", "the operator's namespace"),
+    )
+    p.add_argument(
+        "--leader-election-id",
+        help="the Lease's name " + source("leader_election_id"),
     )
     p.add_argument(
         "--stall-sweep-interval",
