@@ -81,10 +81,11 @@ def test_kopf_settings_keep_bookkeeping_in_annotations_and_bound_the_workers() -
 
     default = kopf_settings(Settings())
     assert default.queueing.worker_limit is None  # 0, the default: no limit
+    assert default.queueing.idle_timeout == 1.0  # not kopf's 5 s (docs/performance.md)
     assert default.persistence.finalizer.startswith("finalizers.sagemaker.services.k8s.aws/")
-    bounded = kopf_settings(Settings(worker_limit=100, worker_idle_timeout=1.0))
+    bounded = kopf_settings(Settings(worker_limit=100, worker_idle_timeout=3.0))
     assert bounded.queueing.worker_limit == 100
-    assert bounded.queueing.idle_timeout == 1.0
+    assert bounded.queueing.idle_timeout == 3.0
 
 
 def test_probes_and_metrics_listen_on_loopback_unless_told() -> None:

@@ -138,14 +138,15 @@ class Settings:
     # changing at once opened ~100 connections that then stayed in the pool.
     kube_connections: int = bounded(0, ge=0)
     # Resources kopf processes at once (0: no limit) and how long an idle per-resource worker
-    # lingers. Every resource being processed holds its body and handler state while it waits
-    # for the Create budget, and CPython keeps the space that burst used (docs/performance.md):
-    # 1,000 resources applied together and held InProgress, steady RSS 110-126 MB unlimited,
-    # 88-98 MB with 200. Not the default: the resources waiting for a slot keep every watch
-    # event kopf queues for them, so a burst of 5,000 peaked at 483 MB with 200 against ~300 MB
-    # unlimited; and a worker holds its slot while its handler sleeps before a retry.
+    # lingers, holding its resource's body. A Create past the budget waits in the Create queue
+    # as a name, not in a worker (polling/createqueue.py), so a burst keeps few workers busy and
+    # what remains is how long each lingers: 1,000 resources applied together and held
+    # InProgress, steady RSS 113-127 MB with kopf's 5 s, 101-112 MB with 1 s, 97-109 MB with 1 s
+    # and a limit of 200 (docs/performance.md). No limit by default: a worker holds its slot while
+    # its handler sleeps before a retry (a deletion waiting for its job to stop), so a limit can
+    # hold other resources up behind those.
     worker_limit: int = bounded(0, ge=0)
-    worker_idle_timeout: float = bounded(5.0, gt=0)
+    worker_idle_timeout: float = bounded(1.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
     deferral_log_interval: float = bounded(30.0, gt=0)
