@@ -405,6 +405,27 @@ class SageMaker:
         return c.list_tags, {"ResourceArn": call.arn or "", "MaxResults": 100}
 
 
+def sagemaker_client(
+    region: str,
+    endpoint_url: str | None,
+    role_arn: str | None,
+    config: Config,
+    unsafe_endpoints: frozenset[str],
+) -> Any:
+    """A botocore SageMaker client: the default credential chain's, or `role_arn`'s assumed with
+    them; every request checked by `refuse_unsafe` before it is sent. Blocking: the operator
+    builds it in its thread pool, the `trials` command in its one thread."""
+    core = shared_session()
+    if role_arn:
+        creds = assumed_credentials(role_arn, region, endpoint_url, config, unsafe_endpoints)
+        core.register_component("credential_provider", CredentialResolver([_Given(creds)]))
+    client = core.create_client(
+        "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
+    )
+    client.meta.events.register("before-send", refuse_unsafe(unsafe_endpoints))
+    return client
+
+
 class SageMakerClients:
     """One botocore client per (role, region, endpoint URL), all sharing one bounded thread pool.
     Role None: the operator's own credentials."""
@@ -460,16 +481,9 @@ class SageMakerClients:
             max_pool_connections=self._config.max_workers,
             user_agent_extra="hpo-operator",
         )
-        core = shared_session()
-        if role_arn:
-            allowed = self._config.unsafe_endpoints
-            creds = assumed_credentials(role_arn, region, endpoint_url, config, allowed)
-            core.register_component("credential_provider", CredentialResolver([_Given(creds)]))
-        client = core.create_client(
-            "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
+        return sagemaker_client(
+            region, endpoint_url, role_arn, config, self._config.unsafe_endpoints
         )
-        client.meta.events.register("before-send", refuse_unsafe(self._config.unsafe_endpoints))
-        return client
 
     def close(self) -> None:
         """Stop the thread pool (calls in flight finish)."""
