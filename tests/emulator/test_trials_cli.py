@@ -190,3 +190,21 @@ def test_html_is_one_page_with_the_figure_as_svg(
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<title>Trials of big</title>" in page
     assert page.count("<svg") == 1 and "<?xml" not in page
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal: the command shows its progress there."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_sees_the_listing_progress(big: RunningEmulator, aws_env: None) -> None:
+    out, err = io.StringIO(), Terminal()
+    args = ["--job-name", BIG, "--region", "us-west-2", "--endpoint-url", big.url]
+    assert trials.main(args, out=out, err=err) == 0
+    shown = err.getvalue()
+    steps = [f"\rlisting trials: {n} of {TRIALS}" for n in range(100, TRIALS, 100)]
+    assert all(step in shown for step in steps), shown
+    assert shown.endswith("\r\033[K")  # the line is cleared before the table
+    assert len(out.getvalue().splitlines()) == 1 + TRIALS
