@@ -145,6 +145,7 @@ def _hyperparameter_panel(
         order += sorted({v for v in raw if v not in order})
         xs: list[float] = [float(order.index(v)) for v in raw]
         ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 4 else 0)
+        ax.set_xlim(-0.5, len(order) - 0.5)
         axis = f"{name} (category)"
     else:
         xs = numbers
