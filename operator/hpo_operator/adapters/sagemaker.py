@@ -399,6 +399,10 @@ class SageMaker:
             }
         if call.op is Op.STOP:
             return c.stop_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": call.job_name}
+        if call.op is Op.LIST_TRAININGS:
+            return c.list_training_jobs_for_hyper_parameter_tuning_job, dict(call.request or {})
+        if call.op is Op.DESCRIBE_TRAINING:
+            return c.describe_training_job, dict(call.request or {})
         if call.op is Op.ADD_TAGS:
             tags = list((call.request or {}).get("Tags") or [])
             return c.add_tags, {"ResourceArn": call.arn or "", "Tags": tags}

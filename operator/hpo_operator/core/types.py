@@ -39,6 +39,9 @@ class Op(StrEnum):
     ADD_TAGS = "AddTags"
     LIST = "ListHyperParameterTuningJobs"
     SEARCH = "Search"
+    # The results of a job (`results.py`): its best training jobs, and the best one's model.
+    LIST_TRAININGS = "ListTrainingJobsForHyperParameterTuningJob"
+    DESCRIBE_TRAINING = "DescribeTrainingJob"
 
 
 class ErrorKind(StrEnum):
@@ -113,6 +116,8 @@ class ReconcileSettings:
     carm: bool = True
     carm_teams: bool = False
     account_id: str | None = None
+    # How many of a job's best training jobs status lists (`results.py`; 0: none, no List call).
+    top_training_jobs: int = 5
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class Call:
 
     op: Op
     job_name: str
-    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}
+    request: Mapping[str, Any] | None = None  # Create, the results' reads; AddTags: {"Tags"}
     arn: str | None = None  # ListTags, AddTags
 
 
@@ -203,6 +208,9 @@ class Observation:
     # The job (`job_ref`) this process already proved to be this resource's, by an earlier
     # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
     known: str | None = None
+    # The results' reads (`results.py`): their answers, or how they failed.
+    trainings: Mapping[str, Any] | AwsFailure | None = None
+    training: Mapping[str, Any] | AwsFailure | None = None
 
     def asked(self) -> bool:
         """Whether any call has been made yet."""

@@ -28,6 +28,7 @@ from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.ports import ResourcePort, SageMakerClientsPort
 from hpo_operator.core import parking
 from hpo_operator.core.driver import Port, drive
+from hpo_operator.core.results import best_objective
 from hpo_operator.core.target import job_ref, target_of
 from hpo_operator.core.types import (
     FINISHED,
@@ -285,6 +286,7 @@ class Operator:
         self.written.pop(uid, None)
         self.proven.pop(uid, None)
         self.metrics.job_state(uid, None)
+        self.metrics.best_objective(uid, "", "", None)
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """The resource is gone from the API server, maybe without our finalizer's delete handler
@@ -333,7 +335,7 @@ class Operator:
                         self.written[resource.uid] = status_digest(written)
                 elif patch is not None:
                     patch.status.update(diff)
-                self._observe_status(resource, step.status)
+            self._observe_status(resource, step.status)
         changed = {
             key: value
             for key, value in step.annotations.items()
@@ -365,6 +367,9 @@ class Operator:
         state = status.get(STATUS_JOB_STATE)
         if state:
             self.metrics.job_state(resource.uid, str(state))
+        objective = best_objective(status)
+        value = objective[1] if objective is not None else None
+        self.metrics.best_objective(resource.uid, resource.namespace, resource.name, value)
         modified = status.get("lastModifiedTime")
         if modified and modified != resource.status.get("lastModifiedTime"):
             moment = epoch_seconds(modified)
