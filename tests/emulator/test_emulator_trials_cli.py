@@ -208,3 +208,23 @@ def test_a_terminal_sees_the_listing_progress(big: RunningEmulator, aws_env: Non
     assert all(step in shown for step in steps), shown
     assert shown.endswith("\r\033[K")  # the line is cleared before the table
     assert len(out.getvalue().splitlines()) == 1 + TRIALS
+
+
+def test_watching_750_trials_lists_only_back_to_the_running_ones(
+    start_emulator: StartEmulator, clock: ManualClock, aws_env: None
+) -> None:
+    emulator = start_emulator(clock=clock, startup_seconds=1.0)
+    create(emulator, "wide", TRIALS, 100)
+    pages: list[int] = []  # List calls made before each of the command's waits
+
+    def sleep(seconds: float) -> None:
+        pages.append(list_calls(emulator))
+        clock.advance(seconds)
+
+    code, out, err = run(emulator, "wide", "--watch", "-o", "json", "--interval", "5", sleep=sleep)
+    assert code == 0, err
+    finished = {e["name"] for e in json.loads(f"[{','.join(out.splitlines())}]")}
+    assert len(finished) == TRIALS  # every trial seen, each printed when it changed
+    per_poll = [b - a for a, b in zip([0, *pages], pages, strict=False)]
+    full = list_calls(emulator) - pages[-1]
+    assert max([*per_poll, full]) <= 3, per_poll  # never the 8 pages of the whole job

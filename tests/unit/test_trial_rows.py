@@ -15,6 +15,7 @@ from hpo_operator.cli.trialrows import (
     Trial,
     best_trial,
     changed,
+    changing_since,
     default_descending,
     document,
     filter_trials,
@@ -250,3 +251,14 @@ def test_the_plot_series_completion_order_and_running_best() -> None:
     assert [t.name for t in trialplot.scored_in_completion_order(rows)] == ["early", "late"]
     assert trialplot.running_best([0.5, 0.7, 0.1, 0.3], "Minimize") == [0.5, 0.5, 0.1, 0.1]
     assert trialplot.running_best([0.5, 0.7, 0.1, 0.9], "Maximize") == [0.5, 0.7, 0.7, 0.9]
+
+
+def test_the_watch_view_lists_back_to_the_oldest_trial_that_can_still_change() -> None:
+    done = [trial("a", 0.1, created=1.0), trial("b", 0.2, "Failed", created=2.0)]
+    running = [
+        trial("c", None, "InProgress", created=3.0),
+        trial("d", None, "Stopping", created=4.0),
+    ]
+    assert changing_since(done + running) == 3.0  # c and d may change, a and b no more
+    assert changing_since(done) == 2.0  # only trials created from now on
+    assert changing_since([trial("x", created=None)]) == 0.0  # unknown: everything

@@ -8,7 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -59,7 +59,7 @@ def summary(name: str, value: float | None, status: str = "Completed") -> dict[s
     out: dict[str, Any] = {
         "TrainingJobName": name,
         "TrainingJobArn": f"arn:aws:sagemaker:us-west-2:123456789012:training-job/{name}",
-        "CreationTime": T0,
+        "CreationTime": T0 + timedelta(minutes=int(name[1:])),  # t1, t2, ... in name order
         "TrainingJobStatus": status,
         "TunedHyperParameters": {"eta": "0.1"},
     }
@@ -68,12 +68,14 @@ def summary(name: str, value: float | None, status: str = "Completed") -> dict[s
     return out
 
 
-def listing(token: str | None = None, status: str | None = None) -> dict[str, Any]:
+def listing(
+    token: str | None = None, status: str | None = None, order: str = "Ascending"
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "HyperParameterTuningJobName": JOB,
         "MaxResults": 100,
         "SortBy": "CreationTime",
-        "SortOrder": "Ascending",
+        "SortOrder": order,
     }
     if token:
         params["NextToken"] = token
@@ -162,8 +164,12 @@ def test_watch_backs_off_while_throttled_and_stops_when_the_job_ends(stub: Stubb
         "describe_hyper_parameter_tuning_job", "ThrottlingException", "Rate exceeded"
     )
     stub.add_response("describe_hyper_parameter_tuning_job", describe("Completed", 3), name)
-    done = {"TrainingJobSummaries": [summary("t1", 0.5), summary("t2", 0.1), summary("t3", 0.7)]}
-    stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job", done, listing())
+    done = {  # newest first, back past t2 (the one that was running), no further
+        "TrainingJobSummaries": [summary("t3", 0.7), summary("t2", 0.1), summary("t1", 0.5)],
+        "NextToken": "older",
+    }
+    since_t2 = listing(order="Descending")
+    stub.add_response("list_training_jobs_for_hyper_parameter_tuning_job", done, since_t2)
     slept: list[float] = []
     code, out, err = run("--watch", "--interval", "10", sleep=slept.append)
     assert code == 0
@@ -175,7 +181,7 @@ def test_watch_backs_off_while_throttled_and_stops_when_the_job_ends(stub: Stubb
         ["t2", "InProgress"],
         ["t2", "Completed"],  # changed
         ["t3", "Completed"],  # new
-    ]
+    ]  # t1, unchanged, is not printed again
     assert err.count("ThrottlingException") == 2
     assert f"{JOB}: Completed · trials Completed=3 InProgress=0" in err
 

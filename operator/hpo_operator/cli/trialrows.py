@@ -290,6 +290,20 @@ def document(info: JobInfo, trials: Sequence[Trial], now: float) -> dict[str, An
     }
 
 
+FINAL = frozenset({"Completed", "Failed", "Stopped"})  # a trial that changes no more
+
+
+def changing_since(trials: Iterable[Trial]) -> float:
+    """The creation time from which a listing newest-first must go back to see every trial that
+    can have changed: the oldest unfinished one's, else the newest's (only new trials can come);
+    0 (everything) when a time is unknown. The watch view lists this far, not the whole job."""
+    known = list(trials)
+    if not known or any(t.created is None for t in known):
+        return 0.0
+    open_ = [float(t.created or 0.0) for t in known if t.status not in FINAL]
+    return min(open_) if open_ else max(float(t.created or 0.0) for t in known)
+
+
 def changed(before: Mapping[str, Trial], after: Iterable[Trial]) -> list[Trial]:
     """The trials that are new or differ from what was shown (status, objective, end), in the
     order given: what the watch view prints next."""

@@ -6,8 +6,9 @@ The job is the one the operator acts on for that resource (trialtarget.py), or `
 maximum), oldest first, with a progress line on stderr when it is a terminal; the server filters
 by status when one is asked for (StatusEquals), and the rows are sorted here, since AWS's sort by
 objective leaves out the trials without one. `--watch` follows a running job like `kubectl get
--w`: one Describe per interval, the trials listed again only when its counters moved, new and
-changed rows printed as they come, the interval doubled while AWS throttles. The client is the
+-w`: one Describe per interval, the trials listed again only when its counters moved (newest
+first, back to the oldest one still running: `trialrows.changing_since`), new and changed rows
+printed as they come, the interval doubled while AWS throttles. The client is the
 operator's (adapters.sagemaker: its credentials chain, roles and endpoint checks) with botocore's
 standard retries, which back off on throttling; the user's credentials need
 sagemaker:DescribeHyperParameterTuningJob and sagemaker:ListTrainingJobsForHyperParameterTuningJob.
@@ -42,6 +43,7 @@ from hpo_operator.cli.trialrows import (
     JobInfo,
     Trial,
     changed,
+    changing_since,
     counters_line,
     default_descending,
     document,
@@ -102,13 +104,14 @@ class Reader:
             raise _aws_error("DescribeHyperParameterTuningJob", error) from None
         return job_info(answer, self.client.meta.region_name)
 
-    def trials(self, status: str | None, expected: int) -> list[Trial]:
-        """Every trial, in pages of 100 (oldest first), `status` filtered by the server."""
+    def trials(self, status: str | None, expected: int, since: float | None = None) -> list[Trial]:
+        """Every trial, in pages of 100 (oldest first), `status` filtered by the server; with
+        `since`, newest first and only back to the page that reaches trials created before it."""
         params: dict[str, Any] = {
             "HyperParameterTuningJobName": self.target.job_name,
             "MaxResults": PAGE_SIZE,
             "SortBy": "CreationTime",
-            "SortOrder": "Ascending",
+            "SortOrder": "Ascending" if since is None else "Descending",
         }
         if status:
             params["StatusEquals"] = status
@@ -121,7 +124,7 @@ class Reader:
                 raise _aws_error("ListTrainingJobsForHyperParameterTuningJob", error) from None
             found += [trial_from_summary(s) for s in page.get("TrainingJobSummaries") or []]
             token = page.get("NextToken")
-            if not token:
+            if not token or (since is not None and found and (found[-1].created or 0) < since):
                 break
             params["NextToken"] = token
             if self.progress is not None:
@@ -264,17 +267,19 @@ def watch(
 ) -> tuple[JobInfo, list[Trial]]:
     """Print new and changed trials and the counters as they move, until the job ends."""
     shown: dict[str, Trial] = {}
+    known: dict[str, Trial] = {}
     names: list[str] = []
     last_counters: dict[str, int] | None = None
     wait = interval
     info: JobInfo | None = None
-    trials: list[Trial] = []
     while True:
         try:
             info = reader.describe()
             moved = dict(info.counters) != last_counters
-            if moved:
-                trials = reader.trials(view.server_status(), trial_count(info))
+            if moved:  # the whole job once, then back only as far as trials can have changed
+                since = changing_since(known.values()) if known else None
+                fresh = reader.trials(None, trial_count(info), since)
+                known.update((t.name, t) for t in fresh)
             wait = interval
         except AwsError as error:
             if not error.retry or info is None:
@@ -284,9 +289,10 @@ def watch(
             err.flush()
             sleep(wait)
             continue
+        trials = list(known.values())
         if moved:
             last_counters = dict(info.counters)
-            new = changed(shown, view.rows(info, trials) if not shown else trials)
+            new = changed(shown, view.rows(info, trials) if not shown else fresh[::-1])
             new = filter_trials(new, view.statuses)
             now = clock()
             if view.output == "table":
