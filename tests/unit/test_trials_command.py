@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from hpo_operator.adapters.sagemaker import sagemaker_client
 from hpo_operator.cli import main as cli_main
 from hpo_operator.cli import trials
-from hpo_operator.cli.trialtarget import TargetError, arn_parts, resolve
+from hpo_operator.cli.trialtarget import JobTarget, TargetError, arn_parts, resolve
 from hpo_operator.core.types import ReconcileSettings
 from hpo_operator.identity import ANN_DEFAULT_REGION, ANN_ENDPOINT_URL, ANN_JOB_NAME, ANN_REGION
 
@@ -149,6 +149,17 @@ def test_aws_refusing_exits_1_with_its_message(stub: Stubber) -> None:
     code, out, err = run()
     assert (code, out) == (1, "")
     assert "DescribeHyperParameterTuningJob: ResourceNotFound: Amazon SageMaker can't find" in err
+    assert err.rstrip().endswith(f"(looked for {JOB} in us-west-2)")
+
+
+def test_a_job_not_found_names_the_account_the_status_puts_it_in() -> None:
+    target = JobTarget(JOB, "eu-west-1", account="222222222222")
+    gone = trials.AwsError("DescribeHyperParameterTuningJob: ...", code="ResourceNotFound")
+    hint = trials._where(target, None, gone)
+    assert "looked for job-a in eu-west-1" in hint
+    assert "puts it in account 222222222222" in hint and "--role-arn" in hint
+    assert "account" not in trials._where(target, "arn:aws:iam::222222222222:role/r", gone)
+    assert trials._where(target, None, trials.AwsError("x", code="ThrottlingException")) == ""
 
 
 def test_watch_backs_off_while_throttled_and_stops_when_the_job_ends(stub: Stubber) -> None:

@@ -32,6 +32,7 @@ from botocore.config import Config
 
 from hpo_operator.adapters.sagemaker import (
     NETWORK_ERRORS,
+    NOT_FOUND_CODES,
     THROTTLE_CODES,
     sagemaker_client,
     shared_session,
@@ -69,10 +70,13 @@ MAX_INTERVAL = 300.0  # the watch interval doubles up to this while AWS throttle
 class AwsError(Exception):
     """A call AWS refused or that did not reach it; `throttled` when the answer was to slow down."""
 
-    def __init__(self, message: str, throttled: bool = False, retry: bool = False) -> None:
+    def __init__(
+        self, message: str, throttled: bool = False, retry: bool = False, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.throttled = throttled
         self.retry = retry or throttled
+        self.code = code
 
 
 def _aws_error(call: str, error: Exception) -> AwsError:
@@ -81,7 +85,8 @@ def _aws_error(call: str, error: Exception) -> AwsError:
         code = str(details.get("Code") or "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         message = f"{call}: {code}: {details.get('Message') or error}"
-        return AwsError(message, throttled=code in THROTTLE_CODES, retry=int(status) >= 500)
+        throttled = code in THROTTLE_CODES
+        return AwsError(message, throttled=throttled, retry=int(status) >= 500, code=code)
     if isinstance(error, NETWORK_ERRORS):
         return AwsError(f"{call}: {error}", retry=True)
     return AwsError(f"{call}: {type(error).__name__}: {error}")
@@ -315,6 +320,19 @@ def watch(
         sleep(wait)
 
 
+def _where(target: JobTarget, role_arn: str | None, error: AwsError) -> str:
+    """For a job AWS does not find: where the command looked, and where the status says it is."""
+    if error.code not in NOT_FOUND_CODES:
+        return ""
+    hint = f" (looked for {target.job_name} in {target.region or 'the default region'}"
+    if target.account and not role_arn:
+        hint += (
+            f"; the resource's status puts it in account {target.account}: read it with "
+            "credentials of that account, or --role-arn"
+        )
+    return hint + ")"
+
+
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
@@ -346,12 +364,15 @@ def main(
             err.write(f"note: {note}\n")
         client = _client(target, args.role_arn, settings.unsafe_endpoints())
         reader = Reader(client, target, err if err.isatty() else None)
-        if args.watch:
-            info, trials = watch(reader, view, args.interval, out, err, sleep)
-        else:
-            info = reader.describe()
-            trials = reader.trials(view.server_status(), trial_count(info))
-            write_listing(out, view, info, trials, time.time())
+        try:
+            if args.watch:
+                info, trials = watch(reader, view, args.interval, out, err, sleep)
+            else:
+                info = reader.describe()
+                trials = reader.trials(view.server_status(), trial_count(info))
+                write_listing(out, view, info, trials, time.time())
+        except AwsError as error:
+            raise AwsError(f"{error}{_where(target, args.role_arn, error)}") from None
     except (SettingsError, TargetError, AwsError) as error:
         err.write(f"hpo-operator trials: {error}\n")
         return 1
