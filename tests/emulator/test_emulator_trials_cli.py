@@ -16,7 +16,7 @@ from matplotlib import image
 from hpo_emulator import RunningEmulator
 from hpo_operator.cli import trialplot, trials
 from hpo_operator.cli.trialrows import job_info, trial_from_summary
-from support.carm import calls
+from support.carm import ROLE, TARGET, calls, sagemaker_in
 from support.emulator_client import ManualClock, StartEmulator, client, config_with, request
 
 BIG = "big"
@@ -228,3 +228,22 @@ def test_watching_750_trials_lists_only_back_to_the_running_ones(
     per_poll = [b - a for a, b in zip([0, *pages], pages, strict=False)]
     full = list_calls(emulator) - pages[-1]
     assert max([*per_poll, full]) <= 3, per_poll  # never the 8 pages of the whole job
+
+
+def test_role_arn_reads_a_job_in_another_account(
+    start_emulator: StartEmulator, clock: ManualClock, aws_env: None
+) -> None:
+    emulator = start_emulator(clock=clock, startup_seconds=1.0)
+    sm = sagemaker_in(emulator, TARGET)
+    config = config_with(
+        ResourceLimits={"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 3}
+    )
+    sm.create_hyper_parameter_tuning_job(**request("far", HyperParameterTuningJobConfig=config))
+    clock.advance(60)
+    code, _, err = run(emulator, "far")  # the user's own account (123456789012) has no such job
+    assert code == 1 and "ResourceNotFound" in err
+    code, out, err = run(emulator, "far", "--role-arn", ROLE, "-o", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["tuningJob"]["arn"].split(":")[4] == TARGET
+    assert len(document["trials"]) == 3
