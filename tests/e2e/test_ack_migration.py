@@ -188,11 +188,14 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
     start_operator(namespace, endpoint=fast_sagemaker.url)
     status = refreshed(jobs, namespace, job)
     # One Describe, one ListTags (ACK's tags name this namespace) and one AddTags: the resource
-    # records itself on the job, then follows it.
+    # records itself on the job, then follows it; its results (which ACK never read) once: one
+    # page of the top training jobs and the best one's model artifact.
     assert calls(fast_sagemaker) == {
         "DescribeHyperParameterTuningJob": 1,
         "ListTags": 1,
         "AddTags": 1,
+        "ListTrainingJobsForHyperParameterTuningJob": 1,
+        "DescribeTrainingJob": 1,
     }
     assert status["hyperParameterTuningJobStatus"] == "Completed"
     assert status["ackResourceMetadata"]["arn"] == arn
