@@ -116,6 +116,16 @@ def wanted(status: Mapping[str, Any], cfg: ReconcileSettings) -> tuple[bool, boo
     return stale_top, best is not None and best != artifacts_job(status)
 
 
+def results_pending(
+    status: Mapping[str, Any], meta: Mapping[str, Any], cfg: ReconcileSettings
+) -> bool:
+    """A finished job's results are out of date (a read failed) and the resource stays: the
+    shared poller keeps reporting it until they are read."""
+    if meta.get("deletionTimestamp") or status.get(STATUS_JOB_STATE) not in FINISHED:
+        return False
+    return status_arn(status) is not None and any(wanted(status, cfg))
+
+
 def _settled(result: Mapping[str, Any] | AwsFailure | None) -> bool:
     """A read that answered, or that AWS refused for good (not to be repeated)."""
     if result is None:
@@ -134,6 +144,8 @@ def next_call(
         return None
     stale_top, stale_model = wanted(status, cfg)
     order = sort_order(r, obs.described)
+    if stale_top and order is None and obs.described is None and obs.trainings is None:
+        return Call(Op.DESCRIBE, name)  # the spec names no objective (adopted, read-only)
     if stale_top and order is not None and obs.trainings is None:
         request = {
             "HyperParameterTuningJobName": name,
