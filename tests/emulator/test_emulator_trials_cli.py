@@ -247,3 +247,17 @@ def test_role_arn_reads_a_job_in_another_account(
     document = json.loads(out)
     assert document["tuningJob"]["arn"].split(":")[4] == TARGET
     assert len(document["trials"]) == 3
+
+
+def test_the_readmes_picture_is_what_its_documented_command_draws(
+    tmp_path: Path, aws_env: None
+) -> None:
+    from hack import trials_picture  # sets AWS keys: aws_env puts the environment back after
+
+    drawn = tmp_path / "trials.png"
+    assert trials_picture.main([str(drawn)]) == 0
+    committed = trials_picture.REPO / "docs" / "trials.png"
+    assert committed.stat().st_size < 200_000
+    new, old = image.imread(drawn), image.imread(committed)
+    assert new.shape == old.shape
+    assert np.abs(new - old).mean() < 0.01  # the same picture (font rendering may differ a hair)
