@@ -214,8 +214,10 @@ def test_the_dispatcher_runs_it_and_arguments_are_checked(
         cli_main(["trials"])
     assert exited.value.code == 2
     assert "give NAMESPACE/NAME, or --job-name" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["trials", "--job-name", "j", "--plot", "p.svg"])
+    for bad in (["--plot", "p.svg"], ["--interval", "0"], ["--limit", "-1"], ["-w", "-o", "yaml"]):
+        with pytest.raises(SystemExit) as exited:
+            cli_main(["trials", "--job-name", "j", *bad])
+        assert exited.value.code == 2
 
 
 def resource(annotations: dict[str, str] | None = None, status: Any = None) -> dict[str, Any]:

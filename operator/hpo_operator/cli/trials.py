@@ -354,6 +354,8 @@ def main(
         except trialplot.PlotUnavailable as missing:
             err.write(f"{missing}\n")
             return 1
+    if args.interval <= 0 or (args.limit is not None and args.limit < 0):
+        parser.error("--interval must be above 0, --limit at least 0")
     if args.watch and args.output == "yaml":
         parser.error("--watch prints one JSON object per line (-o json) or table rows")
     view = View(args.sort, args.order, tuple(args.status), args.limit, args.output)
