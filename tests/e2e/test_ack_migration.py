@@ -25,15 +25,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from hpo_devtools.cluster import Binaries, DevCluster
 from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.identity import FINALIZER, FINISHED_LABEL
 from support import ack_capture as ack
+from support.emulator_client import client
 from support.kube import Kubectl
 from support.operator_harness import (
     GROUP,
@@ -50,17 +49,6 @@ from support.tools import tool
 pytestmark = [pytest.mark.skipif(not ack.present(), reason=ack.ABSENT)]
 
 OPERATOR_STATUS_KEYS = {"observedGeneration", "trainingJobStatusCounters", "lastModifiedTime"}
-
-
-def sagemaker(url: str) -> Any:
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-west-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 def _emulator(training_seconds: float) -> Iterator[RunningEmulator]:
@@ -87,7 +75,7 @@ def create_as_ack_did(emulator: RunningEmulator, job: str, namespace: str) -> st
     for tag in body["Tags"]:
         if tag["Key"] == "services.k8s.aws/namespace":
             tag["Value"] = namespace
-    arn: str = sagemaker(emulator.url).create_hyper_parameter_tuning_job(**body)[
+    arn: str = client(emulator.url).create_hyper_parameter_tuning_job(**body)[
         "HyperParameterTuningJobArn"
     ]
     return arn
@@ -95,7 +83,7 @@ def create_as_ack_did(emulator: RunningEmulator, job: str, namespace: str) -> st
 
 def job_state(emulator: RunningEmulator, job: str) -> str:
     """The job's state, as SageMaker describes it (the emulator's jobs advance when asked)."""
-    found = sagemaker(emulator.url).describe_hyper_parameter_tuning_job(
+    found = client(emulator.url).describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=job
     )
     state: str = found["HyperParameterTuningJobStatus"]
@@ -188,17 +176,20 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
     start_operator(namespace, endpoint=fast_sagemaker.url)
     status = refreshed(jobs, namespace, job)
     # One Describe, one ListTags (ACK's tags name this namespace) and one AddTags: the resource
-    # records itself on the job, then follows it.
+    # records itself on the job, then follows it; its results (which ACK never read) once: one
+    # page of the top training jobs and the best one's model artifact.
     assert calls(fast_sagemaker) == {
         "DescribeHyperParameterTuningJob": 1,
         "ListTags": 1,
         "AddTags": 1,
+        "ListTrainingJobsForHyperParameterTuningJob": 1,
+        "DescribeTrainingJob": 1,
     }
     assert status["hyperParameterTuningJobStatus"] == "Completed"
     assert status["ackResourceMetadata"]["arn"] == arn
     assert status["observedGeneration"] == before["metadata"]["generation"]
     assert status["trainingJobStatusCounters"]["completed"] == 2
-    described = sagemaker(fast_sagemaker.url).describe_hyper_parameter_tuning_job(
+    described = client(fast_sagemaker.url).describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=job
     )
     assert (

@@ -69,6 +69,9 @@ def test_full_lifecycle_to_completed_with_best_training_job(
         "lastModifiedTime",
         "consumedResources",
         "tuningJobCompletionDetails",
+        "topTrainingJobs",
+        "topTrainingJobsCompleted",
+        "bestTrainingJobModelArtifacts",
     }
     assert "kopf" not in body["status"]
     annotations = body["metadata"]["annotations"]

@@ -7,9 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hpo_emulator import RunningEmulator
@@ -20,6 +18,7 @@ from support.emulator_client import (
     config_with,
     definition_with,
     request,
+    unvalidated,
 )
 
 
@@ -40,18 +39,6 @@ def error_of(call: Any, **params: Any) -> tuple[str, str]:
     with pytest.raises(ClientError) as err:
         call(**params)
     return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
-
-
-def unvalidated(url: str) -> Any:
-    """A client that sends what it is given (botocore checks a few constraints itself)."""
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-west-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
 
 
 def test_raw_json_protocol_without_signature(emulator: RunningEmulator) -> None:

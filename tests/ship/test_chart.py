@@ -117,6 +117,7 @@ def test_values_become_operator_settings(helm: Helm) -> None:
         "HPO_POLL_INTERVAL": "45",
         "HPO_STALL_SWEEP_INTERVAL": "120",
         "HPO_DELETION_POLICY": "retain",
+        "HPO_TOP_TRAINING_JOBS": "5",
         "HPO_LOG_LEVEL": "DEBUG",
         "HPO_LOG_FORMAT": "text",
         "HPO_METRICS_PORT": "9090",

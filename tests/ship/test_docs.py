@@ -57,9 +57,11 @@ def iam_policy() -> dict[str, object]:
     return policy
 
 
-def operations_called() -> set[str]:
+def operations_called(package: str = "", skip: str = "cli") -> set[str]:
     """SageMaker operations whose boto3 method the operator's modules (not the emulator) name,
-    as an attribute (`.describe_hyper_parameter_tuning_job`) or a string.
+    as an attribute (`.describe_hyper_parameter_tuning_job`) or a string. The command-line tools
+    (`skip`: cli/) run with the user's credentials, not the operator's role: `package="cli"`
+    reads only them.
 
     One-word operations (`Search`) are left out: `.search(` is far more often `re.search`.
     """
@@ -67,8 +69,8 @@ def operations_called() -> set[str]:
 
     source = "\n".join(
         path.read_text()
-        for path in (REPO / "operator" / "hpo_operator").rglob("*.py")
-        if "emulator" not in path.parts
+        for path in (REPO / "operator" / "hpo_operator" / package).rglob("*.py")
+        if "emulator" not in path.parts and skip not in path.parts
     )
     return {
         name
@@ -97,6 +99,17 @@ def test_iam_policy_names_exactly_the_calls_the_operator_makes() -> None:
     for statement in statements:
         assert "*" not in json.dumps(statement["Action"])
         assert statement["Effect"] == "Allow"
+
+
+def test_the_trials_section_names_the_calls_the_trials_command_makes() -> None:
+    called = operations_called("cli", skip="")
+    assert called == {
+        "DescribeHyperParameterTuningJob",
+        "ListTrainingJobsForHyperParameterTuningJob",
+    }
+    text = section("Trials of a tuning job")
+    for name in called:
+        assert f"sagemaker:{name}" in text
 
 
 def test_iam_pass_role_only_to_sagemaker() -> None:

@@ -46,3 +46,17 @@ def test_side_distribution_dependencies_are_locked(folder: str) -> None:
         elif not requirement.specifier.contains(version, prereleases=True):
             problems.append(f"{text}: the lock pins {version}")
     assert problems == [], f"{folder}/pyproject.toml: add these to the operator's pyproject first"
+
+
+def test_the_plot_extra_is_locked() -> None:
+    """`pip install 'sagemaker-hpo-operator[plot]'` (the trials command's --plot) resolves to
+    versions the lock has tested: its requirements are pinned there too."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    locked = _locked()
+    for text in extras["plot"]:
+        requirement = Requirement(text)
+        version = locked.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{text}: not in requirements/lock.txt"
+        assert requirement.specifier.contains(version), f"{text}: the lock pins {version}"

@@ -59,6 +59,19 @@ def client(
     )
 
 
+def unvalidated(url: str) -> Any:
+    """A SageMaker client that sends what it is given (botocore checks a few constraints itself,
+    such as minimums), so the emulator's own validation answers."""
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-west-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
+    )
+
+
 def sts_client(url: str, access_key: str = "AKIDEXAMPLE", session_token: str | None = None) -> Any:
     """A boto3 STS client of the emulator (us-east-1, retries off)."""
     return client(

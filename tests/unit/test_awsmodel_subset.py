@@ -51,8 +51,8 @@ def test_the_subset_holds_the_operators_operations_with_unchanged_shapes() -> No
         for side in ("input_shape", "output_shape"):
             expected = getattr(whole.operation_model(name), side)
             found = getattr(part.operation_model(name), side)
-            if name == "Search" and side == "output_shape":
-                continue  # its records are cut to tuning jobs, below
+            if name in ("Search", awsmodel.DESCRIBE_TRAINING) and side == "output_shape":
+                continue  # cut: Search's records to tuning jobs, DescribeTrainingJob's members
             if expected is None:
                 assert found is None
                 continue
@@ -62,6 +62,11 @@ def test_the_subset_holds_the_operators_operations_with_unchanged_shapes() -> No
     assert _tree(record.members["HyperParameterTuningJob"]) == _tree(
         whole.shape_for("HyperParameterTuningJobSearchEntity")
     )
+    training = part.operation_model(awsmodel.DESCRIBE_TRAINING).output_shape
+    whole_training = whole.operation_model(awsmodel.DESCRIBE_TRAINING).output_shape
+    assert list(training.members) == list(awsmodel.DESCRIBE_TRAINING_MEMBERS)
+    for member in awsmodel.DESCRIBE_TRAINING_MEMBERS:
+        assert _tree(training.members[member]) == _tree(whole_training.members[member])
 
 
 def test_the_endpoints_keep_every_partition_with_sagemaker_and_sts() -> None:

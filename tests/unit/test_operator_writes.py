@@ -12,10 +12,10 @@ from typing import Any
 import kopf
 import pytest
 
-from hpo_operator.core.types import Call, Op, Trigger
+from hpo_operator.core.types import AwsFailure, Call, ErrorKind, Op, Trigger
 from hpo_operator.identity import FINISHED_LABEL
 from hpo_operator.model.translate import system_tags
-from hpo_operator.polling.strategy import Owner, Prefetched
+from hpo_operator.polling.strategy import Delivery, Owner, Prefetched
 from hpo_operator.shell.handlers import Operator, status_digest
 from hpo_operator.shell.health import Health
 from hpo_operator.shell.metrics import Metrics
@@ -235,3 +235,68 @@ def test_a_job_the_poller_saw_finish_is_parked_and_forgotten_at_once(events: lis
     assert (
         operator.metrics.registry.get_sample_value("hpo_tuning_jobs", {"status": "Completed"}) == 1
     )
+
+
+BEST = {
+    "TrainingJobName": "xgb-001-abc",
+    "TrainingJobStatus": "Completed",
+    "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:error", "Value": 0.1},
+    "TunedHyperParameters": {"eta": "0.2"},
+}
+
+
+class ResultsSageMaker(FakeSageMaker):
+    """A Completed job of one training job, whose List of best ones is throttled while
+    `throttled`."""
+
+    def __init__(self) -> None:
+        super().__init__("Completed")
+        self.throttled = True
+
+    async def execute(self, call: Call) -> Mapping[str, Any]:
+        if call.op is Op.LIST_TRAININGS:
+            self.calls.append(call.op)
+            if self.throttled:
+                return AwsFailure(
+                    call.op, "ThrottlingException", "Rate exceeded", ErrorKind.RECOVERABLE
+                )
+            return {"TrainingJobSummaries": [BEST]}
+        if call.op is Op.DESCRIBE_TRAINING:
+            self.calls.append(call.op)
+            path = "s3://bucket/out/xgb-001-abc/output/model.tar.gz"
+            return {"TrainingJobName": "xgb-001-abc", "ModelArtifacts": {"S3ModelArtifacts": path}}
+        return await super().execute(call)
+
+    def described(self) -> dict[str, Any]:
+        objective = {"Type": "Minimize", "MetricName": "validation:error"}
+        return {
+            **super().described(),
+            "HyperParameterTuningJobConfig": {"HyperParameterTuningJobObjective": objective},
+            "TrainingJobStatusCounters": {"Completed": 1},
+            "BestTrainingJob": BEST,
+        }
+
+
+def test_a_finished_job_whose_results_read_failed_is_reported_again_before_parking(
+    events: list[str],
+) -> None:
+    kube, sagemaker = FakeKube(running_body()), ResultsSageMaker()
+    operator = build(kube, sagemaker)
+    owner = Owner("team-a", "tuning", UID)
+
+    async def scenario() -> list[Delivery]:
+        first = await operator.reconcile_polled(owner, news(sagemaker))
+        assert kube.gets == 1  # the report's read only: no read to park it (`_park`)
+        assert kube.body["status"]["hyperParameterTuningJobStatus"] == "Completed"
+        assert "topTrainingJobs" not in kube.body["status"]
+        sagemaker.throttled = False
+        second = await operator.reconcile_polled(owner, news(sagemaker))
+        return [first, second]
+
+    assert asyncio.run(scenario()) == [Delivery.RETRY, Delivery.DONE]
+    assert kube.body["status"]["topTrainingJobs"][0]["trainingJobName"] == "xgb-001-abc"
+    assert kube.body["status"]["topTrainingJobsCompleted"] == 1
+    assert kube.gets == 3  # the second report's read, then the read that parks it
+    assert sagemaker.calls.count(Op.LIST_TRAININGS) == 2
+    assert sagemaker.calls.count(Op.DESCRIBE_TRAINING) == 1
+    assert events.count("BestTrainingJobChanged") == 1

@@ -97,6 +97,8 @@ class FakeSageMaker:
         self.calls: list[Op] = []
         self.requests: list[Mapping[str, Any]] = []
         self.failures: dict[Op, AwsFailure] = {}
+        # A job's training jobs, as ListTrainingJobsForHyperParameterTuningJob summarises them.
+        self.trainings: dict[str, list[dict[str, Any]]] = {}
         # What the operator process keeps per resource uid: the job proven its own (`Step.proven`);
         # one FakeSageMaker is one operator process (clear it to play a restart).
         self.proven: dict[str, str] = {}
@@ -123,6 +125,20 @@ class FakeSageMaker:
         self.jobs[name]["HyperParameterTuningJobStatus"] = state
         self.jobs[name].update(extra)
 
+    def top_trainings(self, job: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One page sorted by FinalObjectiveMetricValue (those without one left out, as AWS)."""
+        assert request["SortBy"] == "FinalObjectiveMetricValue"
+        scored = [
+            t
+            for t in self.trainings.get(job, [])
+            if "FinalHyperParameterTuningJobObjectiveMetric" in t
+        ]
+        scored.sort(
+            key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            reverse=request["SortOrder"] == "Descending",
+        )
+        return {"TrainingJobSummaries": copy.deepcopy(scored[: request["MaxResults"]])}
+
     async def __call__(self, call: Call) -> Mapping[str, Any] | AwsFailure:
         self.calls.append(call.op)
         if call.op in self.failures:
@@ -139,6 +155,12 @@ class FakeSageMaker:
             return AwsFailure(call.op, "ResourceNotFound", "no such job", ErrorKind.NOT_FOUND)
         if call.op is Op.DESCRIBE:
             return copy.deepcopy(job)
+        if call.op is Op.LIST_TRAININGS:
+            return self.top_trainings(call.job_name, call.request or {})
+        if call.op is Op.DESCRIBE_TRAINING:
+            name = str((call.request or {})["TrainingJobName"])
+            path = f"s3://bucket/output/{name}/output/model.tar.gz"
+            return {"TrainingJobName": name, "ModelArtifacts": {"S3ModelArtifacts": path}}
         if call.op is Op.STOP:
             if job["HyperParameterTuningJobStatus"] != "InProgress":
                 return AwsFailure(call.op, "ValidationException", "not running", ErrorKind.TERMINAL)
@@ -237,7 +259,7 @@ def test_poll_until_completed_then_zero_calls_and_no_writes() -> None:
     sm.calls.clear()
     sm.set_state("xgb-tuning-1", "InProgress", TrainingJobStatusCounters={"Completed": 1})
     step = run(r, sm, Trigger.POLL)
-    assert sm.calls == [Op.DESCRIBE]
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TRAININGS]  # a training job completed: the top
     assert step.events == ()  # counters changed, not the state
     ready_before = condition(r, c.READY)
     r2 = apply(r, step)
@@ -253,14 +275,17 @@ def test_poll_until_completed_then_zero_calls_and_no_writes() -> None:
         "TunedHyperParameters": {"num_round": "17"},
     }
     sm.set_state("xgb-tuning-1", "Completed", BestTrainingJob=best)
+    sm.calls.clear()
     step = run(r2, sm, Trigger.POLL)
+    assert sm.calls == [Op.DESCRIBE, Op.DESCRIBE_TRAINING]  # a new best job: its model
     r3 = apply(r2, step)
     assert r3.status["bestTrainingJob"]["trainingJobName"] == "xgb-tuning-1-003-abc"
     assert condition(r3, c.SYNCED)["status"] == "True"  # type: ignore[index]
     assert condition(r3, c.READY)["status"] == "True"  # type: ignore[index]
     assert condition(r3, c.TERMINAL) is None
-    assert reasons(step) == ["JobCompleted"]
+    assert reasons(step) == ["JobCompleted", "BestTrainingJobChanged"]
     assert "validation:error=0.125" in step.events[0].message
+    assert r3.status["bestTrainingJobModelArtifacts"]["trainingJobName"] == "xgb-tuning-1-003-abc"
     sm.calls.clear()
     idle = run(r3, sm, Trigger.POLL)
     again = run(r3, sm, Trigger.CHANGE)
@@ -451,6 +476,7 @@ def test_spec_edit_after_create_is_terminal_while_status_keeps_refreshing() -> N
     assert terminal is not None and terminal["reason"] == "SpecImmutable"
     assert terminal["message"].startswith("SageMaker cannot update a tuning job;")
     assert r2.status["trainingJobStatusCounters"] == {"completed": 2}
+    assert r2.status["topTrainingJobs"] == [] and r2.status["topTrainingJobsCompleted"] == 2
     assert r2.status["observedGeneration"] == 2
     assert "SpecImmutable" in reasons(step)
     assert len(sm.requests) == 1  # no second Create

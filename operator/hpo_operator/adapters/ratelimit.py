@@ -53,6 +53,10 @@ DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     # Search is a query over an eventually consistent index: the slowest budget; the shared
     # poller uses it only for bursts of 5 or more changed jobs (100 records per call).
     "Search": (0.95, 2.0),
+    # A job's results (core/results.py): one List page when its Completed count moves (a List,
+    # so as scarce as the job listing), and one DescribeTrainingJob when its best job changes.
+    "ListTrainingJobsForHyperParameterTuningJob": (1.9, 3.0),
+    "DescribeTrainingJob": (9.5, 19.0),
     # Not AWS: status patches the shared poller starts per second (poller.RegionPoller._paced).
     "deliver": (50.0, 50.0),
 }

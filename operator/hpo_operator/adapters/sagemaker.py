@@ -399,6 +399,10 @@ class SageMaker:
             }
         if call.op is Op.STOP:
             return c.stop_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": call.job_name}
+        if call.op is Op.LIST_TRAININGS:
+            return c.list_training_jobs_for_hyper_parameter_tuning_job, dict(call.request or {})
+        if call.op is Op.DESCRIBE_TRAINING:
+            return c.describe_training_job, dict(call.request or {})
         if call.op is Op.ADD_TAGS:
             tags = list((call.request or {}).get("Tags") or [])
             return c.add_tags, {"ResourceArn": call.arn or "", "Tags": tags}
@@ -406,6 +410,27 @@ class SageMaker:
             keys = list((call.request or {}).get("TagKeys") or [])
             return c.delete_tags, {"ResourceArn": call.arn or "", "TagKeys": keys}
         return c.list_tags, {"ResourceArn": call.arn or "", "MaxResults": 100}
+
+
+def sagemaker_client(
+    region: str,
+    endpoint_url: str | None,
+    role_arn: str | None,
+    config: Config,
+    unsafe_endpoints: frozenset[str],
+) -> Any:
+    """A botocore SageMaker client: the default credential chain's, or `role_arn`'s assumed with
+    them; every request checked by `refuse_unsafe` before it is sent. Blocking: the operator
+    builds it in its thread pool, the `trials` command in its one thread."""
+    core = shared_session()
+    if role_arn:
+        creds = assumed_credentials(role_arn, region, endpoint_url, config, unsafe_endpoints)
+        core.register_component("credential_provider", CredentialResolver([_Given(creds)]))
+    client = core.create_client(
+        "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
+    )
+    client.meta.events.register("before-send", refuse_unsafe(unsafe_endpoints))
+    return client
 
 
 class SageMakerClients:
@@ -471,15 +496,9 @@ class SageMakerClients:
             max_pool_connections=self._config.max_workers,
             user_agent_extra="hpo-operator",
         )
-        core = shared_session()
-        if role_arn:
-            allowed = self._config.unsafe_endpoints
-            creds = assumed_credentials(role_arn, region, endpoint_url, config, allowed)
-            core.register_component("credential_provider", CredentialResolver([_Given(creds)]))
-        client = core.create_client(
-            "sagemaker", region_name=region, endpoint_url=endpoint_url or None, config=config
+        client = sagemaker_client(
+            region, endpoint_url, role_arn, config, self._config.unsafe_endpoints
         )
-        client.meta.events.register("before-send", refuse_unsafe(self._config.unsafe_endpoints))
         if self._fence is not None:
             client.meta.events.register("before-send", self._fence)
         return client

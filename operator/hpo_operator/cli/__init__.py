@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Validate manifests offline; print the request.",
     ),
     "crd": ("hpo_operator.model.schema", "Print or write the generated CustomResourceDefinition."),
+    "trials": (
+        "hpo_operator.cli.trials",
+        "List, watch or plot the trials of a resource's tuning job.",
+    ),
     "emulator": ("hpo_emulator.server", "Serve a local SageMaker emulator."),
 }
 # Subcommands whose module belongs to another distribution: what to install when it is missing.

@@ -21,9 +21,10 @@ from hpo_operator.core.types import (
     Trigger,
 )
 
-# The longest path is delete of an adopted job whose adoption an older version did not record:
-# Describe, ListTags, AddTags, Stop, Describe. Anything past this bound is a bug, not a slow
-# SageMaker.
+# The longest paths: delete of an adopted job whose adoption an older version did not record
+# (Describe, ListTags, AddTags, Stop, Describe), and adoption followed by the job's results
+# (Describe, ListTags, AddTags, then ListTrainingJobsForHyperParameterTuningJob and
+# DescribeTrainingJob: `results.py`). Anything past this bound is a bug, not a slow SageMaker.
 MAX_CALLS = 6
 
 

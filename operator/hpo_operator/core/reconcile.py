@@ -56,6 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from hpo_operator.core import results
 from hpo_operator.core.conditions import Cond
 from hpo_operator.core.outcome import (
     blocked,
@@ -101,7 +102,13 @@ from hpo_operator.core.types import (
 )
 from hpo_operator.identity import ANN_DELETION_POLICY, ANN_JOB_NAME
 from hpo_operator.model.resourcetags import default_tags
-from hpo_operator.model.translate import spec_to_request, with_system_tags
+from hpo_operator.model.translate import (
+    BEST_MODEL_ARTIFACTS,
+    TOP_TRAINING_JOBS,
+    TOP_TRAINING_JOBS_COMPLETED,
+    spec_to_request,
+    with_system_tags,
+)
 from hpo_operator.model.validate import validate_spec
 
 
@@ -115,6 +122,9 @@ def sane_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
         "observedGeneration": int,
         "trainingJobStatusCounters": Mapping,
         "bestTrainingJob": Mapping,
+        TOP_TRAINING_JOBS: list,
+        TOP_TRAINING_JOBS_COMPLETED: int,
+        BEST_MODEL_ARTIFACTS: Mapping,
     }
     bad = [k for k, kind in expected.items() if k in status and not isinstance(status[k], kind)]
     meta = status.get("ackResourceMetadata")
@@ -151,6 +161,10 @@ def create_request(r: Resource, cfg: ReconcileSettings) -> dict[str, Any]:
 
 def record(obs: Observation, call: Call, result: Mapping[str, Any] | AwsFailure) -> Observation:
     """The observation after a call answered `result` (its response, or how it failed)."""
+    if call.op is Op.LIST_TRAININGS:
+        return replace(obs, trainings=result)
+    if call.op is Op.DESCRIBE_TRAINING:
+        return replace(obs, training=result)
     if isinstance(result, AwsFailure):
         if call.op is Op.CREATE:
             return replace(obs, create_failure=result)
@@ -194,7 +208,19 @@ def decide(
     step = _decide(r, t, obs, now, cfg, trigger)
     if step.call is None and not step.release and proven(r, t, obs):
         step = replace(step, proven=job_ref(t))
+        if _follows_results(r, step, obs, trigger):
+            step, read = results.apply(r, step, obs, cfg)
+            if read is not None:
+                return Step(read)
     return step
+
+
+def _follows_results(r: Resource, step: Step, obs: Observation, trigger: Trigger) -> bool:
+    """Whether the step reports a job whose results (`results.py`) may be read: a settled status
+    of a proven job, not being deleted, with no failure or vanished job this reconcile."""
+    deleting = r.deleting or trigger is Trigger.DELETE
+    clean = obs.failure is None and not obs.not_found
+    return not deleting and clean and step.retry is None and step.status is not None
 
 
 def _decide(

@@ -40,6 +40,9 @@ class Op(StrEnum):
     DELETE_TAGS = "DeleteTags"
     LIST = "ListHyperParameterTuningJobs"
     SEARCH = "Search"
+    # The results of a job (`results.py`): its best training jobs, and the best one's model.
+    LIST_TRAININGS = "ListTrainingJobsForHyperParameterTuningJob"
+    DESCRIBE_TRAINING = "DescribeTrainingJob"
 
 
 class ErrorKind(StrEnum):
@@ -124,6 +127,8 @@ class ReconcileSettings:
     quiet_queue_wait: float = 60.0
     # ACK's --resource-tags: (key, value template) pairs added to every job (model/resourcetags).
     resource_tags: tuple[tuple[str, str], ...] = ()
+    # How many of a job's best training jobs status lists (`results.py`; 0: none, no List call).
+    top_training_jobs: int = 5
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,8 @@ class Call:
 
     op: Op
     job_name: str
-    request: Mapping[str, Any] | None = None  # Create; AddTags: {"Tags": [...]}; DeleteTags
+    # Create, the results' reads; AddTags and DeleteTags: {"Tags": [...]}
+    request: Mapping[str, Any] | None = None
     arn: str | None = None  # ListTags, AddTags, DeleteTags
     # ListTags answered by ListTags itself, never by a Search record (whose index may lag): the
     # tags a tag edit is computed from.
@@ -221,6 +227,9 @@ class Observation:
     # The job (`job_ref`) this process already proved to be this resource's, by an earlier
     # ListTags, Create or AddTags: the shell keeps it per resource (`Step.proven`).
     known: str | None = None
+    # The results' reads (`results.py`): their answers, or how they failed.
+    trainings: Mapping[str, Any] | AwsFailure | None = None
+    training: Mapping[str, Any] | AwsFailure | None = None
 
     def asked(self) -> bool:
         """Whether any call has been made yet."""

@@ -36,6 +36,13 @@ STATUS_MEMBERS: tuple[str, ...] = (
 )
 
 
+# A job's results beyond its Describe (`core.results`): its best training jobs, listed sorted by
+# objective, and the best one's model artifact, from DescribeTrainingJob. The operator process keeps
+# only these members of DescribeTrainingJob's answer (its other ~60 members reach ~150 shapes).
+LIST_TRAININGS = "ListTrainingJobsForHyperParameterTuningJob"
+DESCRIBE_TRAINING = "DescribeTrainingJob"
+DESCRIBE_TRAINING_MEMBERS = ("TrainingJobName", "TrainingJobArn", "ModelArtifacts")
+
 # The SageMaker operations `hpo-operator run` calls (sagemaker.py, poller.py). The operator process
 # loads only these and the shapes they reach (`use_operator_subset`).
 OPERATOR_OPERATIONS: tuple[str, ...] = (
@@ -47,6 +54,8 @@ OPERATOR_OPERATIONS: tuple[str, ...] = (
     "AddTags",
     "DeleteTags",
     "Search",
+    LIST_TRAININGS,
+    DESCRIBE_TRAINING,
 )
 # Search records can hold any resource; the operator only searches tuning jobs.
 SEARCH_RECORD_MEMBERS = ("HyperParameterTuningJob",)
@@ -146,6 +155,11 @@ def operator_model(model: dict[str, Any]) -> dict[str, Any]:
             shape["members"] = {
                 k: v for k, v in shape["members"].items() if k in SEARCH_RECORD_MEMBERS
             }
+        if name == f"{DESCRIBE_TRAINING}Response":
+            shape["members"] = {
+                k: v for k, v in shape["members"].items() if k in DESCRIBE_TRAINING_MEMBERS
+            }
+            shape["required"] = [k for k in shape.get("required", ()) if k in shape["members"]]
         kept[name] = shape
         todo.extend(_shape_refs(shape))
     out = {k: v for k, v in model.items() if k not in ("operations", "shapes", "documentation")}

@@ -3,9 +3,9 @@
 `hpo-operator crd` prints it; `make crds` writes crds/. spec is CreateHyperParameterTuningJob's
 input shape walked recursively, with ACK's field names (naming.py), the model's documentation as
 plain text, and the model's constraints, so the API server rejects a bad spec at apply time.
-status holds ACK's fields plus the Describe members in awsmodel.STATUS_MEMBERS, unconstrained:
-never reject what AWS returns. The output is deterministic (sorted keys) so a test can tell when
-crds/ is stale.
+status holds ACK's fields plus the Describe members in awsmodel.STATUS_MEMBERS and the job's
+results (`results_schema`), unconstrained: never reject what AWS returns. The output is
+deterministic (sorted keys) so a test can tell when crds/ is stale.
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ from hpo_operator.identity import (
 )
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import field_name, fields_of
-from hpo_operator.model.translate import AWS_TAG_PREFIX, spec_tag_limit
+from hpo_operator.model.translate import (
+    AWS_TAG_PREFIX,
+    BEST_MODEL_ARTIFACTS,
+    TOP_TRAINING_JOBS,
+    TOP_TRAINING_JOBS_COMPLETED,
+    spec_tag_limit,
+)
 
 FILE_NAME = f"{GROUP}_{PLURAL}.yaml"
 
@@ -276,11 +282,47 @@ def status_schema() -> Schema:
         properties[field_name(member)] = _describe(
             shape_schema(member_shape, constrained=False), member_shape
         )
+    properties.update(results_schema())
     return {
         "description": "HyperParameterTuningJobStatus defines the observed state of "
         "HyperParameterTuningJob.",
         "type": "object",
         "properties": properties,
+    }
+
+
+def results_schema() -> Schema:
+    """The job's results this operator adds to ACK's status (`core.results`), from the shapes of
+    the calls that read them: ListTrainingJobsForHyperParameterTuningJob's summaries and
+    DescribeTrainingJob's ModelArtifacts."""
+    summaries = awsmodel.output_shape(awsmodel.LIST_TRAININGS).members["TrainingJobSummaries"]
+    training = awsmodel.output_shape(awsmodel.DESCRIBE_TRAINING)
+    artifacts = shape_schema(training.members["ModelArtifacts"], constrained=False)
+    name = training.members["TrainingJobName"]
+    artifacts["properties"] = {
+        field_name("TrainingJobName"): {
+            "description": "The training job the model artifact is of: bestTrainingJob's.",
+            **shape_schema(name, constrained=False),
+        },
+        **artifacts["properties"],
+    }
+    return {
+        TOP_TRAINING_JOBS: {
+            "description": "The job's best training jobs, best first (at most the operator's "
+            "--top-training-jobs): ListTrainingJobsForHyperParameterTuningJob sorted by "
+            "FinalObjectiveMetricValue, read when trainingJobStatusCounters.completed moves.",
+            **shape_schema(summaries, constrained=False),
+        },
+        TOP_TRAINING_JOBS_COMPLETED: {
+            "description": "trainingJobStatusCounters.completed when topTrainingJobs was read.",
+            "type": "integer",
+            "format": "int64",
+        },
+        BEST_MODEL_ARTIFACTS: {
+            "description": "Where bestTrainingJob's model is (DescribeTrainingJob's "
+            "ModelArtifacts), read once per best training job.",
+            **artifacts,
+        },
     }
 
 

@@ -74,6 +74,30 @@ def describe_to_status(describe: Mapping[str, Any]) -> dict[str, Any]:
     return status
 
 
+# The status fields of a job's results (`core.results`), additions to ACK's status: the top
+# training jobs (ListTrainingJobsForHyperParameterTuningJob's summaries), the Completed count they
+# were read at, and BestTrainingJob's model artifact (DescribeTrainingJob's ModelArtifacts, with
+# the training job it was read for).
+TOP_TRAINING_JOBS = "topTrainingJobs"
+TOP_TRAINING_JOBS_COMPLETED = "topTrainingJobsCompleted"
+BEST_MODEL_ARTIFACTS = "bestTrainingJobModelArtifacts"
+RESULT_FIELDS = (TOP_TRAINING_JOBS, TOP_TRAINING_JOBS_COMPLETED, BEST_MODEL_ARTIFACTS)
+
+
+def trainings_to_status(listed: Mapping[str, Any]) -> list[Any]:
+    """`topTrainingJobs` from a ListTrainingJobsForHyperParameterTuningJob page."""
+    member = awsmodel.output_shape(awsmodel.LIST_TRAININGS).members["TrainingJobSummaries"]
+    found = _to_status(member, list(listed.get("TrainingJobSummaries") or []))
+    return list(found)
+
+
+def model_artifacts_to_status(training_job: str, described: Mapping[str, Any]) -> dict[str, Any]:
+    """`bestTrainingJobModelArtifacts` from a DescribeTrainingJob answer for `training_job`."""
+    member = awsmodel.output_shape(awsmodel.DESCRIBE_TRAINING).members["ModelArtifacts"]
+    artifacts = _to_status(member, described.get("ModelArtifacts") or {})
+    return {field_name("TrainingJobName"): training_job, **artifacts}
+
+
 def _to_status(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure" and isinstance(value, Mapping):

@@ -28,6 +28,7 @@ from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.ports import ResourcePort, SageMakerClientsPort
 from hpo_operator.core import parking
 from hpo_operator.core.driver import Port, drive
+from hpo_operator.core.results import best_objective, results_pending
 from hpo_operator.core.target import job_ref, target_of
 from hpo_operator.core.types import (
     FINISHED,
@@ -196,12 +197,18 @@ class Operator:
             meta = (body or {}).get("metadata") or {}
             if body is None or meta.get("uid") != owner.uid:
                 return Delivery.GONE
-            if not needs_polling(body.get("status") or {}, meta):
+            status = body.get("status") or {}
+            cfg = self.settings.reconcile_settings()
+            if not needs_polling(status, meta) and not results_pending(status, meta, cfg):
                 return Delivery.GONE
             ns = namespace_annotations_of(self.namespace_index, owner.namespace)
             resource = to_resource(body, ns)
             step = await self._reconcile_locked(Trigger.POLL, resource, body, None, prefetched)
             if step.status is not None and step.status.get(STATUS_JOB_STATE) in FINISHED:
+                if step.retry is Retry.BACKOFF:
+                    # A finished job whose results could not be read (`results.py`): it stays
+                    # followed (`_follow`), so the poller describes and reports it again.
+                    return Delivery.RETRY
                 await self._park(owner)
             return Delivery.DONE
 
@@ -311,6 +318,7 @@ class Operator:
         self.written.pop(uid, None)
         self.proven.pop(uid, None)
         self.metrics.job_state(uid, None)
+        self.metrics.best_objective(uid, "", "", None)
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """The resource is gone from the API server, maybe without our finalizer's delete handler
@@ -369,7 +377,7 @@ class Operator:
                         self.written[resource.uid] = status_digest(written)
                 elif patch is not None:
                     patch.status.update(diff)
-                self._observe_status(resource, step.status)
+            self._observe_status(resource, step.status)
         changed = {
             key: value
             for key, value in step.annotations.items()
@@ -394,13 +402,18 @@ class Operator:
         going = resource.deleting or step.release
         owner = Owner(resource.namespace, resource.name, resource.uid)
         proven = self.proven.get(resource.uid) == job_ref(target)
-        running = not going and proven and needs_polling(status, {})
+        # A finished job is still followed while a retry is due (its results' read failed).
+        pending = needs_polling(status, {}) or step.retry is Retry.BACKOFF
+        running = not going and proven and pending
         self.polling.follow(owner, target, status if running else None)
 
     def _observe_status(self, resource: Resource, status: Mapping[str, Any]) -> None:
         state = status.get(STATUS_JOB_STATE)
         if state:
             self.metrics.job_state(resource.uid, str(state))
+        objective = best_objective(status)
+        value = objective[1] if objective is not None else None
+        self.metrics.best_objective(resource.uid, resource.namespace, resource.name, value)
         modified = status.get("lastModifiedTime")
         if modified and modified != resource.status.get("lastModifiedTime"):
             moment = epoch_seconds(modified)

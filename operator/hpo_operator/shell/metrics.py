@@ -2,9 +2,10 @@
 
 Reconciles (total, errors, duration), SageMaker calls by operation, outcome (throttles
 included), account and region (`Place`: bounded by the role maps' accounts and the regions in
-use), tuning jobs by status, and status lag: how long after SageMaker's LastModifiedTime the
-operator wrote the change into the resource's status; resources without progress (the stall
-sweep, `stall.py`); whether this process leads (leader election, `election.py`).
+use), tuning jobs by status, each followed job's best objective, and status lag: how long after
+SageMaker's LastModifiedTime the operator wrote the change into the resource's status; resources
+without progress (the stall sweep, `stall.py`); whether this process leads (leader election,
+`election.py`).
 """
 
 from __future__ import annotations
@@ -108,6 +109,15 @@ class Metrics:
             ["lease"],
             registry=r,
         )
+        self.best = Gauge(
+            "hpo_best_objective",
+            "The final objective metric value of the job's best training job "
+            "(status.bestTrainingJob), per resource the operator follows; gone when the resource "
+            "is deleted or leaves the watch (parked)",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self._best: dict[str, tuple[str, str]] = {}  # uid → its series' labels
         self._states: dict[str, str] = {}
         self._tally: Tally[str] = Tally()  # resources in the watch, by job status
         self._parked: Tally[str] = Tally()  # parked resources, by job status
@@ -131,6 +141,15 @@ class Metrics:
             self._states[uid] = state
             self._tally[state] += 1
             self._show(state)
+
+    def best_objective(self, uid: str, namespace: str, name: str, value: float | None) -> None:
+        """Resource `uid`'s best objective is now `value` (None: none, or the resource is gone)."""
+        labels = self._best.pop(uid, None)
+        if labels is not None and (value is None or labels != (namespace, name)):
+            self.best.remove(*labels)
+        if value is not None:
+            self._best[uid] = (namespace, name)
+            self.best.labels(namespace, name).set(value)
 
     def parked_one(self, state: str) -> None:
         """A resource whose job is in `state` was just parked (it leaves the watch)."""

@@ -90,6 +90,9 @@ class Settings:
     poll_search: bool = True
     aws_rate_limits: str = ""  # shared: `Op=RATE[:BURST],...` over ratelimit.DEFAULT_LIMITS
     deletion_policy: Literal["delete", "retain"] = "delete"
+    # How many of a job's best training jobs status lists (core/results.py): one List page of
+    # this size when the job's completed count moves; 0: none, and no List call.
+    top_training_jobs: int = bounded(5, ge=0, le=20)
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     metrics_port: int = bounded(8080, ge=0, le=65535)
@@ -224,6 +227,7 @@ class Settings:
             account_id=self.account_id or None,
             quiet_queue_wait=self.aws_call_max_wait,
             resource_tags=parse_resource_tags(self.resource_tags),
+            top_training_jobs=self.top_training_jobs,
         )
 
     def leader_timing(self) -> Timing:
@@ -325,6 +329,13 @@ def parser() -> argparse.ArgumentParser:
         "--deletion-policy",
         choices=("delete", "retain"),
         help="default for resources without the annotation " + source("deletion_policy"),
+    )
+    p.add_argument(
+        "--top-training-jobs",
+        type=int,
+        metavar="N",
+        help="best training jobs listed in status, 0 to 20 (0: none) "
+        + source("top_training_jobs"),
     )
     p.add_argument("--log-format", choices=("json", "text"), help=source("log_format"))
     p.add_argument("--log-level", help=source("log_level"))
