@@ -312,3 +312,34 @@ def test_what_is_known_is_written_before_the_reads_and_its_events_once() -> None
     assert reasons(interim) == ["JobCompleted", "BestTrainingJobChanged"]
     assert final.events == ()  # posted with the interim status already
     assert final.status is not None and len(final.status["topTrainingJobs"]) == 2
+
+
+def test_the_shared_pollers_port_never_waits_for_the_results_budget() -> None:
+    """A report holds one of a few slots: its results' reads take a token now or are deferred."""
+    from hpo_operator.core.types import Call
+    from hpo_operator.polling.poller import PollerConfig
+    from hpo_operator.polling.shared import PolledSageMaker
+
+    class Poller:
+        config = PollerConfig()
+
+        def __init__(self) -> None:
+            self.waits: list[tuple[Op, float | None]] = []
+
+        async def call(self, call: Call, max_wait: float | None = None) -> dict[str, Any]:
+            self.waits.append((call.op, max_wait))
+            return {}
+
+        def note(self, name: str, result: Any) -> None:
+            pass
+
+    poller = Poller()
+    port = PolledSageMaker(None, poller)  # type: ignore[arg-type]
+    for op in (Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING, Op.DESCRIBE, Op.STOP):
+        asyncio.run(port.execute(Call(op, JOB)))
+    assert poller.waits == [
+        (Op.LIST_TRAININGS, 0.0),
+        (Op.DESCRIBE_TRAINING, 0.0),
+        (Op.DESCRIBE, PollerConfig.describe_max_wait),
+        (Op.STOP, PollerConfig.call_max_wait),
+    ]

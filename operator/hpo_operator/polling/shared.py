@@ -17,6 +17,7 @@ from hpo_operator.core.types import AwsFailure, Call, Op, Target
 from hpo_operator.polling.poller import PollerConfig, RegionPoller
 from hpo_operator.polling.strategy import Owner, PollHandler, Report
 
+RESULT_READS = frozenset({Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING})  # core/results.py
 Key = tuple[str | None, str, str | None]  # (role, region, endpoint); role None: the operator's own
 
 
@@ -46,6 +47,10 @@ class PolledSageMaker:
                 return {"Tags": tags}
         config = self.poller.config
         max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
+        if call.op in RESULT_READS:
+            # A job's results never hold a report slot waiting for their budget: read now or
+            # deferred (a finished job is reported again, a running one at its next change).
+            max_wait = 0.0
         result = await self.poller.call(call, max_wait)
         if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
             self.poller.note(call.job_name, result)
