@@ -315,7 +315,7 @@ def test_what_is_known_is_written_before_the_reads_and_its_events_once() -> None
 
 
 def test_the_shared_pollers_port_never_waits_for_the_results_budget() -> None:
-    """A report holds one of a few slots: its results' reads take a token now or are deferred."""
+    """A report holds one of a few slots: its results' reads wait as briefly as a Describe."""
     from hpo_operator.core.types import Call
     from hpo_operator.polling.poller import PollerConfig
     from hpo_operator.polling.shared import PolledSageMaker
@@ -338,8 +338,8 @@ def test_the_shared_pollers_port_never_waits_for_the_results_budget() -> None:
     for op in (Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING, Op.DESCRIBE, Op.STOP):
         asyncio.run(port.execute(Call(op, JOB)))
     assert poller.waits == [
-        (Op.LIST_TRAININGS, 0.0),
-        (Op.DESCRIBE_TRAINING, 0.0),
+        (Op.LIST_TRAININGS, PollerConfig.describe_max_wait),
+        (Op.DESCRIBE_TRAINING, PollerConfig.describe_max_wait),
         (Op.DESCRIBE, PollerConfig.describe_max_wait),
         (Op.STOP, PollerConfig.call_max_wait),
     ]
