@@ -66,6 +66,18 @@ class Seen:
     lags: list[float] = field(default_factory=list)
     changes_at: list[float] = field(default_factory=list)  # when the watch saw each change
     completed: int | None = None  # status.trainingJobStatusCounters.completed
+    # Finished with its results read (top training jobs at the final count, the best one's
+    # model artifact): the run's calls then include every read a job costs (core/results.py).
+    results_at: float | None = None
+
+
+def _results_read(status: dict[str, Any]) -> bool:
+    """The job's results in status are those of its final state (`core/results.py`)."""
+    completed = (status.get("trainingJobStatusCounters") or {}).get("completed") or 0
+    best = (status.get("bestTrainingJob") or {}).get("trainingJobName")
+    artifacts = (status.get("bestTrainingJobModelArtifacts") or {}).get("trainingJobName")
+    listed = completed == 0 or status.get("topTrainingJobsCompleted") == completed
+    return listed and artifacts == best
 
 
 def manifest(name: str, waves: int = 1) -> dict[str, Any]:
@@ -147,6 +159,8 @@ class Watcher:
                 seen.completed = counters["completed"]
             if state in FINISHED and seen.finished_at is None:
                 seen.finished_at = now
+            if seen.finished_at is not None and seen.results_at is None and _results_read(status):
+                seen.results_at = now
 
     def snapshot(self) -> dict[str, Seen]:
         with self.lock:
@@ -291,7 +305,7 @@ def run(w: Workload, kubeconfig: Path, api_client: Any, kubectl: str) -> dict[st
                     held_from = now
                 if held_from is not None and now >= held_from + w.hold_seconds:
                     break
-            elif len(seen) == w.n and all(s.finished_at for s in seen.values()):
+            elif len(seen) == w.n and all(s.finished_at and s.results_at for s in seen.values()):
                 break
             time.sleep(2.0)
         ended = time.time()

@@ -46,7 +46,14 @@ def test_a_finished_resource_is_parked_and_deleted_at_once_without_a_call(
 ) -> None:
     operator = start_operator(namespace, **SWEEP)
     jobs.apply(namespace, tuning_job("done", job_name("done")))
-    done = jobs.wait_state(namespace, "done", "Completed")
+    jobs.wait_state(namespace, "done", "Completed")
+
+    # The status is written in two steps: the job's state, then its results (`results.py`).
+    def with_results() -> dict[str, Any] | None:
+        status = jobs.status(namespace, "done")
+        return status if "bestTrainingJobModelArtifacts" in status else None
+
+    done = wait_for(with_results, 30, "the job's results in status")
     _wait_parked(jobs, namespace, "done")
     assert jobs.status(namespace, "done") == done  # parking never touches status
     assert operator.metric("hpo_parking_total", '{action="park"}') >= 1

@@ -4,14 +4,16 @@ per best job; the BestTrainingJobChanged Event; failures; the CRD's fields; the 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import replace
 from typing import Any
 
-from test_reconcile import SPEC, FakeSageMaker, apply, reasons, resource, run
+from test_reconcile import SETTINGS, SPEC, FakeSageMaker, apply, reasons, resource, run
 
+from hpo_operator.core.driver import drive
 from hpo_operator.core.results import MAX_TOP_TRAINING_JOBS, sort_order
-from hpo_operator.core.types import AwsFailure, ErrorKind, Op, Resource, Retry, Trigger
+from hpo_operator.core.types import AwsFailure, ErrorKind, Op, Resource, Retry, Step, Trigger
 from hpo_operator.model import awsmodel
 from hpo_operator.model.naming import fields_of
 from hpo_operator.model.schema import crd
@@ -275,3 +277,69 @@ def test_the_best_objective_gauge_follows_and_leaves_with_the_resource() -> None
     assert series() == ['hpo_best_objective{name="tuning",namespace="team-a"} 0.125']
     metrics.best_objective("uid-1", "", "", None)
     assert series() == []
+
+
+def test_what_is_known_is_written_before_the_reads_and_its_events_once() -> None:
+    """A job that just finished is not held back by its results' budget: the driver hands the
+    status to the shell before the first read, and the final step does not repeat its Events."""
+    sm = FakeSageMaker()
+    r = started(sm)
+    progress(sm, [0.3, 0.1], state="Completed")
+    written: list[Step] = []
+
+    async def write(step: Step) -> None:
+        assert Op.LIST_TRAININGS not in sm.calls  # before the read
+        written.append(step)
+
+    sm.calls.clear()
+    final = asyncio.run(
+        drive(
+            r,
+            SETTINGS,
+            Trigger.POLL,
+            sm,
+            lambda: "2026-03-01T10:00:00Z",
+            known=sm.proven.get(r.uid),
+            on_status=write,
+        )
+    )
+    assert sm.calls == [Op.DESCRIBE, Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING]
+    (interim,) = written
+    assert interim.call is None and interim.annotations == {}
+    assert interim.status is not None
+    assert interim.status["hyperParameterTuningJobStatus"] == "Completed"
+    assert "topTrainingJobs" not in interim.status
+    assert reasons(interim) == ["JobCompleted", "BestTrainingJobChanged"]
+    assert final.events == ()  # posted with the interim status already
+    assert final.status is not None and len(final.status["topTrainingJobs"]) == 2
+
+
+def test_the_shared_pollers_port_never_waits_for_the_results_budget() -> None:
+    """A report holds one of a few slots: its results' reads wait as briefly as a Describe."""
+    from hpo_operator.core.types import Call
+    from hpo_operator.polling.poller import PollerConfig
+    from hpo_operator.polling.shared import PolledSageMaker
+
+    class Poller:
+        config = PollerConfig()
+
+        def __init__(self) -> None:
+            self.waits: list[tuple[Op, float | None]] = []
+
+        async def call(self, call: Call, max_wait: float | None = None) -> dict[str, Any]:
+            self.waits.append((call.op, max_wait))
+            return {}
+
+        def note(self, name: str, result: Any) -> None:
+            pass
+
+    poller = Poller()
+    port = PolledSageMaker(None, poller)  # type: ignore[arg-type]
+    for op in (Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING, Op.DESCRIBE, Op.STOP):
+        asyncio.run(port.execute(Call(op, JOB)))
+    assert poller.waits == [
+        (Op.LIST_TRAININGS, PollerConfig.describe_max_wait),
+        (Op.DESCRIBE_TRAINING, PollerConfig.describe_max_wait),
+        (Op.DESCRIBE, PollerConfig.describe_max_wait),
+        (Op.STOP, PollerConfig.call_max_wait),
+    ]

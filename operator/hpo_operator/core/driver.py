@@ -8,12 +8,14 @@ its Create → Describe → ListTags branches — is testable without AWS or Kub
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from hpo_operator.core.reconcile import decide, record
 from hpo_operator.core.types import (
     AwsFailure,
     Call,
+    Event,
     Observation,
     ReconcileSettings,
     Resource,
@@ -46,14 +48,23 @@ async def drive(
     now: Callable[[], str],
     on_call: Callable[[Call], None] | None = None,
     known: str | None = None,
+    on_status: Callable[[Step], Awaitable[None]] | None = None,
 ) -> Step:
     """Decide, call, record, repeat; return the final step (the one without a call). `known` is
-    the job this process already proved the resource's (`Step.proven` of an earlier reconcile)."""
+    the job this process already proved the resource's (`Step.proven` of an earlier reconcile).
+
+    A step with a call and a status (a job's results to read: `results.py`) is handed to
+    `on_status` first, to be written before the call; its Events are not repeated by the final
+    step."""
     observation = Observation(known=known)
+    posted: tuple[Event, ...] = ()
     for _ in range(MAX_CALLS + 1):
         step = decide(resource, observation, now(), settings, trigger)
         if step.call is None:
-            return step
+            return replace(step, events=tuple(e for e in step.events if e not in posted))
+        if step.status is not None and on_status is not None:
+            await on_status(replace(step, call=None, annotations={}))
+            posted += step.events
         if on_call is not None:
             on_call(step.call)
         result = await port(step.call)

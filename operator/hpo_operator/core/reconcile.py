@@ -209,8 +209,15 @@ def decide(
     if step.call is None and not step.release and proven(r, t, obs):
         step = replace(step, proven=job_ref(t))
         if _follows_results(r, step, obs, trigger):
+            known_step = step
             step, read = results.apply(r, step, obs, cfg)
             if read is not None:
+                if obs.trainings is None and obs.training is None:
+                    # The first read: what is known is written first, so a status change (a job
+                    # that just finished) never waits on the results' budget.
+                    new_best = results.best_changed(r.status, step.status or {})
+                    events = known_step.events + new_best
+                    return replace(known_step, call=read, status=step.status, events=events)
                 return Step(read)
     return step
 

@@ -175,7 +175,7 @@ def apply(
     status = carried(r.status, step.status)
     call = next_call(r, status, obs, cfg)
     if call is not None:
-        return step, call
+        return replace(step, status=status), call
     events: list[Event] = []
     retry = False
     count = completed(status)

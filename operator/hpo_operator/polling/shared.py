@@ -18,6 +18,7 @@ from hpo_operator.polling.createqueue import Admission, CreateQueue, Resubmit
 from hpo_operator.polling.poller import PollerConfig, RegionPoller
 from hpo_operator.polling.strategy import Owner, PollHandler, Report
 
+RESULT_READS = frozenset({Op.LIST_TRAININGS, Op.DESCRIBE_TRAINING})  # core/results.py
 Key = tuple[str | None, str, str | None]  # (role, region, endpoint); role None: the operator's own
 
 
@@ -69,7 +70,11 @@ class PolledSageMaker:
             if tags is not None:
                 return {"Tags": tags}
         config = self.poller.config
-        max_wait = config.describe_max_wait if call.op is Op.DESCRIBE else config.call_max_wait
+        short = call.op is Op.DESCRIBE or call.op in RESULT_READS
+        # A job's results, like a Describe, never hold a report slot long for their budget: read
+        # within a moment or deferred (a finished job is reported again, a running one at its
+        # next change).
+        max_wait = config.describe_max_wait if short else config.call_max_wait
         result = await self.poller.call(call, max_wait)
         if call.op is Op.DESCRIBE and not isinstance(result, AwsFailure):
             self.poller.note(call.job_name, result)

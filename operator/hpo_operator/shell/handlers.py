@@ -286,6 +286,7 @@ class Operator:
                 now_rfc3339,
                 on_call=lambda call: log.debug("calling %s", call.op.value, extra=context),
                 known=self.proven.get(resource.uid),
+                on_status=lambda interim: self._write(resource, interim, body, patch, context),
             )
         except Exception:
             self.metrics.reconcile_errors.labels("bug").inc()
