@@ -28,6 +28,7 @@ from hpo_operator.adapters.ports import SageMakerClientsPort
 from hpo_operator.adapters.ratelimit import parse_limits
 from hpo_operator.adapters.sagemaker import SageMakerClients
 from hpo_operator.core import parking, selectors
+from hpo_operator.core.results import results_pending
 from hpo_operator.core.types import Op, Place
 from hpo_operator.identity import BOOKKEEPING_PREFIX, GROUP, PLURAL, VERSION
 from hpo_operator.polling.createqueue import Resubmit
@@ -172,6 +173,9 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         metrics,
         BOOKKEEPING_PREFIX,
         selector=settings.watch_selectors,
+        hold=lambda body: results_pending(
+            body.get("status") or {}, body.get("metadata") or {}, settings.reconcile_settings()
+        ),
     )
     stall.install(registry, sweeper)
     if settings.enable_field_export_reconciler:

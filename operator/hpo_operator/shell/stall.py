@@ -183,7 +183,12 @@ class Sweeper:
         prefix: str,
         clock: Callable[[], float] = time.time,
         selector: str = "",
+        hold: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
+        # `hold`: a finished resource the operator still has work for (its results not yet read:
+        # `core.results.results_pending`) is not parked by the sweep: parking takes it out of the
+        # watch, and its results would never be read.
+        self.hold = hold
         # `selector` (--watch-selectors): the LIST sees this install's resources only, so it
         # never parks, unparks or touches another install's.
         self.kube: SweepPort = KubeObjects(kopf_settings, resource, selector)
@@ -270,6 +275,8 @@ class Sweeper:
             if await self.kube.patch_metadata(namespace, name, patch):
                 self.metrics.parkings.labels("unpark").inc()
                 log.info("unparked: %s", why, extra=logs.fields(namespace, name, None))
+            return False
+        if self.hold is not None and self.hold(item):
             return False
         parks = parking.park(item, self.finalizer, self.prefix)
         if parks is None or not await self.kube.patch_metadata(namespace, name, parks):
