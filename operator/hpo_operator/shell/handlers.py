@@ -193,10 +193,10 @@ class Operator:
             return Delivery.RETRY
         lock = self.locks.setdefault(owner.uid, asyncio.Lock())
         async with lock:
-            body = await self.kube.get(owner.namespace, owner.name)
-            meta = (body or {}).get("metadata") or {}
-            if body is None or meta.get("uid") != owner.uid:
+            body = await self._owned(owner)
+            if body is None:
                 return Delivery.GONE
+            meta = body.get("metadata") or {}
             status = body.get("status") or {}
             cfg = self.settings.reconcile_settings()
             if not needs_polling(status, meta) and not results_pending(status, meta, cfg):
@@ -220,9 +220,8 @@ class Operator:
             return None
         lock = self.locks.setdefault(owner.uid, asyncio.Lock())
         async with lock:
-            body = await self.kube.get(owner.namespace, owner.name)
-            meta = (body or {}).get("metadata") or {}
-            if body is None or meta.get("uid") != owner.uid or meta.get("deletionTimestamp"):
+            body = await self._owned(owner)
+            if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
                 return None  # gone, replaced or being deleted: kopf's handlers have it
             ns = namespace_annotations_of(self.namespace_index, owner.namespace)
             resource = to_resource(body, ns)
@@ -231,12 +230,20 @@ class Operator:
             return None  # done, or queued again by the reconcile itself
         return self.retry_delay(step, attempt)
 
-    async def _park(self, owner: Owner) -> None:
-        """The job just finished: park the resource now (`parking`) rather than at the next
-        stall sweep. Read again, as the status write and kopf may have changed it."""
+    async def _owned(self, owner: Owner) -> dict[str, Any] | None:
+        """`owner`'s resource as the API server has it now; None if it is gone or replaced by a
+        namesake (another uid)."""
         assert self.kube is not None
         body = await self.kube.get(owner.namespace, owner.name)
         if body is None or (body.get("metadata") or {}).get("uid") != owner.uid:
+            return None
+        return body
+
+    async def _park(self, owner: Owner) -> None:
+        """The job just finished: park the resource now (`parking`) rather than at the next
+        stall sweep. Read again, as the status write and kopf may have changed it."""
+        body = await self._owned(owner)
+        if body is None or self.kube is None:
             return
         patch = parking.park(body, FINALIZER)
         if patch is not None and await self.kube.patch_metadata(owner.namespace, owner.name, patch):
