@@ -121,12 +121,14 @@ def calls(emulator: RunningEmulator) -> dict[str, int]:
     return {op: sum(outcomes.values()) for op, outcomes in stats(emulator)["operations"].items()}
 
 
-def refreshed(jobs: Jobs, namespace: str, name: str) -> dict[str, Any]:
-    """The status, once this operator has written it (it has what ACK's never has)."""
+def refreshed(jobs: Jobs, namespace: str, name: str, *, results: bool = False) -> dict[str, Any]:
+    """The status, once this operator has written it (it has what ACK's never has); with
+    `results`, once its second write (the finished job's results) is in too."""
+    keys = OPERATOR_STATUS_KEYS | ({"bestTrainingJobModelArtifacts"} if results else set())
 
     def done() -> dict[str, Any] | None:
         status = jobs.status(namespace, name)
-        return status if set(status) >= OPERATOR_STATUS_KEYS else None
+        return status if set(status) >= keys else None
 
     found: dict[str, Any] = wait_for(done, 60, f"{namespace}/{name} refreshed by the operator")
     return found
@@ -174,7 +176,7 @@ def test_a_completed_job_from_ack_is_refreshed_once_never_created(
     fast_sagemaker.emulator.stats.reset()
 
     start_operator(namespace, endpoint=fast_sagemaker.url)
-    status = refreshed(jobs, namespace, job)
+    status = refreshed(jobs, namespace, job, results=True)  # results are the second write
     # One Describe, one ListTags (ACK's tags name this namespace) and one AddTags: the resource
     # records itself on the job, then follows it; its results (which ACK never read) once: one
     # page of the top training jobs and the best one's model artifact.

@@ -31,12 +31,31 @@ def bounded(essence: Mapping[str, Any], limit: int = DEFAULT_LIMIT) -> dict[str,
 
 
 class BoundedAnnotationsDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
-    """`kopf.AnnotationsDiffBaseStorage` whose essence never exceeds `limit` bytes of spec."""
+    """`kopf.AnnotationsDiffBaseStorage` whose essence never exceeds `limit` bytes of spec,
+    kept under one key.
+
+    kopf's default (`v1=True`) writes the essence twice: under the full key and under its old
+    63-character form (`<prefix>/last-handled-con-<hash>`, for rollbacks to kopf < 1.29), which
+    doubles the largest annotation of every resource in etcd and in every event the operator
+    parses. Only the full key is written here; the old one, left by earlier versions, is never
+    part of the essence and is removed at the next write."""
 
     def __init__(self, *, prefix: str, key: str, limit: int = DEFAULT_LIMIT) -> None:
-        super().__init__(prefix=prefix, key=key)
+        super().__init__(prefix=prefix, key=key, v1=False)
         self.limit = limit
+
+    def legacy_key(self, body: Any) -> str:
+        """The old 63-character form of the key (kopf's `v1` key), no longer written."""
+        return self.make_v1_key(self.mark_key(self.key, body=body))
 
     def build(self, *, body: Any, extra_fields: Iterable[Any] | None = None) -> Any:
         essence = super().build(body=body, extra_fields=extra_fields)
+        self.remove_annotations(essence, {self.legacy_key(body)})
+        self.remove_empty_stanzas(essence)
         return bounded(essence, self.limit)
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        super().store(body=body, patch=patch, essence=essence)
+        legacy = self.legacy_key(body)
+        if legacy in body.metadata.annotations and legacy not in self.make_keys(self.key):
+            patch.metadata.annotations[legacy] = None

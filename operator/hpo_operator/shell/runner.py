@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import kopf
 
 from hpo_operator import __version__, identity
+from hpo_operator.adapters import slimbodies
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.adapters.kube import configmap_data, kopf_identity
 from hpo_operator.adapters.lease import Leases
@@ -125,6 +126,7 @@ def polling_strategy(
 
 async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> None:
     """Run the operator until stopped."""
+    slimbodies.install()  # before kopf's first request (see slimbodies)
     metrics = Metrics()
     probes = health.Health(settings.readiness_failures)
 
