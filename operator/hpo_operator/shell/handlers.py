@@ -24,6 +24,7 @@ import aiohttp
 import kopf
 
 from hpo_operator import identity
+from hpo_operator.adapters import watchintake
 from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.ports import ResourcePort, SageMakerClientsPort
 from hpo_operator.core import parking
@@ -465,7 +466,10 @@ async def _change(
     operator = _operator(memo)
     operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
-    step = await operator.reconcile(trigger, body, patch, ns, retry)
+    try:
+        step = await operator.reconcile(trigger, body, patch, ns, retry)
+    finally:
+        watchintake.settle(str(body.metadata.uid))  # its first handling is over (see intake)
     if step.retry is not None and step.retry is not Retry.QUEUE:  # queued: not kopf's to retry
         raise kopf.TemporaryError(
             "will retry (see the resource's conditions)", delay=operator.retry_delay(step, retry)
@@ -479,7 +483,10 @@ async def on_delete(
     operator = _operator(memo)
     operator.bind(kwargs)
     ns = namespace_annotations_of(kwargs.get(NAMESPACE_INDEX), str(body.metadata.namespace))
-    step = await operator.reconcile(Trigger.DELETE, body, patch, ns, retry)
+    try:
+        step = await operator.reconcile(Trigger.DELETE, body, patch, ns, retry)
+    finally:
+        watchintake.settle(str(body.metadata.uid))
     if not step.release:
         delay = operator.retry_delay(step, retry)
         raise kopf.TemporaryError("waiting for the job to stop before release", delay=delay)

@@ -117,6 +117,19 @@ class Metrics:
             ["namespace", "name"],
             registry=r,
         )
+        # The watch's intake (core/intake.py): resources seen for the first time that waited for
+        # earlier ones' first handling, and the events waiting now.
+        self.intake_held = Counter(
+            "hpo_watch_intake_held_total",
+            "Resources seen for the first time that waited before kopf was given them (more "
+            "than HPO_WATCH_INTAKE first sights were being handled)",
+            registry=r,
+        )
+        self.intake_waiting = Gauge(
+            "hpo_watch_intake_waiting",
+            "Watch events waiting behind resources seen for the first time",
+            registry=r,
+        )
         self._best: dict[str, tuple[str, str]] = {}  # uid → its series' labels
         self._states: dict[str, str] = {}
         self._tally: Tally[str] = Tally()  # resources in the watch, by job status

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import kopf
 
 from hpo_operator import __version__, identity
-from hpo_operator.adapters import slimbodies
+from hpo_operator.adapters import slimbodies, watchintake
 from hpo_operator.adapters.diffbase import BoundedAnnotationsDiffBaseStorage
 from hpo_operator.adapters.kube import configmap_data, kopf_identity
 from hpo_operator.adapters.lease import Leases
@@ -126,8 +126,13 @@ def polling_strategy(
 
 async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> None:
     """Run the operator until stopped."""
-    slimbodies.install()  # before kopf's first request (see slimbodies)
     metrics = Metrics()
+    slimbodies.install()  # before kopf's first request (see slimbodies)
+    watchintake.configure(
+        settings.watch_intake, settings.watch_intake_hold, on_held=metrics.intake_held.inc
+    )
+    watchintake.install()  # around slimbodies' wrappers: events are slim before they wait
+    metrics.intake_waiting.set_function(watchintake.waiting)
     probes = health.Health(settings.readiness_failures)
 
     def observe(op: Op, outcome: str, seconds: float, place: Place) -> None:

@@ -150,6 +150,12 @@ class Settings:
     # hold other resources up behind those.
     worker_limit: int = bounded(0, ge=0)
     worker_idle_timeout: float = bounded(1.0, gt=0)
+    # Resources the watch hands kopf for the first time at once (0: all at once) and how long
+    # one counts at most (core/intake.py): a `kubectl apply` of thousands then costs tens of
+    # workers' bodies at a time instead of thousands, with the same pace (the Create quota
+    # sets it) and nothing held back for resources kopf already has.
+    watch_intake: int = bounded(64, ge=0)
+    watch_intake_hold: float = bounded(30.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
     deferral_log_interval: float = bounded(30.0, gt=0)

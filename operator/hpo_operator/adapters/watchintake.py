@@ -1,0 +1,198 @@
+"""The HyperParameterTuningJob watch, handed to kopf at the pace its workers settle
+(`core/intake.py` says why and decides; this module is its I/O).
+
+kopf reads a watch through `kopf._cogs.clients.api.stream` (private; `adapters/slimbodies.py`
+wraps it there too, and `tests/unit/test_slimbodies.py` fails when kopf moves it). For this
+resource's watch URLs only, `install` puts `paced` around it: each event is offered to the one
+`Intake`; an event that must wait is kept as its JSON text and parsed again when its turn comes.
+While something waits, the next event is read in a task of its own, so a settled resource lets a
+waiting one go even when the watch is quiet.
+
+kopf resumes a broken watch from the resourceVersion of the last event it was given. An event
+handed over late carries an older one than events given before it, so when this watch ends,
+whatever waits is handed over and then a BOOKMARK with the last resourceVersion the server sent
+(kopf keeps a bookmark's version and drops the event), exactly where kopf would have resumed
+without the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import wraps
+from typing import Any
+
+from kopf._cogs.clients import api
+
+from hpo_operator.core.intake import Intake
+from hpo_operator.identity import GROUP, PLURAL
+
+MARK = "_hpo_intake"
+_PATH = (
+    f"/apis/{GROUP}/"  # the resource's watch URLs: /apis/<group>/<version>/[namespaces/x/]<plural>
+)
+
+_intake: Intake[str] = Intake(limit=0, hold=30.0, clock=time.monotonic)
+_changed = asyncio.Event()  # a first sight settled or was forgotten: waiting events may go
+_on_held: Callable[[], None] | None = None
+
+
+def configure(limit: int, hold: float, on_held: Callable[[], None] | None = None) -> None:
+    """At most `limit` first sights unsettled at once (0: no pacing), each for `hold` s at most;
+    `on_held` is told of each first sight that has to wait (a metric)."""
+    global _intake, _changed, _on_held
+    _intake = Intake(limit=limit, hold=hold, clock=time.monotonic)
+    _changed = asyncio.Event()
+    _on_held = on_held
+
+
+def waiting() -> int:
+    """Events waiting now (a metric)."""
+    return len(_intake.waiting)
+
+
+def settle(uid: str) -> None:
+    """One of the operator's handlers has finished with this resource."""
+    if uid in _intake.unsettled:
+        _intake.settle(uid)
+        _changed.set()
+
+
+def forget(uid: str) -> None:
+    """The resource is gone."""
+    _intake.forget(uid)
+    _changed.set()
+
+
+def _ours(url: Any) -> bool:
+    path = str(url).split("?", 1)[0]
+    return _PATH in path and path.endswith(f"/{PLURAL}")
+
+
+def _uid(event: Any) -> str | None:
+    if not isinstance(event, dict) or event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+        return None
+    obj = event.get("object")
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    uid = meta.get("uid") if isinstance(meta, dict) else None
+    return uid if isinstance(uid, str) and uid else None
+
+
+def _version(event: Any) -> str | None:
+    obj = event.get("object") if isinstance(event, dict) else None
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else None
+
+
+async def paced(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """`events` (one watch request's), with first sights held back past the intake's limit."""
+    source = aiter(events)
+    reading: asyncio.Task[Any] | None = None
+    last_version: str | None = None
+    failed: Exception | None = None
+    late = False  # an event was handed over after a newer one
+    try:
+        while True:
+            _changed.clear()  # before looking: a settlement from now on wakes the wait below
+            released = _intake.release()
+            for text in released:
+                late = True
+                yield json.loads(text)
+            if released:
+                continue  # more may have settled while kopf took those
+            if reading is None:
+                reading = asyncio.ensure_future(anext(source))
+            if _intake.waiting:
+                waker = asyncio.ensure_future(_changed.wait())
+                expiry = _intake.next_expiry()
+                timeout = None if expiry is None else max(0.05, expiry - time.monotonic())
+                try:
+                    await asyncio.wait(
+                        {reading, waker}, timeout=timeout, return_when="FIRST_COMPLETED"
+                    )
+                finally:
+                    waker.cancel()
+                if not reading.done():
+                    continue  # a settlement or an expiry: release what may go
+            try:
+                event = await reading
+            except StopAsyncIteration:
+                break
+            except Exception as error:  # the connection broke: kopf reconnects, or lists again
+                failed = error
+                break
+            finally:
+                reading = None
+            last_version = _version(event) or last_version
+            uid = _uid(event)
+            if uid is None:
+                if isinstance(event, dict) and event.get("type") == "BOOKMARK":
+                    if not _intake.waiting:  # past held events it would move kopf's resume point
+                        yield event
+                    continue
+                for text in _intake.flush():  # an ERROR (410: kopf lists again): all in order
+                    late = True
+                    yield json.loads(text)
+                yield event
+                continue
+            deleted = event.get("type") == "DELETED"
+            if _intake.admits(uid, deleted):
+                yield event
+                continue
+            if _on_held is not None and uid not in _intake.waiting_per_uid:
+                _on_held()
+            _intake.defer(uid, json.dumps(event), deleted)
+    finally:
+        if reading is not None:
+            reading.cancel()
+    for text in _intake.flush():
+        late = True
+        yield json.loads(text)
+    if late and last_version is not None:
+        yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": last_version}}}
+    if failed is not None:
+        raise failed
+
+
+def _wrap_stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    @wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        events = fn(*args, **kwargs)
+        if _intake.limit <= 0 or not _ours(kwargs.get("url")):
+            async for event in events:
+                yield event
+            return
+        async for event in paced(events):
+            yield event
+
+    setattr(call, MARK, True)
+    return call
+
+
+def _wrap_get(
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        found = await fn(*args, **kwargs)
+        url = kwargs.get("url", args[0] if args else None)
+        items = found.get("items") if isinstance(found, dict) and _ours(url) else None
+        for item in items if isinstance(items, list) else ():
+            uid = _uid({"type": "ADDED", "object": item})
+            if uid is not None:
+                _intake.listed(uid)  # kopf's listing hands these over at once
+        return found
+
+    setattr(call, MARK, True)
+    return call
+
+
+def install() -> None:
+    """Wrap kopf's `api.stream` and `api.get` (once)."""
+    if not getattr(api.stream, MARK, False):
+        api.stream = _wrap_stream(api.stream)
+    if not getattr(api.get, MARK, False):
+        api.get = _wrap_get(api.get)

@@ -1,0 +1,118 @@
+"""adapters/watchintake: the watch as kopf gets it when first sights must wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from hpo_operator.adapters import watchintake
+
+URL = "/apis/sagemaker.services.k8s.aws/v1alpha1/namespaces/n/hyperparametertuningjobs"
+
+
+def ev(kind: str, uid: str, rv: int) -> dict[str, Any]:
+    return {"type": kind, "object": {"metadata": {"uid": uid, "resourceVersion": str(rv)}}}
+
+
+def label(event: dict[str, Any]) -> str:
+    meta = event["object"]["metadata"]
+    return f"{event['type']}:{meta.get('uid', '')}:{meta['resourceVersion']}"
+
+
+async def source(events: list[Any], quiet: asyncio.Event | None = None) -> AsyncIterator[Any]:
+    for event in events:
+        if isinstance(event, BaseException):
+            raise event
+        yield event
+    if quiet is not None:
+        await quiet.wait()  # a watch with nothing more to say, until told to end
+
+
+@pytest.fixture(autouse=True)
+def limit_two() -> None:
+    watchintake.configure(limit=2, hold=30.0)
+
+
+def test_only_this_resources_watch_is_paced() -> None:
+    assert watchintake._ours(URL + "?watch=true&resourceVersion=5")
+    assert watchintake._ours("/apis/sagemaker.services.k8s.aws/v1alpha1/hyperparametertuningjobs")
+    assert not watchintake._ours("/api/v1/namespaces?watch=true")
+    assert not watchintake._ours("/apis/services.k8s.aws/v1alpha1/fieldexports?watch=true")
+
+
+def test_first_sights_wait_until_settled_even_on_a_quiet_watch() -> None:
+    async def main() -> list[str]:
+        quiet = asyncio.Event()
+        seen: list[str] = []
+        events = [ev("ADDED", u, n) for n, u in enumerate("abcd", start=1)]
+        events.append(ev("MODIFIED", "a", 5))  # kopf has a: passes while c and d wait
+        stream = watchintake.paced(source(events, quiet))
+        for _ in range(3):
+            seen.append(label(await anext(stream)))
+        nxt = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)
+        assert not nxt.done()  # c waits: nothing settled, and the watch is quiet
+        watchintake.settle("a")
+        seen.append(label(await asyncio.wait_for(nxt, 5)))
+        watchintake.settle("b")
+        seen.append(label(await asyncio.wait_for(anext(stream), 5)))
+        quiet.set()
+        seen.extend([label(e) async for e in stream])
+        return seen
+
+    assert asyncio.run(main()) == [
+        "ADDED:a:1",
+        "ADDED:b:2",
+        "MODIFIED:a:5",
+        "ADDED:c:3",
+        "ADDED:d:4",
+        "BOOKMARK::5",  # kopf resumes where the server's stream was, not at d's older version
+    ]
+
+
+def test_the_end_of_the_watch_hands_everything_over_then_the_resume_point() -> None:
+    async def main() -> list[str]:
+        events = [ev("ADDED", u, n) for n, u in enumerate("abc", start=1)]
+        events.append({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}})
+        return [label(e) async for e in watchintake.paced(source(events))]
+
+    # the server's bookmark arrived while c waited: dropped, its version kept for the end
+    assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::9"]
+
+
+def test_an_error_event_comes_after_what_waits() -> None:
+    async def main() -> list[Any]:
+        error = {"type": "ERROR", "object": {"code": 410}}
+        events = [ev("ADDED", "a", 1), ev("ADDED", "b", 2), ev("ADDED", "c", 3), error]
+        return [e async for e in watchintake.paced(source(events))]
+
+    got = asyncio.run(main())
+    assert [e["type"] for e in got] == ["ADDED", "ADDED", "ADDED", "ERROR", "BOOKMARK"]
+    assert got[2]["object"]["metadata"]["uid"] == "c"
+
+
+def test_a_broken_connection_hands_over_what_waits_then_raises() -> None:
+    async def main() -> list[str]:
+        seen: list[str] = []
+        events = [ev("ADDED", "a", 1), ev("ADDED", "b", 2), ev("ADDED", "c", 3)]
+        with pytest.raises(ConnectionError):
+            async for event in watchintake.paced(source([*events, ConnectionError()])):
+                seen.append(label(event))
+        return seen
+
+    assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::3"]
+
+
+def test_listed_resources_are_not_first_sights() -> None:
+    async def listing(*_: Any, **__: Any) -> Any:
+        return {"items": [{"metadata": {"uid": u}} for u in "xyz"]}
+
+    async def main() -> list[str]:
+        await watchintake._wrap_get(listing)(url=URL)
+        events = [ev("MODIFIED", u, n) for n, u in enumerate("xyz", start=1)]
+        return [label(e) async for e in watchintake.paced(source(events))]
+
+    assert asyncio.run(main()) == ["MODIFIED:x:1", "MODIFIED:y:2", "MODIFIED:z:3"]
