@@ -74,3 +74,45 @@ def test_trim_every_trims_at_start_and_stops_when_cancelled(
 
     asyncio.run(scenario())
     assert calls == [1]
+
+
+def test_zero_or_an_explicit_mmap_threshold_leaves_glibc_alone() -> None:
+    assert memory.fix_mmap_threshold(0, env={}) is False
+    assert memory.fix_mmap_threshold(1 << 17, env={"MALLOC_MMAP_THRESHOLD_": "65536"}) is False
+
+
+MAPPED_AFTER_A_BIG_FREE = """
+import ctypes, sys
+from hpo_operator.shell import memory
+if sys.argv[1] == "fixed":
+    assert memory.fix_mmap_threshold(128 * 1024, env={})
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+big = bytearray(4 << 20)  # mapped; freeing it raises glibc's own threshold to 4 MiB
+del big
+before = libc.mallinfo2().hblks
+blocks = [bytearray(512 << 10) for _ in range(8)]  # a list page's response, say
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc only")
+def test_a_fixed_threshold_keeps_large_blocks_out_of_the_heap() -> None:
+    """What the setting is for: after one large block is freed, glibc's own threshold puts the
+    next large blocks in the heap, whose top then stays; fixed, each is mapped and given back."""
+
+    def mapped(mode: str) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", MAPPED_AFTER_A_BIG_FREE, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return int(out.stdout)
+
+    assert mapped("fixed") == 8
+    assert mapped("glibc") == 0

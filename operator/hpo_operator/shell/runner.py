@@ -290,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = from_args(sys.argv[1:] if argv is None else argv)
         logs.configure(settings.log_level, settings.log_format)
         memory.limit_arenas(settings.malloc_arena_max)  # before any thread starts
+        memory.fix_mmap_threshold(settings.malloc_mmap_threshold)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))  # raises SettingsError for what only startup can tell
     except SettingsError as error:

@@ -151,10 +151,12 @@ class Settings:
     worker_limit: int = bounded(0, ge=0)
     worker_idle_timeout: float = bounded(1.0, gt=0)
     # Resources the watch hands kopf for the first time at once (0: all at once) and how long
-    # one counts at most (core/intake.py): a `kubectl apply` of thousands then costs tens of
-    # workers' bodies at a time instead of thousands, with the same pace (the Create quota
-    # sets it) and nothing held back for resources kopf already has.
-    watch_intake: int = bounded(64, ge=0)
+    # one counts at most (core/intake.py): a `kubectl apply` of thousands then costs a few
+    # workers' bodies at a time instead of thousands, at the same pace (the Create quota sets
+    # it; 8 first handlings of ~0.1 s each are ~80 a second) and nothing held back for
+    # resources kopf already has. 1,000 applied at once and held: 64 → 91-92 MB steady, 16 →
+    # 77-83 MB, 8 (and the stall sweep's pages of 50) → 72.5-74.7 MB, every ARN after ~52 s.
+    watch_intake: int = bounded(8, ge=0)
     watch_intake_hold: float = bounded(30.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
@@ -163,10 +165,12 @@ class Settings:
     # that it is deferred (ClientRateLimited, a condition, kopf's delayed retry), never a silent
     # sleep of minutes. 60 s lets a 1,000-resource burst through without deferrals.
     aws_call_max_wait: float = bounded(60.0, gt=0)
-    # glibc's allocator (memory.py): arenas at most (0: glibc's default, 8 per core) and seconds
-    # between malloc_trim calls (0: never).
+    # glibc's allocator (memory.py): arenas at most (0: glibc's default, 8 per core), seconds
+    # between malloc_trim calls (0: never), and the size from which a block is mapped on its own
+    # (0: glibc's threshold, which grows with the blocks freed).
     malloc_arena_max: int = bounded(2, ge=0)
     malloc_trim_interval: float = bounded(60.0, ge=0)
+    malloc_mmap_threshold: int = bounded(128 * 1024, ge=0)
 
     # kopf peering for more than one replica (the chart sets it): the peering object's name. None:
     # standalone. Each process picks a random priority, as kopf pauses all peers of equal priority.
