@@ -45,22 +45,24 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-def limit_arenas(arenas: int, env: dict[str, str] | None = None) -> bool:
-    """At most `arenas` malloc arenas (call before threads start); True when applied."""
+def _mallopt(param: int, value: int, env_name: str, env: dict[str, str] | None) -> bool:
+    """glibc's `mallopt(param, value)` unless `value` <= 0 or `env_name` is set (glibc reads it
+    itself, and it wins); True when applied."""
     env = dict(os.environ) if env is None else env
     libc = _glibc()
-    if arenas <= 0 or "MALLOC_ARENA_MAX" in env or libc is None:
+    if value <= 0 or env_name in env or libc is None:
         return False
-    return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    return bool(libc.mallopt(param, value))
+
+
+def limit_arenas(arenas: int, env: dict[str, str] | None = None) -> bool:
+    """At most `arenas` malloc arenas (call before threads start); True when applied."""
+    return _mallopt(M_ARENA_MAX, arenas, "MALLOC_ARENA_MAX", env)
 
 
 def fix_mmap_threshold(size: int, env: dict[str, str] | None = None) -> bool:
     """Blocks of `size` bytes or more always mapped on their own; True when applied."""
-    env = dict(os.environ) if env is None else env
-    libc = _glibc()
-    if size <= 0 or "MALLOC_MMAP_THRESHOLD_" in env or libc is None:
-        return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, size))
+    return _mallopt(M_MMAP_THRESHOLD, size, "MALLOC_MMAP_THRESHOLD_", env)
 
 
 def trim() -> bool:
