@@ -49,7 +49,7 @@ def test_first_sights_wait_until_settled_even_on_a_quiet_watch() -> None:
         seen: list[str] = []
         events = [ev("ADDED", u, n) for n, u in enumerate("abcd", start=1)]
         events.append(ev("MODIFIED", "a", 5))  # kopf has a: passes while c and d wait
-        stream = watchintake.paced(source(events, quiet))
+        stream = watchintake.paced(source(events, quiet), watchintake._intake_of(URL))
         for _ in range(3):
             seen.append(label(await anext(stream)))
         nxt = asyncio.ensure_future(anext(stream))
@@ -77,7 +77,9 @@ def test_the_end_of_the_watch_hands_everything_over_then_the_resume_point() -> N
     async def main() -> list[str]:
         events = [ev("ADDED", u, n) for n, u in enumerate("abc", start=1)]
         events.append({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}})
-        return [label(e) async for e in watchintake.paced(source(events))]
+        return [
+            label(e) async for e in watchintake.paced(source(events), watchintake._intake_of(URL))
+        ]
 
     # the server's bookmark arrived while c waited: dropped, its version kept for the end
     assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::9"]
@@ -87,7 +89,7 @@ def test_an_error_event_comes_after_what_waits() -> None:
     async def main() -> list[Any]:
         error = {"type": "ERROR", "object": {"code": 410}}
         events = [ev("ADDED", "a", 1), ev("ADDED", "b", 2), ev("ADDED", "c", 3), error]
-        return [e async for e in watchintake.paced(source(events))]
+        return [e async for e in watchintake.paced(source(events), watchintake._intake_of(URL))]
 
     got = asyncio.run(main())
     assert [e["type"] for e in got] == ["ADDED", "ADDED", "ADDED", "ERROR", "BOOKMARK"]
@@ -99,7 +101,9 @@ def test_a_broken_connection_hands_over_what_waits_then_raises() -> None:
         seen: list[str] = []
         events = [ev("ADDED", "a", 1), ev("ADDED", "b", 2), ev("ADDED", "c", 3)]
         with pytest.raises(ConnectionError):
-            async for event in watchintake.paced(source([*events, ConnectionError()])):
+            async for event in watchintake.paced(
+                source([*events, ConnectionError()]), watchintake._intake_of(URL)
+            ):
                 seen.append(label(event))
         return seen
 
@@ -113,6 +117,31 @@ def test_listed_resources_are_not_first_sights() -> None:
     async def main() -> list[str]:
         await watchintake._wrap_get(listing)(url=URL)
         events = [ev("MODIFIED", u, n) for n, u in enumerate("xyz", start=1)]
-        return [label(e) async for e in watchintake.paced(source(events))]
+        return [
+            label(e) async for e in watchintake.paced(source(events), watchintake._intake_of(URL))
+        ]
 
     assert asyncio.run(main()) == ["MODIFIED:x:1", "MODIFIED:y:2", "MODIFIED:z:3"]
+
+
+def test_each_watched_namespace_hands_over_only_its_own_events() -> None:
+    other = URL.replace("/namespaces/n/", "/namespaces/m/")
+
+    async def main() -> tuple[list[str], list[str]]:
+        ours = [ev("ADDED", u, n) for n, u in enumerate("abc", start=1)]  # c waits in n
+        theirs = [ev("ADDED", "x", 7)]
+        a = [
+            label(e) async for e in watchintake.paced(source(theirs), watchintake._intake_of(other))
+        ]
+        quiet = asyncio.Event()
+        stream = watchintake.paced(source(ours, quiet), watchintake._intake_of(URL))
+        first = [label(await anext(stream)), label(await anext(stream))]
+        b = [
+            label(e) async for e in watchintake.paced(source(theirs), watchintake._intake_of(other))
+        ]
+        quiet.set()
+        return a + b, first + [label(e) async for e in stream]
+
+    theirs, ours = asyncio.run(main())
+    assert theirs == ["ADDED:x:7", "ADDED:x:7"]  # never n's waiting c
+    assert ours == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::3"]

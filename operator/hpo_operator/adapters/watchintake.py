@@ -34,35 +34,49 @@ _PATH = (
     f"/apis/{GROUP}/"  # the resource's watch URLs: /apis/<group>/<version>/[namespaces/x/]<plural>
 )
 
-_intake: Intake[str] = Intake(limit=0, hold=30.0, clock=time.monotonic)
+_limit, _hold = 0, 30.0
+# One intake per watched path (a namespace's, or the cluster's): each watch request hands over
+# only its own events, and a namespace's burst waits behind its own first sights.
+_intakes: dict[str, Intake[str]] = {}
 _changed = asyncio.Event()  # a first sight settled or was forgotten: waiting events may go
 _on_held: Callable[[], None] | None = None
 
 
 def configure(limit: int, hold: float, on_held: Callable[[], None] | None = None) -> None:
-    """At most `limit` first sights unsettled at once (0: no pacing), each for `hold` s at most;
-    `on_held` is told of each first sight that has to wait (a metric)."""
-    global _intake, _changed, _on_held
-    _intake = Intake(limit=limit, hold=hold, clock=time.monotonic)
+    """At most `limit` first sights unsettled at once per watched namespace (0: no pacing), each
+    for `hold` s at most; `on_held` is told of each first sight that has to wait (a metric)."""
+    global _limit, _hold, _changed, _on_held
+    _limit, _hold = limit, hold
+    _intakes.clear()
     _changed = asyncio.Event()
     _on_held = on_held
 
 
+def _intake_of(url: Any) -> Intake[str]:
+    path = str(url).split("?", 1)[0]
+    found = _intakes.get(path)
+    if found is None:
+        found = _intakes[path] = Intake(limit=_limit, hold=_hold, clock=time.monotonic)
+    return found
+
+
 def waiting() -> int:
     """Events waiting now (a metric)."""
-    return len(_intake.waiting)
+    return sum(len(intake.waiting) for intake in _intakes.values())
 
 
 def settle(uid: str) -> None:
     """One of the operator's handlers has finished with this resource."""
-    if uid in _intake.unsettled:
-        _intake.settle(uid)
-        _changed.set()
+    for intake in _intakes.values():
+        if uid in intake.unsettled:
+            intake.settle(uid)
+            _changed.set()
 
 
 def forget(uid: str) -> None:
     """The resource is gone."""
-    _intake.forget(uid)
+    for intake in _intakes.values():
+        intake.forget(uid)
     _changed.set()
 
 
@@ -87,8 +101,9 @@ def _version(event: Any) -> str | None:
     return version if isinstance(version, str) else None
 
 
-async def paced(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """`events` (one watch request's), with first sights held back past the intake's limit."""
+async def paced(events: AsyncIterator[Any], intake: Intake[str]) -> AsyncIterator[Any]:
+    """`events` (one watch request's), with first sights held back past `intake`'s limit."""
+    _intake = intake
     source = aiter(events)
     reading: asyncio.Task[Any] | None = None
     last_version: str | None = None
@@ -161,11 +176,12 @@ def _wrap_stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIt
     @wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         events = fn(*args, **kwargs)
-        if _intake.limit <= 0 or not _ours(kwargs.get("url")):
+        url = kwargs.get("url")
+        if _limit <= 0 or not _ours(url):
             async for event in events:
                 yield event
             return
-        async for event in paced(events):
+        async for event in paced(events, _intake_of(url)):
             yield event
 
     setattr(call, MARK, True)
@@ -183,7 +199,7 @@ def _wrap_get(
         for item in items if isinstance(items, list) else ():
             uid = _uid({"type": "ADDED", "object": item})
             if uid is not None:
-                _intake.listed(uid)  # kopf's listing hands these over at once
+                _intake_of(url).listed(uid)  # kopf's listing hands these over at once
         return found
 
     setattr(call, MARK, True)
