@@ -194,6 +194,8 @@ def _wrap_get(
     @wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
         found = await fn(*args, **kwargs)
+        if _limit <= 0:
+            return found  # no pacing: nothing to remember (the default)
         url = kwargs.get("url", args[0] if args else None)
         items = found.get("items") if isinstance(found, dict) and _ours(url) else None
         for item in items if isinstance(items, list) else ():
