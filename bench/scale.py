@@ -191,7 +191,9 @@ class Operator(OperatorProcess):
         args = [arg for ns in namespaces for arg in ("--namespace", ns)]
         args += ["--region", "us-west-2", "--endpoint-url", endpoint, *extra_args]
         args += ["--poll-interval", str(w.poll_interval), "--log-format", "text"]
-        args += ["--log-level", "WARNING"]
+        # BENCH_OPERATOR_LOG_LEVEL=INFO (or DEBUG) keeps more of the operator's log, to find
+        # out after a run why a resource was left behind; more lines cost the operator CPU.
+        args += ["--log-level", os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "WARNING")]
         env = {"HPO_POLLING": w.polling, "HPO_POLL_FAST_INTERVAL": str(w.fast_interval)}
         env.update(dict(w.operator_env))
         log = Path(f"/tmp/hpo-bench-operator-{namespaces[0]}.log")

@@ -300,3 +300,69 @@ def test_a_finished_job_whose_results_read_failed_is_reported_again_before_parki
     assert sagemaker.calls.count(Op.LIST_TRAININGS) == 2
     assert sagemaker.calls.count(Op.DESCRIBE_TRAINING) == 1
     assert events.count("BestTrainingJobChanged") == 1
+
+
+class FakePolling:
+    """The shared poller as the operator tells it: which resources' jobs it follows."""
+
+    def __init__(self) -> None:
+        self.followed: dict[str, Mapping[str, Any]] = {}
+
+    def install(self, registry: Any, poll: Any) -> None:
+        pass
+
+    def follow(self, owner: Owner, target: Any, status: Mapping[str, Any] | None) -> None:
+        if status is None:
+            self.followed.pop(owner.uid, None)
+        else:
+            self.followed[owner.uid] = status
+
+    def following(self, owner: Owner) -> bool:
+        return owner.uid in self.followed
+
+    def queue_create(self, owner: Owner, target: Any) -> bool:
+        return False
+
+
+def test_a_running_job_nothing_follows_is_found_and_followed_again(events: list[str]) -> None:
+    """The stall sweep's net (`Operator.unfollowed`, `refollow`): a resource kopf is done with
+    whose running job no poller follows would keep its last status for good."""
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("InProgress")
+    operator = build(kube, sagemaker)
+    polling = operator.polling = FakePolling()
+    owner = Owner("team-a", "tuning", UID)
+    assert operator.unfollowed(kube.body)
+    asyncio.run(operator.refollow(owner))
+    assert sagemaker.calls == [Op.DESCRIBE, Op.LIST_TAGS]  # described, proven this resource's
+    assert polling.following(owner) and not operator.unfollowed(kube.body)
+    asyncio.run(operator.refollow(owner))  # followed now: nothing to do, no call
+    assert sagemaker.calls == [Op.DESCRIBE, Op.LIST_TAGS]
+
+
+def test_refollowing_a_job_that_finished_meanwhile_writes_its_end(events: list[str]) -> None:
+    kube, sagemaker = FakeKube(running_body()), FakeSageMaker("Completed")
+    operator = build(kube, sagemaker)
+    polling = operator.polling = FakePolling()
+    asyncio.run(operator.refollow(Owner("team-a", "tuning", UID)))
+    assert kube.body["status"]["hyperParameterTuningJobStatus"] == "Completed"
+    assert "JobCompleted" in events and polling.followed == {}
+
+
+def test_only_running_jobs_without_a_terminal_condition_count_as_unfollowed() -> None:
+    operator = build(FakeKube(running_body()), FakeSageMaker("InProgress"))
+    assert not operator.unfollowed(running_body())  # no shared poller: kopf's timers follow
+    operator.polling = FakePolling()
+    finished = running_body()
+    finished["status"]["hyperParameterTuningJobStatus"] = "Completed"
+    finished["status"]["conditions"] = []
+    terminal = running_body()
+    terminal["status"]["conditions"] = [
+        {"type": "ACK.Terminal", "status": "True", "reason": "NotOwned", "message": "m"}
+    ]
+    deleting = running_body()
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-27T03:00:00Z"
+    unknown = running_body()
+    del unknown["status"]["ackResourceMetadata"]
+    assert operator.unfollowed(running_body())
+    for body in (finished, terminal, deleting, unknown):  # finished: no results to read
+        assert not operator.unfollowed(body), body

@@ -159,3 +159,13 @@ def test_hpo_tuning_jobs_counts_a_job_across_its_parking() -> None:
     assert _gauge(metrics, "hpo_tuning_jobs", "Completed") == 4
     assert _gauge(metrics, "hpo_resources_parked", "Failed") == 0
     assert metrics.registry.get_sample_value("hpo_parking_total", {"action": "park"}) == 1
+
+
+def test_a_deleted_event_tells_a_parked_resource_from_a_deleted_or_moved_one() -> None:
+    """The API server's DELETED event for an object that left the watch's label selector carries
+    the object as it was before (no label yet): parked when that body was parkable."""
+    assert parking.parked_away(body("Completed"), FINALIZER)  # the body parking decided on
+    labelled = body("Failed", labels={identity.FINISHED_LABEL: "Failed"}, finalizers=(OTHER,))
+    assert parking.parked_away(labelled, FINALIZER)
+    assert not parking.parked_away(body("InProgress"), FINALIZER)  # relabelled, still running
+    assert not parking.parked_away(body("Completed", deleting=True), FINALIZER)  # deleted

@@ -13,8 +13,17 @@ import kopf
 
 from hpo_operator.identity import BOOKKEEPING_PREFIX as PREFIX
 from hpo_operator.identity import FINALIZER, TOUCH_KEY
+from hpo_operator.polling.strategy import Owner
 from hpo_operator.shell.metrics import Metrics
-from hpo_operator.shell.stall import PAGE_SIZE, Pending, Seen, Sweeper, decide, pending
+from hpo_operator.shell.stall import (
+    PAGE_SIZE,
+    UNFOLLOWED,
+    Pending,
+    Seen,
+    Sweeper,
+    decide,
+    pending,
+)
 
 DIFF_BASE = f"{PREFIX}/last-handled-configuration"
 
@@ -208,3 +217,47 @@ def test_the_sweeper_lists_in_pages_touches_counts_and_reports_once() -> None:
     assert sweep() == 1 and len(kube.events) == 1 and len(kube.touched) == 2  # no 2nd Event
     kube.bodies[-1] = body(annotations=handled(), version="9")  # kopf handled it
     assert sweep() == 0 and metrics.stalled._value.get() == 0 and sweeper.seen == {}
+
+
+def test_a_running_job_nothing_follows_is_refollowed_not_touched() -> None:
+    """kopf is done with it, its status shows a running job, and no poller follows that job:
+    after the margin unchanged, the operator's `refollow` runs (no touch: kopf has nothing due),
+    one Event says so; once followed it is forgotten."""
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    resource = kopf.Resource("g", "v1", "things", kind="Thing", namespaced=True)
+    clock = [1000.0]
+    metrics = Metrics()
+    followed: set[str] = set()
+    refollowed: list[Owner] = []
+
+    async def refollow(owner: Owner) -> None:
+        refollowed.append(owner)
+        followed.add(owner.uid)
+
+    sweeper = Sweeper(
+        settings,
+        resource,
+        ["ns"],
+        1.0,
+        10.0,
+        metrics,
+        PREFIX,
+        lambda: clock[0],
+        unfollowed=lambda item: item["metadata"]["uid"] not in followed,
+        refollow=refollow,
+    )
+    kube = FakeKube([body(annotations=handled(), status={"observedGeneration": 1})])
+    sweeper.kube = kube
+
+    def sweep() -> int:
+        return len(asyncio.run(sweeper.sweep()))
+
+    assert sweep() == 0 and refollowed == []  # first seen: it may be followed a moment later
+    clock[0] += 10
+    assert sweep() == 1
+    assert refollowed == [Owner("ns", "job", "u1")] and kube.touched == []
+    assert [reason for reason, _ in kube.events] == ["Stalled"]
+    assert UNFOLLOWED in kube.events[0][1] and metrics.resyncs._value.get() == 1
+    clock[0] += 10
+    assert sweep() == 0 and sweeper.seen == {} and len(refollowed) == 1

@@ -76,6 +76,14 @@ def park(
     return {"metadata": patch}
 
 
+def parked_away(body: Mapping[str, Any], finalizer: str, prefix: str = BOOKKEEPING_PREFIX) -> bool:
+    """Whether the body of a DELETED event of kopf's watch is a resource that was parked, not
+    deleted: when an object stops matching a watch's label selector the API server sends a
+    DELETED event with the object as it was before that write, so it is the body parking
+    decided on (without the label yet); a body with the label is taken as parked too."""
+    return is_parked(body) or park(body, finalizer, prefix) is not None
+
+
 def unpark(body: Mapping[str, Any], finalizer: str) -> tuple[dict[str, Any], str] | None:
     """The merge patch that returns a parked resource to kopf's watch, and why; else None."""
     if not is_parked(body):

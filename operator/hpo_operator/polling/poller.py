@@ -300,6 +300,12 @@ class RegionPoller:
         if entry is not None and entry.owner is not None and entry.owner.uid == owner.uid:
             del self.jobs[key]  # type: ignore[arg-type]
 
+    def follows(self, uid: str) -> bool:
+        """Whether the resource `uid`'s job is followed here (its changes are reported to it)."""
+        key = self.owned.get(uid)
+        entry = self.jobs.get(key) if key is not None else None
+        return entry is not None and entry.owner is not None and entry.owner.uid == uid
+
     def note(self, name: str, described: Mapping[str, Any]) -> None:
         """A Describe made by a reconcile: remember what it saw, so the poller won't repeat it."""
         key = job_key(name)

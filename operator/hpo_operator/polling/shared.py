@@ -168,6 +168,10 @@ class SharedPoller:
             # a job that does not exist).
             port.poller.follow(target.job_name, owner, status)
 
+    def following(self, owner: Owner) -> bool:
+        """Whether one of the pollers reports `owner`'s job's changes to it."""
+        return any(poller.follows(owner.uid) for poller in self.pollers.values())
+
     def queue_create(self, owner: Owner, target: Target) -> bool:
         """Put `owner`'s Create, which its place's queue turned away, in that queue."""
         key = (target.role_arn or None, target.region or "", target.endpoint_url or None)

@@ -74,6 +74,10 @@ class PollingStrategy(Protocol):
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
         """After a reconcile: `status` while the job runs, None once it no longer needs it."""
 
+    def following(self, owner: Owner) -> bool:
+        """Whether `owner`'s job is followed now: the stall sweep re-follows a running job that
+        is not (`stall.Sweeper`), as a reconcile would have."""
+
     def queue_create(self, owner: Owner, target: Target) -> bool:
         """Hold `owner`'s Create until the account's Create budget has its turn (`createqueue`);
         False: this strategy has no queue."""

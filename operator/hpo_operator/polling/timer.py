@@ -28,6 +28,10 @@ class PerResourceTimer:
     def follow(self, owner: Owner, target: Target, status: Mapping[str, Any] | None) -> None:
         """Nothing to do: kopf starts and stops the timers from the status (`needs_polling`)."""
 
+    def following(self, owner: Owner) -> bool:
+        """Always: kopf runs a timer for every resource whose status shows a running job."""
+        return True
+
     def queue_create(self, owner: Owner, target: Target) -> bool:
         """No queue: its clients never turn a Create away (`createqueue`)."""
         return False

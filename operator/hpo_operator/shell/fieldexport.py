@@ -34,6 +34,7 @@ from hpo_operator.identity import (
     FIELD_EXPORT_KIND,
     FIELD_EXPORT_PLURAL,
     FIELD_EXPORT_VERSION,
+    FINALIZER,
     GROUP,
     KIND,
     PLURAL,
@@ -96,7 +97,7 @@ class FieldExporter:
         """A watch event of one of this operator's jobs: re-sync the exports naming it. A job
         that leaves the watch because it was parked (`parking`) is still ours, and kopf may have
         batched its last status write into that DELETED event: its body is the job's final state."""
-        if kind == "DELETED" and not parking.is_parked(body):
+        if kind == "DELETED" and not parking.parked_away(body, FINALIZER):
             return
         meta = body.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))

@@ -27,7 +27,7 @@ from hpo_operator import identity
 from hpo_operator.adapters import watchintake
 from hpo_operator.adapters.kube import KubeObjects
 from hpo_operator.adapters.ports import ResourcePort, SageMakerClientsPort
-from hpo_operator.core import parking
+from hpo_operator.core import conditions, parking
 from hpo_operator.core.driver import Port, drive
 from hpo_operator.core.results import best_objective, results_pending
 from hpo_operator.core.target import job_ref, target_of
@@ -231,6 +231,38 @@ class Operator:
             return None  # done, or queued again by the reconcile itself
         return self.retry_delay(step, attempt)
 
+    def unfollowed(self, body: Mapping[str, Any]) -> bool:
+        """The resource's status shows a job this operator still has work for (running, or
+        finished with its results unread), and nothing follows it: no change of that job would
+        ever reach it (the stall sweep asks, and `refollow`s such a resource). A Terminal
+        condition (a job not this resource's, an edit it refuses) is the operator's last word."""
+        if self.polling is None:
+            return False
+        meta = body.get("metadata") or {}
+        status = body.get("status") or {}
+        cfg = self.settings.reconcile_settings()
+        if not needs_polling(status, meta) and not results_pending(status, meta, cfg):
+            return False
+        if conditions.is_true(status.get("conditions"), conditions.TERMINAL):
+            return False
+        uid = str(meta.get("uid") or "")
+        owner = Owner(str(meta.get("namespace") or ""), str(meta.get("name") or ""), uid)
+        return not self.polling.following(owner)
+
+    async def refollow(self, owner: Owner) -> None:
+        """Reconcile a resource whose job nothing followed (`unfollowed`) as a poll would: it
+        describes the job, writes what changed, and follows the job again while it runs."""
+        if self.kube is None:
+            return
+        lock = self.locks.setdefault(owner.uid, asyncio.Lock())
+        async with lock:
+            body = await self._owned(owner)
+            if body is None or not self.unfollowed(body):
+                return  # gone, or followed again meanwhile (a reconcile ran)
+            ns = namespace_annotations_of(self.namespace_index, owner.namespace)
+            resource = to_resource(body, ns)
+            await self._reconcile_locked(Trigger.POLL, resource, body, None)
+
     async def _owned(self, owner: Owner) -> dict[str, Any] | None:
         """`owner`'s resource as the API server has it now; None if it is gone or replaced by a
         namesake (another uid)."""
@@ -338,9 +370,14 @@ class Operator:
         target = target_of(resource, self.settings.reconcile_settings())
         state = self.metrics.state_of(resource.uid)  # None once the delete handler released it
         meta = body.get("metadata") or {}
-        if not resource.deleting and FINALIZER in (meta.get("finalizers") or ()):
+        if parking.parked_away(body, FINALIZER):
+            log.debug(
+                "parked: out of kopf's watch",
+                extra=logs.fields(resource.namespace, resource.name, target.job_name),
+            )
+        elif not resource.deleting and FINALIZER in (meta.get("finalizers") or ()):
             # Not deleted: it left the watch, its labels no longer matching --watch-selectors
-            # (another install may serve it now); a parked resource has no finalizer.
+            # (another install may serve it now).
             log.info(
                 "the resource left this operator's watch (its labels no longer match "
                 "--watch-selectors); its job is left to whoever selects it now",

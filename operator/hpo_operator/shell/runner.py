@@ -183,6 +183,8 @@ async def run(settings: Settings, stop_flag: asyncio.Event | None = None) -> Non
         hold=lambda body: results_pending(
             body.get("status") or {}, body.get("metadata") or {}, settings.reconcile_settings()
         ),
+        unfollowed=operator.unfollowed,
+        refollow=operator.refollow,
     )
     stall.install(registry, sweeper)
     if settings.enable_field_export_reconciler:

@@ -8,14 +8,18 @@ resources per sweep interval (never one request per resource) feeds two pure dec
 - `pending(body)`: has kopf finished with this resource? It has not while the resource has no
   finalizer, is being deleted with our finalizer, carries a handler's progress record that is
   neither a success nor a failure, was never handled (no diff-base), or its status reports an
-  older generation than its spec.
+  older generation than its spec. Beside those, one the operator is done with whose status
+  shows a running job (or unread results) that no poller follows (`Operator.unfollowed`): no
+  change of its job would ever reach it.
 - `decide(...)`: a pending resource whose resourceVersion has not changed for `margin` seconds,
   and whose delayed handler (if any) was due more than `margin` seconds ago, is stalled.
 
 The shell (`Sweeper`) then re-triggers each stalled resource through kopf's normal path: a merge
 patch of kopf's own `touch-dummy` annotation under the operator's bookkeeping prefix (what kopf
-writes itself when a delay ends). That produces a watch event; kopf runs whatever is due. It never
-calls a handler, never writes spec. Each stall is also counted (`hpo_resources_stalled`), logged,
+writes itself when a delay ends). That produces a watch event; kopf runs whatever is due. An
+unfollowed job's resource is re-triggered by the operator instead (`Operator.refollow`: the
+reconcile a poll would run, which follows the job again). It never calls a kopf handler, never
+writes spec. Each stall is also counted (`hpo_resources_stalled`), logged,
 and reported once as a Warning Event on the resource.
 """
 
@@ -25,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +42,7 @@ from hpo_operator.core import parking, progress
 from hpo_operator.core.types import FINISHED, STATUS_JOB_STATE
 from hpo_operator.identity import DIFF_BASE_KEY, TOUCH_KEY
 from hpo_operator.model.timestamps import epoch_seconds
+from hpo_operator.polling.strategy import Owner
 from hpo_operator.shell import logs
 from hpo_operator.shell.metrics import Metrics
 
@@ -59,6 +64,10 @@ class Pending:
     version: str
     why: str
     due: float | None = None  # epoch seconds a delayed handler was due to run again
+    refollow: bool = False  # kopf is done with it, but its running job is followed by nothing
+
+
+UNFOLLOWED = "its job runs (status), but no poller follows it: no change would reach it"
 
 
 @dataclass(frozen=True)
@@ -89,14 +98,7 @@ def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | N
     deleting = bool(meta.get("deletionTimestamp"))
 
     def found(why: str, due: float | None = None) -> Pending:
-        return Pending(
-            namespace=str(meta.get("namespace") or ""),
-            name=str(meta.get("name") or ""),
-            uid=str(meta.get("uid") or ""),
-            version=str(meta.get("resourceVersion") or ""),
-            why=why,
-            due=due,
-        )
+        return _pending(body, why, due)
 
     if parking.is_parked(body):
         return None  # out of kopf's watch on purpose: `parking.unpark` decides
@@ -123,6 +125,27 @@ def pending(body: Mapping[str, Any], finalizer: str, prefix: str) -> Pending | N
     if isinstance(observed, int) and isinstance(generation, int) and observed < generation:
         return found(f"spec generation {generation} not handled (status has {observed})")
     return None
+
+
+def _pending(
+    body: Mapping[str, Any], why: str, due: float | None = None, refollow: bool = False
+) -> Pending:
+    meta = body.get("metadata") or {}
+    return Pending(
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        version=str(meta.get("resourceVersion") or ""),
+        why=why,
+        due=due,
+        refollow=refollow,
+    )
+
+
+def unfollowed(body: Mapping[str, Any]) -> Pending:
+    """A resource kopf is done with whose running job nothing follows (`Operator.unfollowed`
+    says which): stalled like the others once unchanged for the margin, then re-followed."""
+    return _pending(body, UNFOLLOWED, refollow=True)
 
 
 def decide(
@@ -184,7 +207,14 @@ class Sweeper:
         clock: Callable[[], float] = time.time,
         selector: str = "",
         hold: Callable[[Mapping[str, Any]], bool] | None = None,
+        unfollowed: Callable[[Mapping[str, Any]], bool] | None = None,
+        refollow: Callable[[Owner], Awaitable[None]] | None = None,
     ) -> None:
+        # `unfollowed`/`refollow` (`Operator`): a resource kopf is done with but whose running
+        # job the shared poller does not follow would keep its last status for good; it is
+        # stalled too, and its re-trigger is a reconcile that follows the job again.
+        self.unfollowed = unfollowed
+        self.refollow = refollow
         # `hold`: a finished resource the operator still has work for (its results not yet read:
         # `core.results.results_pending`) is not parked by the sweep: parking takes it out of the
         # watch, and its results would never be read.
@@ -256,6 +286,8 @@ class Sweeper:
                 if await self._park_or_unpark(item):
                     continue
                 p = pending(item, self.finalizer, self.prefix)
+                if p is None and self.unfollowed is not None and self.unfollowed(item):
+                    p = unfollowed(item)
                 if p is not None:
                     found.append(p)
             if not token:
@@ -290,7 +322,10 @@ class Sweeper:
     async def _act(self, stall: Stall) -> None:
         """Touch first (the part that unblocks), then report once per stall."""
         p = stall.pending
-        if stall.touch:
+        if stall.touch and p.refollow and self.refollow is not None:
+            self.metrics.resyncs.inc()
+            await self.refollow(Owner(p.namespace, p.name, p.uid))
+        elif stall.touch:
             self.metrics.resyncs.inc()
             touch = {f"{self.prefix}/{TOUCH_KEY}": datetime.now(UTC).isoformat()}
             version = await self.kube.patch_annotations(p.namespace, p.name, touch)
