@@ -43,7 +43,7 @@ def test_resources_kopf_has_are_never_held() -> None:
     assert offer(i, "a", "a1")
     assert not offer(i, "b", "b1")
     assert offer(i, "a", "a2")  # a's own events pass while b waits
-    i.listed("z")
+    i.listed(["z"])
     assert offer(i, "z", "z1")  # listed by kopf: not a first sight
 
 
@@ -87,3 +87,17 @@ def test_no_limit_holds_nothing_and_counts_nothing() -> None:
     i, _ = intake(limit=0)
     assert all(offer(i, f"u{n}", "e") for n in range(1_000))
     assert not i.unsettled and not i.waiting
+
+
+def test_a_listing_drops_the_older_events_still_waiting_of_what_it_lists() -> None:
+    """kopf lists again (after a 410): the listing gave it each resource's current state, so
+    events of those resources still waiting would only take it back in time."""
+    i, _ = intake(limit=1)
+    assert offer(i, "a", "a1")
+    assert not offer(i, "b", "b1")
+    assert not offer(i, "c", "c1")
+    assert not offer(i, "b", "b2")
+    i.listed(["b", "x"])
+    assert "b" in i.known and "b" not in i.waiting_per_uid
+    i.settle("a")
+    assert i.release() == ["c1"]

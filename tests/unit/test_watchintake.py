@@ -50,15 +50,17 @@ def test_first_sights_wait_until_settled_even_on_a_quiet_watch() -> None:
         events = [ev("ADDED", u, n) for n, u in enumerate("abcd", start=1)]
         events.append(ev("MODIFIED", "a", 5))  # kopf has a: passes while c and d wait
         stream = watchintake.paced(source(events, quiet), watchintake._intake_of(URL))
-        for _ in range(3):
+        for _ in range(5):
             seen.append(label(await anext(stream)))
         nxt = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0.05)
         assert not nxt.done()  # c waits: nothing settled, and the watch is quiet
         watchintake.settle("a")
         seen.append(label(await asyncio.wait_for(nxt, 5)))
+        seen.append(label(await anext(stream)))
         watchintake.settle("b")
         seen.append(label(await asyncio.wait_for(anext(stream), 5)))
+        seen.append(label(await anext(stream)))
         quiet.set()
         seen.extend([label(e) async for e in stream])
         return seen
@@ -66,10 +68,13 @@ def test_first_sights_wait_until_settled_even_on_a_quiet_watch() -> None:
     assert asyncio.run(main()) == [
         "ADDED:a:1",
         "ADDED:b:2",
+        "BOOKMARK::3",  # c waits in the intake: kopf would resume past it, never get it twice
+        "BOOKMARK::4",
         "MODIFIED:a:5",
         "ADDED:c:3",
+        "BOOKMARK::5",  # kopf resumes where the server's stream is, not at c's older version
         "ADDED:d:4",
-        "BOOKMARK::5",  # kopf resumes where the server's stream was, not at d's older version
+        "BOOKMARK::5",
     ]
 
 
@@ -81,8 +86,16 @@ def test_the_end_of_the_watch_hands_everything_over_then_the_resume_point() -> N
             label(e) async for e in watchintake.paced(source(events), watchintake._intake_of(URL))
         ]
 
-    # the server's bookmark arrived while c waited: dropped, its version kept for the end
-    assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::9"]
+    # the server's bookmark passes while c waits (c stays in the intake whatever kopf resumes
+    # from); at the end c is handed over, then kopf's resume point again
+    assert asyncio.run(main()) == [
+        "ADDED:a:1",
+        "ADDED:b:2",
+        "BOOKMARK::3",
+        "BOOKMARK::9",
+        "ADDED:c:3",
+        "BOOKMARK::9",
+    ]
 
 
 def test_an_error_event_comes_after_what_waits() -> None:
@@ -92,8 +105,8 @@ def test_an_error_event_comes_after_what_waits() -> None:
         return [e async for e in watchintake.paced(source(events), watchintake._intake_of(URL))]
 
     got = asyncio.run(main())
-    assert [e["type"] for e in got] == ["ADDED", "ADDED", "ADDED", "ERROR", "BOOKMARK"]
-    assert got[2]["object"]["metadata"]["uid"] == "c"
+    assert [e["type"] for e in got] == ["ADDED", "ADDED", "BOOKMARK", "ADDED", "ERROR"]
+    assert got[3]["object"]["metadata"]["uid"] == "c"
 
 
 def test_a_broken_connection_hands_over_what_waits_then_raises() -> None:
@@ -107,7 +120,8 @@ def test_a_broken_connection_hands_over_what_waits_then_raises() -> None:
                 seen.append(label(event))
         return seen
 
-    assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::3"]
+    # c, the newest the server sent, comes last: kopf's resume point is right without a bookmark
+    assert asyncio.run(main()) == ["ADDED:a:1", "ADDED:b:2", "BOOKMARK::3", "ADDED:c:3"]
 
 
 def test_listed_resources_are_not_first_sights() -> None:
@@ -135,7 +149,7 @@ def test_each_watched_namespace_hands_over_only_its_own_events() -> None:
         ]
         quiet = asyncio.Event()
         stream = watchintake.paced(source(ours, quiet), watchintake._intake_of(URL))
-        first = [label(await anext(stream)), label(await anext(stream))]
+        first = [label(await anext(stream)) for _ in range(3)]
         b = [
             label(e) async for e in watchintake.paced(source(theirs), watchintake._intake_of(other))
         ]
@@ -144,4 +158,30 @@ def test_each_watched_namespace_hands_over_only_its_own_events() -> None:
 
     theirs, ours = asyncio.run(main())
     assert theirs == ["ADDED:x:7", "ADDED:x:7"]  # never n's waiting c
-    assert ours == ["ADDED:a:1", "ADDED:b:2", "ADDED:c:3", "BOOKMARK::3"]
+    assert ours == ["ADDED:a:1", "ADDED:b:2", "BOOKMARK::3", "ADDED:c:3"]
+
+
+def test_a_request_cancelled_while_events_wait_loses_none_and_repeats_none() -> None:
+    """kopf cancels a watch request that gives it nothing for its inactivity timeout: it then
+    resumes from the last version it was given, the server's newest (c's), while c stays in
+    the intake and comes first in the next request."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        quiet = asyncio.Event()
+        intake = watchintake._intake_of(URL)
+        events = [ev("ADDED", u, n) for n, u in enumerate("abc", start=1)]
+        stream = watchintake.paced(source(events, quiet), intake, since="0")
+        first = [label(await anext(stream)) for _ in range(3)]
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # kopf's inactivity timeout
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        watchintake.settle("a")
+        resumed = first[-1].rsplit(":", 1)[1]
+        again = watchintake.paced(source([ev("MODIFIED", "b", 4)]), intake, since=resumed)
+        return first, [label(e) async for e in again]
+
+    first, second = asyncio.run(main())
+    assert first == ["ADDED:a:1", "ADDED:b:2", "BOOKMARK::3"]
+    assert second == ["ADDED:c:3", "MODIFIED:b:4"]

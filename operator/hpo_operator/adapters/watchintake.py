@@ -8,11 +8,16 @@ resource's watch URLs only, `install` puts `paced` around it: each event is offe
 While something waits, the next event is read in a task of its own, so a settled resource lets a
 waiting one go even when the watch is quiet.
 
-kopf resumes a broken watch from the resourceVersion of the last event it was given. An event
-handed over late carries an older one than events given before it, so when this watch ends,
-whatever waits is handed over and then a BOOKMARK with the last resourceVersion the server sent
-(kopf keeps a bookmark's version and drops the event), exactly where kopf would have resumed
-without the wait.
+kopf resumes its watch from the resourceVersion of the last event it was given, and cancels a
+request that gives it nothing for `watching.inactivity_timeout` (70 s). An event handed over late
+carries an older version than events given before it, so every handing-over of waiting events is
+followed by a BOOKMARK with the last resourceVersion the server sent (kopf keeps a bookmark's
+version and drops the event), and the server's own bookmarks pass: kopf always resumes where the
+server's stream is, as it would without the wait, and never gets events again that it already
+had. What waits stays in the intake (one per watched path, kept across watch requests) until its
+turn, even when a request is cancelled. When a request ends, whatever waits is handed over, then
+that BOOKMARK. A listing (kopf lists again after a 410) gives kopf each resource's current state:
+its events still waiting are older, and are dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import wraps
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from kopf._cogs.clients import api
 
@@ -101,23 +107,33 @@ def _version(event: Any) -> str | None:
     return version if isinstance(version, str) else None
 
 
-async def paced(events: AsyncIterator[Any], intake: Intake[str]) -> AsyncIterator[Any]:
-    """`events` (one watch request's), with first sights held back past `intake`'s limit."""
+async def paced(
+    events: AsyncIterator[Any], intake: Intake[str], since: str | None = None
+) -> AsyncIterator[Any]:
+    """`events` (one watch request's, from resourceVersion `since`), with first sights held back
+    past `intake`'s limit. Before each wait kopf is told the newest version the server sent (a
+    BOOKMARK) when what it was given last is older: a request cancelled while it waits then
+    resumes past what the intake holds, and nothing it was handed comes again."""
     _intake = intake
     source = aiter(events)
     reading: asyncio.Task[Any] | None = None
-    last_version: str | None = None
+    last_version: str | None = since  # the newest version the server sent
+    given: str | None = since  # the version kopf would resume from now
     failed: Exception | None = None
-    late = False  # an event was handed over after a newer one
     try:
         while True:
             _changed.clear()  # before looking: a settlement from now on wakes the wait below
             released = _intake.release()
             for text in released:
-                late = True
-                yield json.loads(text)
+                event = json.loads(text)
+                given = _version(event) or given
+                yield event
             if released:
                 continue  # more may have settled while kopf took those
+            if last_version is not None and given != last_version:
+                given = last_version
+                yield _bookmark(last_version)
+                continue
             if reading is None:
                 reading = asyncio.ensure_future(anext(source))
             if _intake.waiting:
@@ -144,17 +160,15 @@ async def paced(events: AsyncIterator[Any], intake: Intake[str]) -> AsyncIterato
             last_version = _version(event) or last_version
             uid = _uid(event)
             if uid is None:
-                if isinstance(event, dict) and event.get("type") == "BOOKMARK":
-                    if not _intake.waiting:  # past held events it would move kopf's resume point
-                        yield event
-                    continue
-                for text in _intake.flush():  # an ERROR (410: kopf lists again): all in order
-                    late = True
-                    yield json.loads(text)
+                if isinstance(event, dict) and event.get("type") != "BOOKMARK":
+                    for text in _intake.flush():  # an ERROR (410: kopf lists again): in order
+                        yield json.loads(text)
+                given = last_version
                 yield event
                 continue
             deleted = event.get("type") == "DELETED"
             if _intake.admits(uid, deleted):
+                given = last_version
                 yield event
                 continue
             if _on_held is not None and uid not in _intake.waiting_per_uid:
@@ -164,12 +178,18 @@ async def paced(events: AsyncIterator[Any], intake: Intake[str]) -> AsyncIterato
         if reading is not None:
             reading.cancel()
     for text in _intake.flush():
-        late = True
-        yield json.loads(text)
-    if late and last_version is not None:
-        yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": last_version}}}
+        event = json.loads(text)
+        given = _version(event) or given
+        yield event
+    if last_version is not None and given != last_version:
+        yield _bookmark(last_version)
     if failed is not None:
         raise failed
+
+
+def _bookmark(version: str) -> dict[str, Any]:
+    """A BOOKMARK event: kopf keeps its version as where to resume, and hands nothing on."""
+    return {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": version}}}
 
 
 def _wrap_stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
@@ -181,7 +201,9 @@ def _wrap_stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIt
             async for event in events:
                 yield event
             return
-        async for event in paced(events, _intake_of(url)):
+        versions = parse_qs(urlsplit(str(url)).query).get("resourceVersion")
+        since = versions[0] if versions else None
+        async for event in paced(events, _intake_of(url), since):
             yield event
 
     setattr(call, MARK, True)
@@ -198,10 +220,9 @@ def _wrap_get(
             return found  # no pacing: nothing to remember (the default)
         url = kwargs.get("url", args[0] if args else None)
         items = found.get("items") if isinstance(found, dict) and _ours(url) else None
-        for item in items if isinstance(items, list) else ():
-            uid = _uid({"type": "ADDED", "object": item})
-            if uid is not None:
-                _intake_of(url).listed(uid)  # kopf's listing hands these over at once
+        if isinstance(items, list):  # kopf's listing hands these over at once
+            uids = (_uid({"type": "ADDED", "object": item}) for item in items)
+            _intake_of(url).listed(uid for uid in uids if uid is not None)
         return found
 
     setattr(call, MARK, True)

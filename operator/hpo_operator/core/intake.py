@@ -16,7 +16,7 @@ Events of a waiting resource wait behind it, so each resource still sees its eve
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -53,9 +53,16 @@ class Intake(Generic[T]):
         """Keep an event `admits` refused, in arrival order."""
         self._wait(uid, event, deleted)
 
-    def listed(self, uid: str) -> None:
-        """kopf was handed this resource by its listing: later events are not first sights."""
-        self.known.add(uid)
+    def listed(self, uids: Iterable[str]) -> None:
+        """kopf was handed these resources by a listing: their later events are not first
+        sights, and their events still waiting are older than the state the listing gave kopf
+        (it was read after them), so they are dropped: kopf never sees a resource go back."""
+        fresh = set(uids)
+        self.known |= fresh
+        if any(uid in self.waiting_per_uid for uid in fresh):
+            self.waiting = deque(item for item in self.waiting if item[0] not in fresh)
+            for uid in fresh:
+                self.waiting_per_uid.pop(uid, None)
 
     def release(self) -> list[T]:
         """Waiting events that may go now, in arrival order."""

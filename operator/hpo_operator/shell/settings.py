@@ -150,14 +150,13 @@ class Settings:
     # hold other resources up behind those.
     worker_limit: int = bounded(0, ge=0)
     worker_idle_timeout: float = bounded(1.0, gt=0)
-    # Resources the watch hands kopf for the first time at once (0: all at once, the default)
-    # and how long one counts at most (core/intake.py): a `kubectl apply` of thousands then
-    # costs a few workers' bodies at a time instead of thousands. 1,000 applied at once and
-    # held: 8 (with the stall sweep's pages of 50) → 72.5-74.7 MB steady, every ARN after ~52 s.
-    # Off by default: in a burst of 5,000 short jobs with 8, 145 resources (a contiguous run of
-    # names) still showed InProgress when the benchmark gave up after 934 s, while without it
-    # all 5,000 finished after 746 s; not explained yet (docs/performance.md).
-    watch_intake: int = bounded(0, ge=0)
+    # Resources the watch hands kopf for the first time at once (0: all at once) and how long
+    # one counts at most (core/intake.py): a `kubectl apply` of thousands then costs a few
+    # workers' bodies at a time instead of thousands. 1,000 applied at once and held: 8 (with
+    # the stall sweep's pages of 50) → 72.5-74.7 MB steady, every ARN after ~52 s; without it
+    # 94.0-95.8 MB. One burst of 5,000 short jobs with 8 once left 145 running jobs unfollowed
+    # (not reproduced since); the stall sweep now follows such a job again (docs/performance.md).
+    watch_intake: int = bounded(8, ge=0)
     watch_intake_hold: float = bounded(30.0, gt=0)
     readiness_failures: int = bounded(5, ge=1)  # consecutive failed AWS calls → not ready
     # Calls the operator's own budget deferred are logged as one line per this many seconds.
