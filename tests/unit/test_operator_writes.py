@@ -331,6 +331,8 @@ def test_a_running_job_nothing_follows_is_found_and_followed_again(events: list[
     operator = build(kube, sagemaker)
     polling = operator.polling = FakePolling()
     owner = Owner("team-a", "tuning", UID)
+    assert not operator.unfollowed(kube.body)  # never reconciled here (a paused kopf peer)
+    operator.metrics.job_state(UID, "InProgress")  # a reconcile here counted its state
     assert operator.unfollowed(kube.body)
     asyncio.run(operator.refollow(owner))
     assert sagemaker.calls == [Op.DESCRIBE, Op.LIST_TAGS]  # described, proven this resource's
@@ -343,6 +345,7 @@ def test_refollowing_a_job_that_finished_meanwhile_writes_its_end(events: list[s
     kube, sagemaker = FakeKube(running_body()), FakeSageMaker("Completed")
     operator = build(kube, sagemaker)
     polling = operator.polling = FakePolling()
+    operator.metrics.job_state(UID, "InProgress")
     asyncio.run(operator.refollow(Owner("team-a", "tuning", UID)))
     assert kube.body["status"]["hyperParameterTuningJobStatus"] == "Completed"
     assert "JobCompleted" in events and polling.followed == {}
@@ -350,6 +353,7 @@ def test_refollowing_a_job_that_finished_meanwhile_writes_its_end(events: list[s
 
 def test_only_running_jobs_without_a_terminal_condition_count_as_unfollowed() -> None:
     operator = build(FakeKube(running_body()), FakeSageMaker("InProgress"))
+    operator.metrics.job_state(UID, "InProgress")
     assert not operator.unfollowed(running_body())  # no shared poller: kopf's timers follow
     operator.polling = FakePolling()
     finished = running_body()

@@ -233,12 +233,14 @@ class Operator:
 
     def unfollowed(self, body: Mapping[str, Any]) -> bool:
         """The resource's status shows a job this operator still has work for (running, or
-        finished with its results unread), and nothing follows it: no change of that job would
-        ever reach it (the stall sweep asks, and `refollow`s such a resource). A Terminal
-        condition (a job not this resource's, an edit it refuses) is the operator's last word."""
-        if self.polling is None:
-            return False
+        finished with its results unread), this process has reconciled it (its state is
+        counted: a kopf peer that is paused, or has not resumed it yet, never asks), and nothing
+        follows it: no change of that job would ever reach it (the stall sweep asks, and
+        `refollow`s such a resource). A Terminal condition (a job not this resource's, an edit
+        it refuses) is the operator's last word."""
         meta = body.get("metadata") or {}
+        if self.polling is None or self.metrics.state_of(str(meta.get("uid") or "")) is None:
+            return False
         status = body.get("status") or {}
         cfg = self.settings.reconcile_settings()
         if not needs_polling(status, meta) and not results_pending(status, meta, cfg):
