@@ -16,8 +16,7 @@ version and drops the event), and the server's own bookmarks pass: kopf always r
 server's stream is, as it would without the wait, and never gets events again that it already
 had. What waits stays in the intake (one per watched path, kept across watch requests) until its
 turn, even when a request is cancelled. When a request ends, whatever waits is handed over, then
-that BOOKMARK. A listing (kopf lists again after a 410) gives kopf each resource's current state:
-its events still waiting are older, and are dropped.
+that BOOKMARK; an ERROR (a 410, after which kopf lists again) comes after whatever waits.
 """
 
 from __future__ import annotations

@@ -54,15 +54,11 @@ class Intake(Generic[T]):
         self._wait(uid, event, deleted)
 
     def listed(self, uids: Iterable[str]) -> None:
-        """kopf was handed these resources by a listing: their later events are not first
-        sights, and their events still waiting are older than the state the listing gave kopf
-        (it was read after them), so they are dropped: kopf never sees a resource go back."""
-        fresh = set(uids)
-        self.known |= fresh
-        if any(uid in self.waiting_per_uid for uid in fresh):
-            self.waiting = deque(item for item in self.waiting if item[0] not in fresh)
-            for uid in fresh:
-                self.waiting_per_uid.pop(uid, None)
+        """These resources were listed (by kopf, or by the stall sweep through the same client):
+        their later events are not first sights. Their events still waiting stay, in order:
+        the stall sweep's listing gave kopf nothing, and kopf lists again only after a 410,
+        whose ERROR event comes after everything waiting (`adapters/watchintake.py`)."""
+        self.known |= set(uids)
 
     def release(self) -> list[T]:
         """Waiting events that may go now, in arrival order."""

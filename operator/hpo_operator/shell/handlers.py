@@ -239,7 +239,8 @@ class Operator:
         `refollow`s such a resource). A Terminal condition (a job not this resource's, an edit
         it refuses) is the operator's last word."""
         meta = body.get("metadata") or {}
-        if self.polling is None or self.metrics.state_of(str(meta.get("uid") or "")) is None:
+        uid = str(meta.get("uid") or "")
+        if self.polling is None or self.metrics.state_of(uid) is None:
             return False
         status = body.get("status") or {}
         cfg = self.settings.reconcile_settings()
@@ -247,7 +248,6 @@ class Operator:
             return False
         if conditions.is_true(status.get("conditions"), conditions.TERMINAL):
             return False
-        uid = str(meta.get("uid") or "")
         owner = Owner(str(meta.get("namespace") or ""), str(meta.get("name") or ""), uid)
         return not self.polling.following(owner)
 
