@@ -15,7 +15,7 @@ from hpo_emulator.config import EmulatorConfig
 from hpo_emulator.server import RunningEmulator, run_in_thread
 from hpo_operator.model.translate import spec_to_request
 from support.crash_after_create import CRASH_AFTER_CREATE, EXIT_CODE
-from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job
+from support.operator_harness import Jobs, OperatorProcess, job_name, stats, tuning_job, wait_for
 
 
 def sagemaker(url: str, region: str = "us-west-2") -> Any:
@@ -60,8 +60,12 @@ def test_kill_between_create_and_status_write_makes_no_duplicate(
     status = jobs.wait_state(namespace, "crashy", "Completed", timeout=60)
     assert status["ackResourceMetadata"]["arn"].endswith(f"/{name}")
     assert [j for j in emulator.store.jobs if j == name.lower()] == [name.lower()]
-    reasons = [e["reason"] for e in jobs.events(namespace, "crashy")]
-    assert "Adopted" in reasons
+    # kopf posts Events from a queue of its own, after the status write: wait for it.
+    wait_for(
+        lambda: "Adopted" in [e["reason"] for e in jobs.events(namespace, "crashy")],
+        30,
+        "the Adopted Event",
+    )
     assert jobs.condition(namespace, "crashy", "ACK.Terminal") is None
 
 
